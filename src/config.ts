@@ -1,0 +1,92 @@
+/**
+ * @module config — parse and check the environment once; every default lives in the one table below.
+ *
+ * The result is passed in to whoever needs it (no global getter). `DATABASE_URL` is left as a string for
+ * `postgres()`, which also reads the `PG*` variables itself.
+ */
+import { resolve } from 'node:path';
+
+/** Every setting, its environment variable and its default — the table the README mirrors. */
+export const DEFAULTS = {
+  PORT: '8080',
+  HOST: '127.0.0.1',
+  DATABASE_URL: '',
+  FRONTDESK_DATA_DIR: './.frontdesk',
+  FRONTDESK_MLLP_PORT: '2575',
+  FRONTDESK_MLLP_HOST: '',
+  FRONTDESK_BASE_URL: '',
+  FRONTDESK_LOG_LEVEL: 'info',
+  FRONTDESK_MAX_BODY_BYTES: String(16 * 1024 * 1024),
+  FRONTDESK_DB_POOL: '10',
+  FRONTDESK_SHUTDOWN_TIMEOUT_MS: '10000',
+} as const satisfies Record<string, string>;
+
+export type Config = {
+  readonly host: string;
+  readonly port: number;
+  /** `undefined` → run the embedded PostgreSQL in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly mllpHost: string;
+  readonly mllpPort: number;
+  /** Absolute base of the FHIR API as clients see it, used in `Location`, `fullUrl` and paging links. */
+  readonly baseUrl: string;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  readonly maxBodyBytes: number;
+  readonly dbPoolSize: number;
+  readonly shutdownTimeoutMs: number;
+};
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/**
+ * Reads the configuration from an environment (normally `process.env`).
+ * @throws Error naming every invalid variable at once, so an operator fixes them in one go.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const get = (key: keyof typeof DEFAULTS): string => {
+    const value = env[key];
+    return value === undefined || value === '' ? DEFAULTS[key] : value;
+  };
+  const problems: string[] = [];
+  const int = (key: keyof typeof DEFAULTS, min: number, max: number): number => {
+    const raw = get(key);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key} must be an integer from ${min} to ${max} (got "${raw}")`);
+    }
+    return n;
+  };
+  const host = get('HOST');
+  const port = int('PORT', 0, 65535);
+  const mllpPort = int('FRONTDESK_MLLP_PORT', 0, 65535);
+  const logLevel = get('FRONTDESK_LOG_LEVEL');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`FRONTDESK_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+  const databaseUrl = get('DATABASE_URL') || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const baseUrl = get('FRONTDESK_BASE_URL');
+  if (baseUrl && !/^https?:\/\/[^/]+/.test(baseUrl)) {
+    problems.push('FRONTDESK_BASE_URL must be an absolute http(s) URL');
+  }
+  const config: Config = {
+    host,
+    port,
+    databaseUrl,
+    dataDir: resolve(get('FRONTDESK_DATA_DIR')),
+    mllpHost: get('FRONTDESK_MLLP_HOST') || host,
+    mllpPort,
+    baseUrl: (baseUrl || `http://${host.includes(':') ? `[${host}]` : host}:${port}/fhir`).replace(/\/+$/, ''),
+    logLevel: logLevel as Config['logLevel'],
+    maxBodyBytes: int('FRONTDESK_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    dbPoolSize: int('FRONTDESK_DB_POOL', 1, 200),
+    shutdownTimeoutMs: int('FRONTDESK_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+  };
+  if (problems.length > 0) {
+    throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return config;
+}

@@ -1,0 +1,169 @@
+/**
+ * @module inbound/fhir/interactions — the FHIR RESTful interactions (http.html), transport-neutral.
+ *
+ * One dispatcher serves both HTTP requests and the entries of batch/transaction Bundles, so an entry behaves
+ * exactly like the request it stands for. It returns a status, the resource and the header values; the HTTP
+ * route and the Bundle processor each render that their own way.
+ */
+import { parseSearchRequest, type Operation, type SearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { httpError, invalid } from '../../outcome.ts';
+import type { Repository } from '../../store/repository.ts';
+import { historyBundle, searchBundle } from './bundles.ts';
+import { allows, isSupportedType, type SupportedType, type TypeInteraction } from './registry.ts';
+
+export type FhirRequest = {
+  method: string;
+  /** Path relative to the FHIR base, without leading slash, e.g. `Patient/123/_history/2`. */
+  path: string;
+  query: URLSearchParams;
+  body?: unknown;
+  ifMatch?: string;
+  ifNoneExist?: string;
+  ifNoneMatch?: string;
+  /** Set by the transaction processor: the id this create must use, or the existing match of a conditional create. */
+  preassigned?: { id: string; existing: boolean };
+};
+
+export type FhirResult = { status: number; resource?: Resource };
+
+export type Context = { repo: Repository; baseUrl: string };
+
+export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResult> {
+  const parts = req.path.split('/').filter((p) => p !== '');
+  const method = req.method.toUpperCase();
+  const [type, second, third, fourth] = parts;
+  if (type === '_history' && parts.length === 1 && method === 'GET') {
+    return { status: 200, resource: await history(ctx, req.query) };
+  }
+  if (!type || type.startsWith('_') || type.startsWith('$')) {
+    throw httpError(404, 'not-supported', `No FHIR interaction at ${method} /${req.path}`);
+  }
+  if (!isSupportedType(type)) {
+    throw httpError(404, 'not-supported', `Resource type "${type}" is not supported by this server`);
+  }
+  const { repo } = ctx;
+  if (parts.length === 1) {
+    switch (method) {
+      case 'GET':
+        permit(type, 'search-type', method);
+        return { status: 200, resource: await search(ctx, type, req.query) };
+      case 'POST':
+        permit(type, 'create', method);
+        return create(ctx, type, req);
+      case 'PUT': {
+        permit(type, 'update', method);
+        const resource = body(type, req.body);
+        const { resource: r, created } = await repo.conditionalUpdate(resource, req.query.toString(), req.ifMatch);
+        return { status: created ? 201 : 200, resource: r };
+      }
+      case 'DELETE':
+        permit(type, 'delete', method);
+        await repo.conditionalDelete(type, req.query.toString());
+        return { status: 204 };
+    }
+  } else if (parts.length === 2 && second === '_search' && method === 'POST') {
+    permit(type, 'search-type', method);
+    return { status: 200, resource: await search(ctx, type, req.query) };
+  } else if (parts.length === 2 && second === '_history' && method === 'GET') {
+    permit(type, 'history-type', method);
+    return { status: 200, resource: await history(ctx, req.query, type) };
+  } else if (parts.length === 2 && second && !second.startsWith('_') && !second.startsWith('$')) {
+    const id = second;
+    switch (method) {
+      case 'GET':
+        permit(type, 'read', method);
+        return { status: 200, resource: await repo.read(type, id) };
+      case 'PUT': {
+        permit(type, 'update', method);
+        const resource = body(type, req.body);
+        if (resource.id !== id) {
+          invalid(`Resource id "${resource.id ?? ''}" does not match the id in the URL ("${id}")`, `${type}.id`);
+        }
+        const { resource: r, created } = await repo.update(resource, req.ifMatch);
+        return { status: created ? 201 : 200, resource: r };
+      }
+      case 'DELETE':
+        permit(type, 'delete', method);
+        await repo.delete(type, id, req.ifMatch);
+        return { status: 204 };
+      case 'PATCH':
+        permit(type, 'patch', method);
+        return { status: 200, resource: await repo.patch(type, id, patchBody(req.body), req.ifMatch) };
+    }
+  } else if (parts.length === 3 && third === '_history' && method === 'GET') {
+    permit(type, 'history-instance', method);
+    await repo.read(type, second as string).catch((err: { status?: number }) => {
+      if (err.status !== 410) throw err; // a deleted resource still has a history
+    });
+    return { status: 200, resource: await history(ctx, req.query, type, second) };
+  } else if (parts.length === 4 && third === '_history' && method === 'GET') {
+    permit(type, 'vread', method);
+    return { status: 200, resource: await repo.vread(type, second as string, fourth as string) };
+  }
+  throw httpError(405, 'not-supported', `${method} is not supported at /${req.path}`);
+}
+
+async function create(ctx: Context, type: SupportedType, req: FhirRequest): Promise<FhirResult> {
+  const resource = body(type, req.body);
+  if (req.preassigned) {
+    if (req.preassigned.existing) return { status: 200, resource: await ctx.repo.read(type, req.preassigned.id) };
+    return { status: 201, resource: await ctx.repo.createWithId(resource, req.preassigned.id) };
+  }
+  const { resource: r, created } = await ctx.repo.create(resource, req.ifNoneExist);
+  return { status: created ? 201 : 200, resource: r };
+}
+
+async function search(ctx: Context, type: string, query: URLSearchParams) {
+  const request = searchRequest(type, query);
+  const result = await ctx.repo.search(request);
+  return searchBundle(ctx.baseUrl, type, query, request, result);
+}
+
+export function searchRequest(type: string, query: URLSearchParams): SearchRequest {
+  const params: Record<string, string[]> = {};
+  for (const [k, v] of query) (params[k] ??= []).push(v);
+  let request: SearchRequest;
+  try {
+    request = parseSearchRequest(type as SupportedType, params);
+  } catch (err) {
+    invalid(`Invalid search: ${(err as Error).message}`);
+  }
+  request.count = Math.min(Math.max(request.count ?? 20, 0), 1000);
+  request.offset = Math.max(request.offset ?? 0, 0);
+  return request;
+}
+
+async function history(ctx: Context, query: URLSearchParams, type?: string, id?: string) {
+  const count = Math.min(Math.max(Number(query.get('_count') ?? 50) || 50, 1), 1000);
+  const offset = Math.max(Number(query.get('_offset') ?? 0) || 0, 0);
+  const since = query.get('_since') ?? undefined;
+  if (since !== undefined && Number.isNaN(Date.parse(since))) invalid(`Invalid _since "${since}"`, '_since');
+  const entries = await ctx.repo.history(type, id, count + 1, offset, since);
+  return historyBundle(ctx.baseUrl, [type, id, '_history'].filter(Boolean).join('/'), query, entries, count, offset);
+}
+
+function permit(type: SupportedType, interaction: TypeInteraction, method: string): void {
+  if (!allows(type, interaction)) {
+    throw httpError(405, 'not-supported', `${method} (${interaction}) is not allowed on ${type}`);
+  }
+}
+
+function body(type: string, value: unknown): Resource {
+  if (value === undefined || value === null) invalid('A resource body is required');
+  if (typeof value !== 'object' || Array.isArray(value)) invalid('The body must be a JSON object (a FHIR resource)');
+  const resource = value as Resource;
+  if (resource.resourceType !== type) {
+    invalid(`The body's resourceType "${String(resource.resourceType)}" does not match the URL ("${type}")`, 'resourceType');
+  }
+  return resource;
+}
+
+function patchBody(value: unknown): Operation[] {
+  if (!Array.isArray(value)) invalid('A JSON Patch body must be an array of operations (RFC 6902)');
+  value.forEach((op: unknown, i) => {
+    const o = op as { op?: unknown; path?: unknown };
+    if (typeof o?.op !== 'string' || typeof o.path !== 'string') invalid(`JSON Patch operation ${i} needs "op" and "path"`, `[${i}]`);
+  });
+  return value as Operation[];
+}

@@ -1,0 +1,122 @@
+/**
+ * @module inbound/fhir/routes — the FHIR REST door at `/fhir` (Hono sub-app): content negotiation, body
+ * parsing, then one call into the transport-neutral interactions; errors are mapped by the root app.
+ *
+ * JSON only (http.html#mime-type): an XML `Accept` or `_format` gets 406, an XML body 415.
+ */
+import { Hono, type Context as HonoContext } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { httpError, invalid } from '../../outcome.ts';
+import type { Repository } from '../../store/repository.ts';
+import { capabilityStatement } from './capability.ts';
+import { interact, type FhirRequest } from './interactions.ts';
+import { render, returnPreference } from './respond.ts';
+import { processBundle } from './transaction.ts';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+export type FhirRoutesOptions = { repo: Repository; baseUrl: string; maxBodyBytes: number };
+
+export function fhirRoutes(options: FhirRoutesOptions): Hono {
+  const { repo, baseUrl } = options;
+  const ctx = { repo, baseUrl };
+  const startedAt = new Date().toISOString();
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    negotiate(c);
+    await next();
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw httpError(413, 'too-costly', `Request body larger than ${options.maxBodyBytes} bytes`);
+      },
+    })
+  );
+
+  app.get('/metadata', (c) => json(c, 200, capabilityStatement(baseUrl, startedAt)));
+
+  app.post('/', async (c) => {
+    const bundle = await readBody(c);
+    return json(c, 200, await processBundle(ctx, bundle, returnPreference(c.req.header('prefer'))));
+  });
+
+  app.all('/*', async (c) => {
+    const url = new URL(c.req.url);
+    const path = url.pathname.replace(/^.*?\/fhir\/?/, '');
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    const req: FhirRequest = {
+      method,
+      path: decodeURIComponent(path),
+      query: url.searchParams,
+      ifMatch: parseEtag(c.req.header('if-match')),
+      ifNoneExist: c.req.header('if-none-exist'),
+      ifNoneMatch: c.req.header('if-none-match'),
+    };
+    if (method === 'POST' && path.endsWith('/_search')) {
+      req.query = await searchForm(c, url.searchParams);
+    } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      req.body = await readBody(c);
+    }
+    const result = await interact(ctx, req);
+    const out = render(baseUrl, result, returnPreference(c.req.header('prefer')));
+    const etag = out.headers.ETag;
+    if (method === 'GET' && etag && req.ifNoneMatch && parseEtag(req.ifNoneMatch) === parseEtag(etag)) {
+      return c.body(null, 304, out.headers);
+    }
+    if (out.body === undefined) return c.body(null, out.status as 200, out.headers);
+    return json(c, out.status, out.body, out.headers);
+  });
+  return app;
+}
+
+export function json(c: HonoContext, status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return c.body(JSON.stringify(body), status as 200, { ...headers, 'Content-Type': FHIR_JSON });
+}
+
+/** `W/"3"` → `3` (http.html#concurrency); a bare `3` is accepted as well. */
+function parseEtag(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return /"([^"]*)"/.exec(value)?.[1] ?? value.trim();
+}
+
+function negotiate(c: HonoContext): void {
+  const format = c.req.query('_format');
+  if (format && !/json/i.test(format)) {
+    throw httpError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format');
+  }
+  const accept = c.req.header('accept');
+  if (accept && !/json|\*\/\*|application\/\*/i.test(accept)) {
+    throw httpError(406, 'not-supported', `Accept: ${accept} cannot be served: this server speaks application/fhir+json only`);
+  }
+}
+
+async function readBody(c: HonoContext): Promise<unknown> {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  if (type && !/json/.test(type)) {
+    throw httpError(415, 'not-supported', `Content-Type ${type} is not supported: send application/fhir+json`);
+  }
+  const text = await c.req.text();
+  if (text.trim() === '') invalid('The request body is empty');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    invalid(`Invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `POST [type]/_search` takes the parameters as a form body, merged with any in the URL (search.html#search). */
+async function searchForm(c: HonoContext, query: URLSearchParams): Promise<URLSearchParams> {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  const merged = new URLSearchParams(query);
+  const text = await c.req.text();
+  if (text.trim() === '') return merged;
+  if (!type.startsWith('application/x-www-form-urlencoded')) {
+    throw httpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded');
+  }
+  for (const [k, v] of new URLSearchParams(text)) merged.append(k, v);
+  return merged;
+}

@@ -1,0 +1,156 @@
+/**
+ * @module inbound/fhir/transaction — batch and transaction Bundles (http.html#transaction).
+ *
+ * A transaction runs in one database transaction: identities are resolved first (ids for creates, matches for
+ * conditional creates/updates/deletes, under advisory locks), `urn:uuid:` placeholders are rewritten to those
+ * identities, then entries run in the order the spec prescribes (DELETE, POST, PUT/PATCH, GET) and any failure
+ * rolls everything back. A batch runs each entry on its own and reports each outcome.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { OperationOutcomeError } from '@medplum/core';
+import { invalid, outcome, toHttpError } from '../../outcome.ts';
+import { rewriteStrings } from '../../store/references.ts';
+import { interact, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
+import { entryResponse, type ReturnPreference } from './respond.ts';
+
+const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+
+export async function processBundle(ctx: Context, bundle: unknown, prefer: ReturnPreference): Promise<Bundle> {
+  const b = checkBundle(bundle);
+  const entries = b.entry ?? [];
+  if (b.type === 'batch') {
+    const out: BundleEntry[] = [];
+    for (const [i, e] of entries.entries()) {
+      try {
+        out.push(entryResponse(ctx.baseUrl, await interact(ctx, toRequest(e, i)), prefer));
+      } catch (err) {
+        const { status, body } = toHttpError(err);
+        out.push({ response: { status: String(status), outcome: body } });
+      }
+    }
+    return { resourceType: 'Bundle', type: 'batch-response', entry: out };
+  }
+  return ctx.repo.transaction(async (repo) => {
+    const tx: Context = { ...ctx, repo };
+    const requests = entries.map((e, i) => toRequest(e, i));
+    const placeholders = await resolveIdentities(tx, entries, requests);
+    for (const r of requests) r.body = rewriteStrings(r.body, placeholders);
+    const results: FhirResult[] = new Array(entries.length);
+    const order = requests.map((_, i) => i).sort((a, b2) => (ORDER[requests[a]!.method] ?? 9) - (ORDER[requests[b2]!.method] ?? 9) || a - b2);
+    for (const i of order) {
+      try {
+        results[i] = await interact(tx, requests[i]!);
+      } catch (err) {
+        throw atEntry(err, i);
+      }
+    }
+    return {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: results.map((r) => entryResponse(ctx.baseUrl, r, prefer)),
+    } satisfies Bundle;
+  });
+}
+
+function checkBundle(value: unknown): Bundle {
+  const b = value as Bundle;
+  if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle') invalid('POST to the FHIR base takes a Bundle', 'Bundle');
+  if (b.type !== 'batch' && b.type !== 'transaction') {
+    invalid(`Bundle.type must be "batch" or "transaction" (got "${String(b.type)}")`, 'Bundle.type');
+  }
+  return b;
+}
+
+function toRequest(e: BundleEntry, i: number): FhirRequest {
+  const method = e.request?.method;
+  const url = e.request?.url;
+  if (!method || !url) invalid('Each entry needs request.method and request.url', `Bundle.entry[${i}].request`);
+  const [path = '', query = ''] = url.replace(/^\//, '').split('?', 2) as [string, string?];
+  return {
+    method,
+    path,
+    query: new URLSearchParams(query),
+    body: method === 'PATCH' ? patchOf(e, i) : e.resource,
+    ifMatch: e.request?.ifMatch?.match(/"([^"]+)"/)?.[1] ?? e.request?.ifMatch,
+    ifNoneExist: e.request?.ifNoneExist,
+    ifNoneMatch: e.request?.ifNoneMatch,
+  };
+}
+
+/** In a Bundle, a JSON Patch travels as a Binary whose data is the base64 patch document (http.html#patch). */
+function patchOf(e: BundleEntry, i: number): unknown {
+  const r = e.resource as (Resource & { data?: string; contentType?: string }) | undefined;
+  if (r?.resourceType !== 'Binary' || !r.data) invalid('A PATCH entry carries a Binary with the JSON Patch', `Bundle.entry[${i}].resource`);
+  try {
+    return JSON.parse(Buffer.from(r.data, 'base64').toString('utf8'));
+  } catch {
+    invalid('The PATCH entry Binary does not hold JSON', `Bundle.entry[${i}].resource.data`);
+  }
+}
+
+/** Maps each entry's fullUrl to the `Type/id` it will have, deciding conditional entries under lock. */
+async function resolveIdentities(ctx: Context, entries: BundleEntry[], requests: FhirRequest[]): Promise<Map<string, string>> {
+  const map = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const [i, req] of requests.entries()) {
+    const [type, id] = req.path.split('/');
+    let identity: string | undefined;
+    if (req.method === 'POST' && type && id === undefined) {
+      let match: string | undefined;
+      if (req.ifNoneExist) {
+        const ids = await ctx.repo.matchForWrite(type, req.ifNoneExist, `Bundle.entry[${i}].request.ifNoneExist`).catch((err) => { throw atEntry(err, i); });
+        if (ids.length > 1) throw atEntry(tooMany(), i);
+        match = ids[0];
+      }
+      req.preassigned = { id: match ?? randomUUID(), existing: match !== undefined };
+      identity = `${type}/${req.preassigned.id}`;
+    } else if ((req.method === 'PUT' || req.method === 'DELETE' || req.method === 'PATCH') && type && id === undefined && req.query.size > 0) {
+      const ids = await ctx.repo.matchForWrite(type, req.query.toString(), `Bundle.entry[${i}].request.url`).catch((err) => { throw atEntry(err, i); });
+      if (ids.length > 1) throw atEntry(tooMany(), i);
+      const match = ids[0];
+      if (match !== undefined || req.method === 'PUT') {
+        const target = match ?? (req.body as Resource | undefined)?.id ?? randomUUID();
+        req.path = `${type}/${target}`;
+        req.query = new URLSearchParams();
+        if (req.body && typeof req.body === 'object' && req.method === 'PUT') (req.body as Resource).id = target;
+        identity = `${type}/${target}`;
+      } else if (req.method === 'PATCH') {
+        throw atEntry(new OperationOutcomeError(outcome('not-found', 'The conditional PATCH matched no resource', `Bundle.entry[${i}].request.url`)), i);
+      }
+    } else if (type && id !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+      identity = `${type}/${id}`;
+    }
+    if (identity) {
+      if (req.method !== 'GET' && seen.has(identity)) {
+        invalid(`Two entries act on the same resource ${identity} (http.html#trules)`, `Bundle.entry[${i}]`);
+      }
+      seen.add(identity);
+      const fullUrl = entries[i]?.fullUrl;
+      if (fullUrl) map.set(fullUrl, identity);
+    }
+  }
+  return map;
+}
+
+function tooMany(): OperationOutcomeError {
+  const err = new OperationOutcomeError(outcome('multiple-matches', 'The conditional search matched more than one resource'));
+  (err as OperationOutcomeError & { status?: number }).status = 412;
+  return err;
+}
+
+/** Re-points an entry's error at the entry, keeping its status: `Patient.gender` → `Bundle.entry[3].resource.gender`. */
+function atEntry(err: unknown, i: number): unknown {
+  const { status, body, internal } = toHttpError(err);
+  if (internal) return err;
+  const issue = (body.issue ?? []).map((is) => ({
+    ...is,
+    diagnostics: `Bundle.entry[${i}]: ${is.diagnostics ?? ''}`,
+    expression: (is.expression ?? [`Bundle.entry[${i}]`]).map((x) =>
+      x.startsWith('Bundle.') ? x : x.replace(/^[A-Z][A-Za-z]+(?=\.|\[|$)/, `Bundle.entry[${i}].resource`)
+    ),
+  }));
+  const wrapped = new OperationOutcomeError({ ...body, issue });
+  (wrapped as OperationOutcomeError & { status?: number }).status = status;
+  return wrapped;
+}

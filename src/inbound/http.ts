@@ -1,0 +1,59 @@
+/**
+ * @module inbound/http — the root HTTP app: health checks, the FHIR door, and the one error mapping for HTTP.
+ */
+import { Hono } from 'hono';
+import type { Sql } from 'postgres';
+import type { Logger } from '../log.ts';
+import { outcome, toHttpError } from '../outcome.ts';
+import type { Repository } from '../store/repository.ts';
+import { migrationsApplied } from '../store/migrate.ts';
+import { FHIR_JSON, fhirRoutes } from './fhir/routes.ts';
+
+export type HttpAppOptions = {
+  sql: Sql;
+  repo: Repository;
+  baseUrl: string;
+  maxBodyBytes: number;
+  log: Logger;
+};
+
+export function createHttpApp(options: HttpAppOptions): Hono {
+  const app = new Hono();
+  const { log } = options;
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    // ids and timings only: the path may carry a resource id, never a name or identifier value (those are in
+    // the query string, which is not logged).
+    log.debug({ method: c.req.method, path: new URL(c.req.url).pathname, status: c.res.status, ms: Math.round(performance.now() - started) }, 'http');
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await options.sql`SELECT 1`;
+      if (!(await migrationsApplied(options.sql))) return c.json({ status: 'migrations pending' }, 503);
+      return c.json({ status: 'ready' });
+    } catch {
+      return c.json({ status: 'database unreachable' }, 503);
+    }
+  });
+
+  app.route('/fhir', fhirRoutes(options));
+
+  app.notFound((c) =>
+    c.body(JSON.stringify(outcome('not-found', `Nothing at ${c.req.method} ${new URL(c.req.url).pathname}`)), 404, {
+      'Content-Type': FHIR_JSON,
+    })
+  );
+  app.onError((err, c) => {
+    const { status, body, internal } = toHttpError(err);
+    if (internal) {
+      // The error message can quote data (a PostgreSQL constraint detail, say): log its class and code only.
+      log.error({ err: { name: (err as Error).name, code: (err as { code?: string }).code, stack: (err as Error).stack?.split('\n').slice(1, 6).join('\n') } }, 'unhandled error');
+    }
+    return c.body(JSON.stringify(body), status as 400, { 'Content-Type': FHIR_JSON });
+  });
+  return app;
+}

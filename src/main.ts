@@ -1,0 +1,46 @@
+/**
+ * @module main — `npm start`: runs the gateway until SIGINT/SIGTERM, then stops it in order.
+ */
+import { loadConfig } from './config.ts';
+import { startGateway } from './gateway.ts';
+import { createLogger } from './log.ts';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const log = createLogger(config);
+try {
+  const gateway = await startGateway(config, log);
+  log.info({ fhir: gateway.fhirUrl, database: gateway.db.describe }, 'Frontdesk is up');
+  console.log(`Frontdesk FHIR R4 API: ${gateway.fhirUrl}`);
+  console.log(`Frontdesk MLLP:        not listening yet (HL7 v2 inbound arrives with issue #5; FRONTDESK_MLLP_PORT=${config.mllpPort} reserved)`);
+  console.log(`Database:              ${gateway.db.describe}`);
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal }, 'stopping: no new connections, finishing in-flight requests');
+    gateway.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: { name: (err as Error).name } }, 'error while stopping');
+        process.exit(1);
+      }
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+} catch (err) {
+  console.error(`Frontdesk failed to start: ${(err as Error).message}`);
+  process.exit(1);
+}

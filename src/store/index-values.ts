@@ -1,0 +1,110 @@
+/**
+ * @module store/index-values — extracts the search values of a resource at write time (FHIR search.html).
+ *
+ * Each R4 SearchParameter's FHIRPath `expression` is evaluated on the resource; the values are turned into
+ * rows of the `search_*` tables with `@medplum/core`'s converters. HumanName and Address are split into their
+ * parts, because a string search on `name` matches any part (search.html#string), not the formatted whole.
+ */
+import {
+  convertToSearchableDates,
+  convertToSearchableReferences,
+  convertToSearchableStrings,
+  convertToSearchableTokens,
+  convertToSearchableUris,
+  evalFhirPathTyped,
+  toTypedValue,
+  type TypedValue,
+} from '@medplum/core';
+import type { Address, HumanName, Resource } from '@medplum/fhirtypes';
+import { indexedParams } from './search-params.ts';
+
+export type IndexRows = {
+  tokens: { code: string; system: string; value: string }[];
+  strings: { code: string; value: string; raw: string }[];
+  references: { code: string; target: string }[];
+  dates: { code: string; low: string; high: string }[];
+};
+
+/** Lower case without accents: "Muñoz" and "MUNOZ" both become "munoz". */
+export function normalizeString(s: string): string {
+  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+export function extractIndexRows(resource: Resource): IndexRows {
+  const rows: IndexRows = { tokens: [], strings: [], references: [], dates: [] };
+  const root = [toTypedValue(resource)];
+  for (const param of indexedParams(resource.resourceType)) {
+    const code = param.code as string;
+    let values: TypedValue[];
+    try {
+      values = evalFhirPathTyped(param.expression as string, root);
+    } catch {
+      continue; // an expression the engine cannot evaluate on this resource indexes nothing
+    }
+    if (values.length === 0) continue;
+    switch (param.type) {
+      case 'token':
+        for (const t of convertToSearchableTokens(values)) {
+          if (t.value !== undefined) rows.tokens.push({ code, system: t.system ?? '', value: t.value });
+        }
+        break;
+      case 'uri':
+        for (const u of convertToSearchableUris(values)) rows.tokens.push({ code, system: '', value: u });
+        break;
+      case 'string':
+        for (const s of stringParts(values)) rows.strings.push({ code, value: normalizeString(s), raw: s });
+        break;
+      case 'reference':
+        for (const target of convertToSearchableReferences(values)) rows.references.push({ code, target });
+        break;
+      case 'date':
+        for (const p of convertToSearchableDates(values)) {
+          if (p.start || p.end) {
+            rows.dates.push({ code, low: p.start ?? '-infinity', high: p.end ?? 'infinity' });
+          }
+        }
+        break;
+    }
+  }
+  return dedupe(rows);
+}
+
+function stringParts(values: TypedValue[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    if (v.type === 'HumanName') {
+      const n = v.value as HumanName;
+      out.push(...[n.text, n.family, ...(n.given ?? []), ...(n.prefix ?? []), ...(n.suffix ?? [])].filter(isText));
+    } else if (v.type === 'Address') {
+      const a = v.value as Address;
+      out.push(
+        ...[a.text, ...(a.line ?? []), a.city, a.district, a.state, a.postalCode, a.country].filter(isText)
+      );
+    } else {
+      out.push(...convertToSearchableStrings([v]).filter(isText));
+    }
+  }
+  return out;
+}
+
+function isText(s: string | undefined): s is string {
+  return typeof s === 'string' && s.trim() !== '';
+}
+
+function dedupe(rows: IndexRows): IndexRows {
+  const uniq = <T>(list: T[]): T[] => {
+    const seen = new Set<string>();
+    return list.filter((x) => {
+      const k = JSON.stringify(x);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  };
+  return {
+    tokens: uniq(rows.tokens),
+    strings: uniq(rows.strings),
+    references: uniq(rows.references),
+    dates: uniq(rows.dates),
+  };
+}

@@ -1,0 +1,323 @@
+/**
+ * @module store/repository — FHIR resources in PostgreSQL: create, read, vread, update, patch, delete, history,
+ * search and their conditional forms (http.html), each write validated and versioned.
+ *
+ * Concurrency: an update locks the current row (`FOR UPDATE`), so two PUTs with the same `If-Match` serialise
+ * and the second gets 412. Conditional writes take a transaction-scoped advisory lock on their normalised
+ * search, so ten concurrent `If-None-Exist` creates for one identifier make exactly one resource.
+ */
+import { randomUUID } from 'node:crypto';
+import { applyPatch, parseSearchRequest, type Operation, type SearchRequest, type WithId } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { PendingQuery, Row, Sql } from 'postgres';
+import { httpError, invalid } from '../outcome.ts';
+import { canonicalOrder } from './order.ts';
+import { isConditionalReference, referenceSites } from './references.ts';
+import { buildWhere } from './search-sql.ts';
+import { writeVersion } from './write.ts';
+
+export type RepositoryOptions = {
+  /** Absolute FHIR base, to recognise absolute references to this server. */
+  baseUrl: string;
+  /** Throws an OperationOutcomeError when a resource about to be stored is invalid. */
+  validate: (resource: Resource) => void;
+};
+
+export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
+export type SearchResult = { resources: WithId<Resource>[]; hasMore: boolean; total?: number; unsupported: string[] };
+export type HistoryEntry = { type: string; id: string; version: number; lastUpdated: string; resource?: Resource };
+
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
+
+export class Repository {
+  readonly sql: Sql;
+  readonly options: RepositoryOptions;
+  private readonly inTransaction: boolean;
+
+  constructor(sql: Sql, options: RepositoryOptions, inTransaction = false) {
+    this.sql = sql;
+    this.options = options;
+    this.inTransaction = inTransaction;
+  }
+
+  /** Runs `fn` in one database transaction (joins the current one when already inside). */
+  async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return (await this.sql.begin((tx) => fn(new Repository(tx as unknown as Sql, this.options, true)))) as T;
+  }
+
+  async read<T extends Resource = Resource>(type: string, id: string): Promise<WithId<T>> {
+    const [row] = await this.sql<CurrentRow[]>`
+      SELECT version_id, deleted, content, last_updated FROM resource WHERE resource_type = ${type} AND id = ${id}`;
+    if (!row) throw httpError(404, 'not-found', `${type}/${id} is not known`);
+    if (row.deleted || !row.content) throw httpError(410, 'deleted', `${type}/${id} was deleted`);
+    return canonicalOrder(row.content) as WithId<T>;
+  }
+
+  async vread<T extends Resource = Resource>(type: string, id: string, vid: string): Promise<WithId<T>> {
+    if (!/^\d{1,18}$/.test(vid)) throw httpError(404, 'not-found', `${type}/${id} has no version ${vid}`);
+    const [row] = await this.sql<CurrentRow[]>`
+      SELECT version_id, deleted, content, last_updated FROM resource_history
+      WHERE resource_type = ${type} AND id = ${id} AND version_id = ${vid}`;
+    if (!row) throw httpError(404, 'not-found', `${type}/${id} has no version ${vid}`);
+    if (row.deleted || !row.content) throw httpError(410, 'deleted', `${type}/${id} version ${vid} is a deletion`);
+    return canonicalOrder(row.content) as WithId<T>;
+  }
+
+  /** create (http.html#create): the server assigns the id; `ifNoneExist` makes it conditional. */
+  async create<T extends Resource>(resource: T, ifNoneExist?: string): Promise<WriteResult<T>> {
+    if (ifNoneExist !== undefined) {
+      const search = parseConditional(resource.resourceType, ifNoneExist, 'If-None-Exist');
+      return this.transaction(async (repo) => {
+        const ids = await repo.lockAndMatch(search);
+        if (ids.length > 1) throw multipleMatches('If-None-Exist', ids.length);
+        if (ids.length === 1) return { resource: await repo.read<T>(search.resourceType, ids[0] as string), created: false };
+        return { resource: await repo.insert(resource, randomUUID()), created: true };
+      });
+    }
+    return { resource: await this.insert(resource, randomUUID()), created: true };
+  }
+
+  /** Creates with an id chosen before the write (transaction entries whose id others already reference). */
+  async createWithId<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
+    return this.insert(resource, id);
+  }
+
+  /** update (http.html#update), update-as-create when the id is new; `ifMatch` is a version id. */
+  async update<T extends Resource>(resource: T, ifMatch?: string): Promise<WriteResult<T>> {
+    const type = resource.resourceType;
+    const id = resource.id;
+    if (!id) invalid('Resource id is required for update', `${type}.id`);
+    checkId(type, id);
+    return this.transaction(async (repo) => {
+      const cur = await repo.lockCurrent(type, id);
+      checkIfMatch(type, id, cur, ifMatch);
+      const version = cur ? Number(cur.version_id) + 1 : 1;
+      const stored = await repo.prepare(resource, id, version);
+      await writeVersion(repo.sql, { type, id, version, lastUpdated: stored.meta.lastUpdated, resource: stored, isNew: !cur });
+      return { resource: stored as WithId<T>, created: !cur || cur.deleted };
+    });
+  }
+
+  /** Conditional update (http.html#cond-update): match by search, then update, create, or refuse. */
+  async conditionalUpdate<T extends Resource>(resource: T, query: string, ifMatch?: string): Promise<WriteResult<T>> {
+    const search = parseConditional(resource.resourceType, query, 'conditional update');
+    return this.transaction(async (repo) => {
+      const ids = await repo.lockAndMatch(search);
+      if (ids.length > 1) throw multipleMatches('conditional update', ids.length);
+      const match = ids[0];
+      if (match === undefined) {
+        if (resource.id) return repo.update(resource, ifMatch);
+        return { resource: await repo.insert(resource, randomUUID()), created: true };
+      }
+      if (resource.id && resource.id !== match) {
+        invalid(`Resource id ${resource.id} does not match the resource found by the search (${match})`, `${resource.resourceType}.id`);
+      }
+      return repo.update({ ...resource, id: match }, ifMatch);
+    });
+  }
+
+  /** delete (http.html#delete): a new version marking the deletion; deleting a deleted resource is a no-op. */
+  async delete(type: string, id: string, ifMatch?: string): Promise<void> {
+    await this.transaction(async (repo) => {
+      const cur = await repo.lockCurrent(type, id);
+      if (!cur) throw httpError(404, 'not-found', `${type}/${id} is not known`);
+      checkIfMatch(type, id, cur, ifMatch);
+      if (cur.deleted) return;
+      const version = Number(cur.version_id) + 1;
+      await writeVersion(repo.sql, { type, id, version, lastUpdated: new Date().toISOString(), resource: undefined, isNew: false });
+    });
+  }
+
+  /** Conditional delete (http.html#cdelete): one match is deleted, none is success, several are refused. */
+  async conditionalDelete(type: string, query: string): Promise<number> {
+    const search = parseConditional(type, query, 'conditional delete');
+    return this.transaction(async (repo) => {
+      const ids = await repo.lockAndMatch(search);
+      if (ids.length > 1) throw multipleMatches('conditional delete', ids.length);
+      if (ids[0] !== undefined) await repo.delete(type, ids[0]);
+      return ids.length;
+    });
+  }
+
+  /** patch with JSON Patch (RFC 6902, http.html#patch). */
+  async patch<T extends Resource>(type: string, id: string, ops: Operation[], ifMatch?: string): Promise<WithId<T>> {
+    return this.transaction(async (repo) => {
+      const cur = await repo.lockCurrent(type, id);
+      if (!cur) throw httpError(404, 'not-found', `${type}/${id} is not known`);
+      if (cur.deleted || !cur.content) throw httpError(410, 'deleted', `${type}/${id} was deleted`);
+      checkIfMatch(type, id, cur, ifMatch);
+      const patched = structuredClone(cur.content) as Resource;
+      const errors = applyPatch(patched, ops).filter((e) => e !== null);
+      if (errors.length > 0) {
+        throw httpError(422, 'processing', `JSON Patch failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
+      }
+      if (patched.resourceType !== type || patched.id !== id) {
+        invalid('A patch may not change resourceType or id', `${type}.id`);
+      }
+      const version = Number(cur.version_id) + 1;
+      const stored = await repo.prepare(patched, id, version);
+      await writeVersion(repo.sql, { type, id, version, lastUpdated: stored.meta.lastUpdated, resource: stored, isNew: false });
+      return stored as WithId<T>;
+    });
+  }
+
+  /** Instance, type or system history, newest first (http.html#history). */
+  async history(type: string | undefined, id: string | undefined, count: number, offset = 0, since?: string): Promise<HistoryEntry[]> {
+    const rows = await this.sql<{ resource_type: string; id: string; version_id: string; last_updated: Date; content: Resource | null }[]>`
+      SELECT resource_type, id, version_id, last_updated, content FROM resource_history
+      WHERE true
+        ${type ? this.sql`AND resource_type = ${type}` : this.sql``}
+        ${id ? this.sql`AND id = ${id}` : this.sql``}
+        ${since ? this.sql`AND last_updated >= ${since}` : this.sql``}
+      ORDER BY last_updated DESC, version_id DESC
+      LIMIT ${count} OFFSET ${offset}`;
+    return rows.map((r) => ({
+      type: r.resource_type,
+      id: r.id,
+      version: Number(r.version_id),
+      lastUpdated: r.last_updated.toISOString(),
+      resource: r.content ? canonicalOrder(r.content) : undefined,
+    }));
+  }
+
+  /** search (search.html) over the indexed parameters; `strict` refuses what it cannot answer. */
+  async search(request: SearchRequest, strict = false): Promise<SearchResult> {
+    const { where, unsupported } = buildWhere(this.sql, request, this.options.baseUrl);
+    if (strict && unsupported.length > 0) {
+      invalid(`Search parameter(s) not supported: ${unsupported.join(', ')}`);
+    }
+    const count = request.count ?? 20;
+    const offset = request.offset ?? 0;
+    const rows = await this.sql<{ content: Resource }[]>`
+      SELECT r.content FROM resource r WHERE ${where}
+      ORDER BY ${orderBy(this.sql, request)}
+      LIMIT ${count + 1} OFFSET ${offset}`;
+    const result: SearchResult = {
+      resources: rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>),
+      hasMore: rows.length > count,
+      unsupported,
+    };
+    if (request.total === 'accurate' || request.total === 'estimate') {
+      const [c] = await this.sql<{ n: string }[]>`SELECT count(*) AS n FROM resource r WHERE ${where}`;
+      result.total = Number(c?.n ?? 0);
+    }
+    return result;
+  }
+
+  /**
+   * Ids matching the search of a conditional write (`Type?query`), at most two, holding the advisory lock until
+   * the transaction ends: what the transaction processor resolves conditional entries with.
+   */
+  async matchForWrite(type: string, query: string, where: string): Promise<string[]> {
+    return this.lockAndMatch(parseConditional(type, query, where));
+  }
+
+  /** Ids matching a conditional search, at most two (one is enough to decide, two prove ambiguity). */
+  private async lockAndMatch(search: SearchRequest): Promise<string[]> {
+    const key = `${search.resourceType}?${(search.filters ?? [])
+      .map((f) => `${f.code}:${f.operator}=${f.value}`)
+      .sort()
+      .join('&')}`;
+    await this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+    const { where, unsupported } = buildWhere(this.sql, search, this.options.baseUrl);
+    if (unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${unsupported.join(', ')}`);
+    const rows = await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
+    return rows.map((r) => r.id);
+  }
+
+  private async lockCurrent(type: string, id: string): Promise<CurrentRow | undefined> {
+    const [row] = await this.sql<CurrentRow[]>`
+      SELECT version_id, deleted, content, last_updated FROM resource
+      WHERE resource_type = ${type} AND id = ${id} FOR UPDATE`;
+    return row;
+  }
+
+  private async insert<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
+    const stored = await this.prepare(resource, id, 1);
+    try {
+      await writeVersion(this.sql, {
+        type: stored.resourceType,
+        id,
+        version: 1,
+        lastUpdated: stored.meta.lastUpdated,
+        resource: stored,
+        isNew: true,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `${stored.resourceType}/${id} already exists`);
+      throw err;
+    }
+    return stored as WithId<T>;
+  }
+
+  /** The stored form: server-owned `id` and `meta`, conditional references resolved, validated. */
+  private async prepare<T extends Resource>(resource: T, id: string, version: number): Promise<WithId<T> & { meta: { lastUpdated: string } }> {
+    checkId(resource.resourceType, id);
+    const lastUpdated = new Date().toISOString();
+    const stored = structuredClone(resource) as WithId<T>;
+    stored.id = id;
+    stored.meta = { ...stored.meta, versionId: String(version), lastUpdated };
+    await this.resolveConditionalReferences(stored);
+    this.options.validate(stored);
+    return canonicalOrder(stored) as WithId<T> & { meta: { lastUpdated: string } };
+  }
+
+  /** `Patient?identifier=…` references become `Patient/<id>` when exactly one resource matches (http.html#trules). */
+  private async resolveConditionalReferences(resource: Resource): Promise<void> {
+    for (const site of referenceSites(resource)) {
+      if (!isConditionalReference(site.value)) continue;
+      const [type, query] = splitOnce(site.value, '?');
+      const search = parseConditional(type, query, site.path);
+      const { where, unsupported } = buildWhere(this.sql, search, this.options.baseUrl);
+      if (unsupported.length > 0) invalid(`Unsupported search parameter(s) in conditional reference: ${unsupported.join(', ')}`, site.path);
+      const rows = await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
+      if (rows.length !== 1) {
+        throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${rows.length === 0 ? 'no' : 'more than one'} resource`, site.path);
+      }
+      site.set(`${type}/${rows[0]?.id}`);
+    }
+  }
+}
+
+function orderBy(sql: Sql, request: SearchRequest): PendingQuery<Row[]> {
+  const rules = (request.sortRules ?? []).filter((r) => r.code === '_lastUpdated' || r.code === '_id');
+  if (rules.length === 0) return sql`r.last_updated DESC, r.id`;
+  return rules
+    .map((r) => {
+      const col = r.code === '_id' ? sql`r.id` : sql`r.last_updated`;
+      return r.descending ? sql`${col} DESC` : sql`${col} ASC`;
+    })
+    .concat([sql`r.id`])
+    .reduce((acc, p) => sql`${acc}, ${p}`);
+}
+
+function parseConditional(type: string, query: string, where: string): SearchRequest {
+  const q = query.startsWith('?') ? query.slice(1) : query;
+  if (!q.trim()) invalid(`The ${where} search is empty`);
+  const search = parseSearchRequest(`${type}?${q}`);
+  if (!search.filters?.length) invalid(`The ${where} search has no criteria`);
+  return search;
+}
+
+function checkId(type: string, id: string): void {
+  if (!ID.test(id)) invalid(`Invalid id "${id}": 1-64 characters of A-Z a-z 0-9 - .`, `${type}.id`);
+}
+
+function checkIfMatch(type: string, id: string, cur: CurrentRow | undefined, ifMatch: string | undefined): void {
+  if (ifMatch === undefined) return;
+  if (!cur || cur.version_id !== ifMatch) {
+    throw httpError(412, 'conflict', `If-Match version ${ifMatch} is not the current version of ${type}/${id}${cur ? ` (${cur.version_id})` : ''}`);
+  }
+}
+
+function multipleMatches(what: string, n: number): Error {
+  return httpError(412, 'multiple-matches', `The ${what} search matched ${n > 1 ? 'more than one' : n} resources`);
+}
+
+function splitOnce(s: string, sep: string): [string, string] {
+  const i = s.indexOf(sep);
+  return [s.slice(0, i), s.slice(i + 1)];
+}

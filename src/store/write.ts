@@ -1,0 +1,55 @@
+/**
+ * @module store/write — the SQL that records one version of one resource.
+ *
+ * A version is written as one statement (data-modifying CTEs): the current row, the history row and the
+ * search rows go in together, so a plain create is a single round trip and atomic even outside a
+ * transaction. Sub-statements share one snapshot, so deleting the old search rows and inserting the new ones
+ * in the same statement cannot touch each other's rows.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Sql } from 'postgres';
+import { extractIndexRows } from './index-values.ts';
+
+export type VersionRow = {
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: string;
+  /** undefined → a deletion. */
+  resource: Resource | undefined;
+  /** true when no current row exists yet (INSERT rather than UPDATE). */
+  isNew: boolean;
+};
+
+export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
+  const rows = v.resource ? extractIndexRows(v.resource) : { tokens: [], strings: [], references: [], dates: [] };
+  const content = v.resource ? sql.json(v.resource as never) : null;
+  const deleted = v.resource === undefined;
+  const current = v.isNew
+    ? sql`INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+          VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)`
+    : sql`UPDATE resource SET version_id = ${v.version}, last_updated = ${v.lastUpdated}, deleted = ${deleted},
+          content = ${content}::jsonb WHERE resource_type = ${v.type} AND id = ${v.id}`;
+  await sql`
+    WITH cur AS (${current}),
+    hist AS (
+      INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)),
+    d1 AS (DELETE FROM search_token WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d2 AS (DELETE FROM search_string WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d3 AS (DELETE FROM search_reference WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d4 AS (DELETE FROM search_date WHERE resource_type = ${v.type} AND id = ${v.id}),
+    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value)
+      SELECT ${v.type}, ${v.id}, x.code, x.system, x.value
+      FROM jsonb_to_recordset(${sql.json(rows.tokens as never)}::jsonb) AS x(code text, system text, value text)),
+    i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
+      SELECT ${v.type}, ${v.id}, x.code, x.value, x.raw
+      FROM jsonb_to_recordset(${sql.json(rows.strings as never)}::jsonb) AS x(code text, value text, raw text)),
+    i3 AS (INSERT INTO search_reference (resource_type, id, code, target)
+      SELECT ${v.type}, ${v.id}, x.code, x.target
+      FROM jsonb_to_recordset(${sql.json(rows.references as never)}::jsonb) AS x(code text, target text)),
+    i4 AS (INSERT INTO search_date (resource_type, id, code, low, high)
+      SELECT ${v.type}, ${v.id}, x.code, x.low::timestamptz, x.high::timestamptz
+      FROM jsonb_to_recordset(${sql.json(rows.dates as never)}::jsonb) AS x(code text, low text, high text))
+    SELECT 1`;
+}
