@@ -30,10 +30,10 @@ export async function startGateway(
   log: Logger = createLogger(config),
   options: { warm?: boolean } = {}
 ): Promise<Gateway> {
+  const db = await openDatabase(config, (msg) => log.info(msg));
   // ~1 s for the definitions and ~2 s for the JSON schemas, paid at start rather than by the first requests.
   loadDefinitions();
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
-  const db = await openDatabase(config, (msg) => log.info(msg));
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const app = createHttpApp({ sql: db.sql, repo, baseUrl: config.baseUrl, maxBodyBytes: config.maxBodyBytes, log });
   let server: ServerType;

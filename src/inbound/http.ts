@@ -18,7 +18,7 @@ export type HttpAppOptions = {
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono {
-  const app = new Hono();
+  const app = new Hono({ strict: false });
   const { log } = options;
 
   app.use('*', async (c, next) => {

@@ -8,9 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
 
@@ -26,6 +26,8 @@ export async function startEmbeddedPostgres(
     await mkdir(clusterDir, { recursive: true, mode: 0o700 });
   }
   if (process.getuid?.() === 0) {
+    // The postgres user must be able to reach the cluster directory through its parent (mkdtemp makes 0700).
+    await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o011);
     await handToPostgresUser(clusterDir);
   }
   const port = await freePort();
@@ -117,6 +119,19 @@ async function handToPostgresUser(dir: string): Promise<void> {
     );
   }
   await chown(dir, uid, gid);
+  // initdb runs as that user and must be able to walk down to the directory: say which ancestor blocks it
+  // rather than let initdb fail with a bare "Permission denied".
+  for (let p = dirname(dir); ; p = dirname(p)) {
+    const s = await stat(p);
+    const searchable = (s.mode & 0o001) !== 0 || (s.uid === uid && (s.mode & 0o100) !== 0) || (s.gid === gid && (s.mode & 0o010) !== 0);
+    if (!searchable) {
+      throw new Error(
+        `Running as root: the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${p}. ` +
+          `Choose a FRONTDESK_DATA_DIR outside it (e.g. /var/lib/frontdesk), allow it (chmod o+x ${p}), or set DATABASE_URL.`
+      );
+    }
+    if (p === dirname(p)) break;
+  }
 }
 
 function freePort(): Promise<number> {

@@ -21,7 +21,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono {
   const { repo, baseUrl } = options;
   const ctx = { repo, baseUrl };
   const startedAt = new Date().toISOString();
-  const app = new Hono();
+  const app = new Hono({ strict: false });
 
   app.use('*', async (c, next) => {
     negotiate(c);

@@ -1,0 +1,120 @@
+/**
+ * `npm start` as users run it: a real process with the embedded PostgreSQL in a fresh data directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/gateway.ts';
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+type Started = { child: ChildProcess; fhir: string; output: () => string; exited: Promise<number | null> };
+
+async function start(dataDir: string): Promise<Started> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FRONTDESK_DATA_DIR: dataDir, FRONTDESK_MLLP_PORT: String(await freePort()) };
+  delete env.DATABASE_URL;
+  const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const fhir = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start banner:\n${out}`)), 60_000);
+    child.stdout!.on('data', () => {
+      const m = /FHIR R4 API: (\S+)/.exec(out);
+      if (m && /MLLP/.test(out)) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', () => reject(new Error(`exited early:\n${out}`)));
+  });
+  return { child, fhir, output: () => out, exited };
+}
+
+describe('npm start with the embedded PostgreSQL', () => {
+  it('starts with no configuration, keeps data across restarts, and stops gracefully on SIGTERM and SIGINT', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'frontdesk-life-'));
+    await chmod(parent, 0o755); // as root, the embedded server's postgres user must be able to enter it
+    dirs.push(parent);
+    const dataDir = join(parent, 'data');
+    const first = await start(dataDir);
+    const base = first.fhir.replace(/\/fhir$/, '');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });
+    expect(first.output()).toMatch(/MLLP/);
+
+    const created = await fetch(`${first.fhir}/Patient`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:test', value: 'life-1' }], name: [{ family: 'Restart' }] }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    // An in-flight request when SIGTERM arrives still completes.
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: 300 }, (_, i) => ({
+        resource: { resourceType: 'Patient', identifier: [{ system: 'urn:test', value: `bulk-${i}` }], name: [{ family: 'Bulk' }] },
+        request: { method: 'POST', url: 'Patient' },
+      })),
+    };
+    const inflight = fetch(`${first.fhir}`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+    await new Promise((r) => setTimeout(r, 150));
+    first.child.kill('SIGTERM');
+    const response = await inflight;
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as { entry: unknown[] };
+    expect(result.entry).toHaveLength(300);
+    expect(await first.exited).toBe(0);
+    // The embedded database was stopped too (PostgreSQL removes its pid file on a clean shutdown).
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+
+    const second = await start(dataDir);
+    const read = await fetch(`${second.fhir}/Patient/${id}`);
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { name: { family: string }[] }).name[0]!.family).toBe('Restart');
+    const bulk = await fetch(`${second.fhir}/Patient?identifier=urn:test|bulk-299`);
+    expect(((await bulk.json()) as { entry: unknown[] }).entry).toHaveLength(1);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
+
+  it('refuses an invalid configuration with a message naming the variable', async () => {
+    const child = spawn(process.execPath, ['src/main.ts'], { env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(2);
+    expect(err).toMatch(/PORT must be an integer/);
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('npm start as root', () => {
+  it('explains which directory the postgres user cannot enter instead of failing in initdb', async () => {
+    const locked = await mkdtemp(join(tmpdir(), 'frontdesk-locked-')); // mkdtemp makes it 0700
+    dirs.push(locked);
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(await freePort()), FRONTDESK_DATA_DIR: join(locked, 'data') };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(1);
+    expect(err).toContain(`cannot enter ${locked}`);
+  });
+});
