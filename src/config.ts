@@ -14,6 +14,8 @@ export const DEFAULTS = {
   FRONTDESK_DATA_DIR: './.frontdesk',
   FRONTDESK_MLLP_PORT: '2575',
   FRONTDESK_MLLP_HOST: '',
+  FRONTDESK_MLLP_MAX_FRAME_BYTES: String(4 * 1024 * 1024),
+  FRONTDESK_MLLP_IDLE_TIMEOUT_MS: '300000',
   FRONTDESK_BASE_URL: '',
   FRONTDESK_LOG_LEVEL: 'info',
   FRONTDESK_MAX_BODY_BYTES: String(16 * 1024 * 1024),
@@ -29,6 +31,8 @@ export type Config = {
   readonly dataDir: string;
   readonly mllpHost: string;
   readonly mllpPort: number;
+  readonly mllpMaxFrameBytes: number;
+  readonly mllpIdleTimeoutMs: number;
   /** Absolute base of the FHIR API as clients see it, used in `Location`, `fullUrl` and paging links. */
   readonly baseUrl: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -79,6 +83,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: resolve(get('FRONTDESK_DATA_DIR')),
     mllpHost: get('FRONTDESK_MLLP_HOST') || host,
     mllpPort,
+    mllpMaxFrameBytes: int('FRONTDESK_MLLP_MAX_FRAME_BYTES', 1024, 256 * 1024 * 1024),
+    mllpIdleTimeoutMs: int('FRONTDESK_MLLP_IDLE_TIMEOUT_MS', 1000, 24 * 3600 * 1000),
     baseUrl: (baseUrl || `http://${host.includes(':') ? `[${host}]` : host}:${port}/fhir`).replace(/\/+$/, ''),
     logLevel: logLevel as Config['logLevel'],
     maxBodyBytes: int('FRONTDESK_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),

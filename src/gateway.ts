@@ -4,9 +4,12 @@
  * `main.ts` runs this for `npm start`; tests start the same thing on port 0 against their own database.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { createHttpApp } from './inbound/http.ts';
+import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
+import { receiveHl7v2, type Hl7Handler } from './workflows/receive-hl7v2.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { Repository } from './store/repository.ts';
@@ -18,6 +21,9 @@ import { RESOURCE_TYPES } from './inbound/fhir/registry.ts';
 export type Gateway = {
   fhirUrl: string;
   port: number;
+  /** Address of the MLLP listener, `host:port`. */
+  mllpAddress: string;
+  mllp: MllpListener;
   db: Database;
   repo: Repository;
   app: ReturnType<typeof createHttpApp>;
@@ -41,12 +47,26 @@ export async function startGateway(
     server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => resolve(info.port));
     server.once('error', reject);
   });
+  // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
+  const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
+  const handlers = new Map<string, Hl7Handler>();
+  const receive = { sql: db.sql, log, handlers, newControlId };
+  const mllp = await startMllpListener(
+    { host: config.mllpHost, port: config.mllpPort, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log, newControlId },
+    (message, peer) => receiveHl7v2(receive, message, 'mllp', peer)
+  ).catch(async (err: unknown) => {
+    server.close();
+    await db.close();
+    throw new Error(`MLLP listener could not start on ${config.mllpHost}:${config.mllpPort}: ${(err as Error).message}`);
+  });
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const mllpHost = config.mllpHost.includes(':') ? `[${config.mllpHost}]` : config.mllpHost;
   const fhirUrl = config.port === 0 ? `http://${host}:${port}/fhir` : config.baseUrl;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      // 1. stop accepting; in-flight requests finish (bounded by the shutdown timeout); idle keep-alives close.
+      // 1. stop accepting; in-flight requests and messages finish (bounded by the shutdown timeout).
+      const mllpClosed = mllp.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           (server as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -59,8 +79,9 @@ export async function startGateway(
         });
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       });
+      await mllpClosed;
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, db, repo, app, log, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, app, log, stop };
 }

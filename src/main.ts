@@ -15,9 +15,9 @@ try {
 const log = createLogger(config);
 try {
   const gateway = await startGateway(config, log);
-  log.info({ fhir: gateway.fhirUrl, database: gateway.db.describe }, 'Frontdesk is up');
+  log.info({ fhir: gateway.fhirUrl, mllp: gateway.mllpAddress, database: gateway.db.describe }, 'Frontdesk is up');
   console.log(`Frontdesk FHIR R4 API: ${gateway.fhirUrl}`);
-  console.log(`Frontdesk MLLP:        not listening yet (HL7 v2 inbound arrives with issue #5; FRONTDESK_MLLP_PORT=${config.mllpPort} reserved)`);
+  console.log(`Frontdesk MLLP:        ${gateway.mllpAddress}`);
   console.log(`Database:              ${gateway.db.describe}`);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {

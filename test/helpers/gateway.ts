@@ -13,6 +13,7 @@ export async function testGateway(env: Record<string, string> = {}): Promise<Gat
   const port = await freePort();
   const config = loadConfig({
     PORT: String(port),
+    FRONTDESK_MLLP_PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: inject('databaseUrl'),
     FRONTDESK_LOG_LEVEL: 'silent',

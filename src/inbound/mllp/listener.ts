@@ -1,0 +1,86 @@
+/**
+ * @module inbound/mllp/listener — the MLLP door: a TCP listener that frames HL7 v2 messages and answers each
+ * with the acknowledgment its handler returns.
+ *
+ * Messages of one connection are processed strictly in order (a sender that pipelines gets its ACKs in the
+ * order it sent); connections run concurrently. Idle connections are closed after `idleTimeoutMs`; a frame
+ * larger than `maxFrameBytes` gets AR and the connection is closed (its bytes could not be kept).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../../log.ts';
+import { buildAck } from '../../translate/hl7v2/ack.ts';
+import { frame, MllpFramer } from './framer.ts';
+
+export type MllpHandler = (message: Buffer, peer: string) => Promise<string>;
+
+export type MllpOptions = {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  log: Logger;
+  newControlId: () => string;
+};
+
+export type MllpListener = { port: number; close: () => Promise<void> };
+
+export async function startMllpListener(options: MllpOptions, handle: MllpHandler): Promise<MllpListener> {
+  const { log } = options;
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<Promise<void>>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    const peer = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
+    const framer = new MllpFramer(options.maxFrameBytes);
+    let queue: Promise<void> = Promise.resolve();
+    socket.setTimeout(options.idleTimeoutMs, () => socket.end());
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', (err) => log.debug({ peer, code: (err as NodeJS.ErrnoException).code }, 'mllp socket error'));
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if ('error' in event) {
+          log.warn({ peer, error: event.error, bytes: event.bytes }, 'mllp framing error');
+          if (event.error === 'too-large') {
+            const text = `Frame larger than ${options.maxFrameBytes} bytes`;
+            const ack = buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
+            queue = queue.then(() => void socket.end(frame(ack)));
+          }
+          continue;
+        }
+        const message = event.frame;
+        const work = queue.then(async () => {
+          let ack: string;
+          try {
+            ack = await handle(message, peer);
+          } catch (err) {
+            // The message could not even be recorded (database down): AR asks the sender to try again later.
+            log.error({ peer, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'mllp message not processed');
+            const text = 'The gateway could not record the message; please resend later';
+            ack = buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } });
+          }
+          if (!socket.destroyed) socket.write(frame(ack));
+        });
+        queue = work;
+        inFlight.add(work);
+        void work.finally(() => inFlight.delete(work));
+      }
+    });
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      const a = server.address();
+      resolve(typeof a === 'object' && a ? a.port : options.port);
+    });
+  });
+  return {
+    port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([...inFlight]);
+      for (const s of sockets) s.end();
+      setTimeout(() => sockets.forEach((s) => s.destroy()), 1000).unref();
+      await closed;
+    },
+  };
+}
