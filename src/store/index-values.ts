@@ -12,6 +12,7 @@ import {
   convertToSearchableTokens,
   convertToSearchableUris,
   evalFhirPathTyped,
+  getParsedExpressionForResourceType,
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
@@ -30,14 +31,38 @@ export function normalizeString(s: string): string {
   return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
+type Atom = ReturnType<typeof getParsedExpressionForResourceType>;
+
+/**
+ * Parsed FHIRPath per (type, expression), keeping only the branches of `Patient.name | Practitioner.name | …`
+ * that apply to the type: evaluating the other types' branches costs ten times more than the useful one.
+ */
+const parsed = new Map<string, Atom | null>();
+
+function atom(type: string, expression: string): Atom | null {
+  const key = `${type}\u0000${expression}`;
+  let a = parsed.get(key);
+  if (a === undefined) {
+    try {
+      a = getParsedExpressionForResourceType(type, expression);
+    } catch {
+      a = null; // an expression the engine cannot parse indexes nothing
+    }
+    parsed.set(key, a);
+  }
+  return a;
+}
+
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { tokens: [], strings: [], references: [], dates: [] };
   const root = [toTypedValue(resource)];
   for (const param of indexedParams(resource.resourceType)) {
     const code = param.code as string;
+    const expression = atom(resource.resourceType, param.expression as string);
+    if (!expression) continue;
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(param.expression as string, root);
+      values = evalFhirPathTyped(expression, root);
     } catch {
       continue; // an expression the engine cannot evaluate on this resource indexes nothing
     }
