@@ -127,7 +127,16 @@ export function searchRequest(type: string, query: URLSearchParams): SearchReque
   try {
     request = parseSearchRequest(type as SupportedType, params);
   } catch (err) {
-    invalid(`Invalid search: ${(err as Error).message}`);
+    // Name the parameter at fault: parse them one by one to find it.
+    const culprit = Object.keys(params).find((k) => {
+      try {
+        parseSearchRequest(type as SupportedType, { [k]: params[k] as string[] });
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    invalid(`Invalid search${culprit ? ` parameter ${culprit}` : ''}: ${(err as Error).message}`, culprit);
   }
   request.count = Math.min(Math.max(request.count ?? 20, 0), 1000);
   request.offset = Math.max(request.offset ?? 0, 0);
