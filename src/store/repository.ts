@@ -42,10 +42,20 @@ export class Repository {
     this.inTransaction = inTransaction;
   }
 
-  /** Runs `fn` in one database transaction (joins the current one when already inside). */
+  /**
+   * Runs `fn` in one database transaction (joins the current one when already inside). Two transactions that
+   * take the same advisory locks in opposite order deadlock; PostgreSQL aborts one (40P01), which is retried.
+   */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
-    return (await this.sql.begin((tx) => fn(new Repository(tx as unknown as Sql, this.options, true)))) as T;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.sql.begin((tx) => fn(new Repository(tx as unknown as Sql, this.options, true)))) as T;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 4 || (code !== '40P01' && code !== '40001')) throw err;
+      }
+    }
   }
 
   async read<T extends Resource = Resource>(type: string, id: string): Promise<WithId<T>> {
@@ -191,13 +201,13 @@ export class Repository {
     }
     const count = request.count ?? 20;
     const offset = request.offset ?? 0;
-    const rows = await this.sql<{ content: Resource }[]>`
+    const rows = count === 0 ? [] : await this.sql<{ content: Resource }[]>`
       SELECT r.content FROM resource r WHERE ${where}
       ORDER BY ${orderBy(this.sql, request)}
       LIMIT ${count + 1} OFFSET ${offset}`;
     const result: SearchResult = {
       resources: rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>),
-      hasMore: rows.length > count,
+      hasMore: count > 0 && rows.length > count,
       unsupported,
     };
     if (request.total === 'accurate' || request.total === 'estimate') {
