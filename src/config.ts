@@ -21,6 +21,9 @@ export const DEFAULTS = {
   FRONTDESK_MAX_BODY_BYTES: String(16 * 1024 * 1024),
   FRONTDESK_DB_POOL: '10',
   FRONTDESK_SHUTDOWN_TIMEOUT_MS: '10000',
+  FRONTDESK_AUTH: 'on',
+  FRONTDESK_BOOTSTRAP_CLIENT: '',
+  FRONTDESK_TOKEN_TTL_SECONDS: '300',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -39,6 +42,11 @@ export type Config = {
   readonly maxBodyBytes: number;
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
+  /** false only for local development (`FRONTDESK_AUTH=off`), refused unless every listener is on loopback. */
+  readonly auth: boolean;
+  /** `id:secret:scopes` — a client created or updated at start, for automation. */
+  readonly bootstrapClient: { id: string; secret: string; scopes: string } | undefined;
+  readonly tokenTtlSeconds: number;
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -76,7 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (baseUrl && !/^https?:\/\/[^/]+/.test(baseUrl)) {
     problems.push('FRONTDESK_BASE_URL must be an absolute http(s) URL');
   }
-  const config: Config = {
+  const config = {
     host,
     port,
     databaseUrl,
@@ -91,8 +99,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: int('FRONTDESK_DB_POOL', 1, 200),
     shutdownTimeoutMs: int('FRONTDESK_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
   };
+  const authSetting = get('FRONTDESK_AUTH');
+  if (authSetting !== 'on' && authSetting !== 'off') problems.push('FRONTDESK_AUTH must be "on" or "off"');
+  const auth = authSetting !== 'off';
+  if (!auth && (!isLoopback(config.host) || !isLoopback(config.mllpHost))) {
+    problems.push('FRONTDESK_AUTH=off is only allowed when HOST and FRONTDESK_MLLP_HOST are loopback addresses');
+  }
+  let bootstrapClient: Config['bootstrapClient'];
+  const bootstrap = get('FRONTDESK_BOOTSTRAP_CLIENT');
+  if (bootstrap) {
+    const [id, secret, ...scopes] = bootstrap.split(':');
+    if (!id || !secret || scopes.join(':').trim() === '') {
+      problems.push('FRONTDESK_BOOTSTRAP_CLIENT must be id:secret:scopes (scopes space-separated)');
+    } else {
+      bootstrapClient = { id, secret, scopes: scopes.join(':').trim() };
+    }
+  }
+  const tokenTtlSeconds = int('FRONTDESK_TOKEN_TTL_SECONDS', 30, 3600);
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return config;
+  return { ...config, auth, bootstrapClient, tokenTtlSeconds };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

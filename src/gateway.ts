@@ -7,6 +7,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
+import { setUpAccess, type Access } from './access/setup.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2, type Hl7Handler } from './workflows/receive-hl7v2.ts';
@@ -26,6 +27,7 @@ export type Gateway = {
   mllp: MllpListener;
   db: Database;
   repo: Repository;
+  access: Access;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -41,7 +43,16 @@ export async function startGateway(
   loadDefinitions();
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
-  const app = createHttpApp({ sql: db.sql, repo, baseUrl: config.baseUrl, maxBodyBytes: config.maxBodyBytes, log });
+  const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
+  const app = createHttpApp({
+    sql: db.sql,
+    repo,
+    baseUrl: config.baseUrl,
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+    tokens: access.tokens,
+    authenticator: access.authenticator,
+  });
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {
     server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => resolve(info.port));
@@ -83,5 +94,5 @@ export async function startGateway(
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, app, log, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, app, log, stop };
 }

@@ -19,6 +19,16 @@ try {
   console.log(`Frontdesk FHIR R4 API: ${gateway.fhirUrl}`);
   console.log(`Frontdesk MLLP:        ${gateway.mllpAddress}`);
   console.log(`Database:              ${gateway.db.describe}`);
+  if (!config.auth) {
+    console.warn('WARNING: FRONTDESK_AUTH=off — no access control: anyone who can reach this machine\'s loopback can read and write patient data. Development only.');
+    log.warn('authentication is OFF (FRONTDESK_AUTH=off)');
+  }
+  if (gateway.access.firstAdmin) {
+    const a = gateway.access.firstAdmin;
+    console.log(`\nFirst start: created the admin client. Its secret is shown only now (also saved in ${a.file}):`);
+    console.log(`  client_id:     ${a.id}\n  client_secret: ${a.secret}`);
+    console.log(`  get a token:   curl -s -u '${a.id}:<secret>' -d grant_type=client_credentials ${new URL(gateway.fhirUrl).origin}/auth/token\n`);
+  }
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {

@@ -58,11 +58,16 @@ export function httpError(status: number, code: IssueCode, diagnostics: string, 
  * Maps anything thrown to `[status, OperationOutcome]`. Unknown errors become a 500 whose body never carries
  * the message or the stack (they may hold PHI or internals).
  */
-export function toHttpError(err: unknown): { status: number; body: OperationOutcome; internal: boolean } {
+export function toHttpError(err: unknown): {
+  status: number;
+  body: OperationOutcome;
+  internal: boolean;
+  headers?: Record<string, string>;
+} {
   if (err instanceof OperationOutcomeError) {
-    const explicit = (err as OperationOutcomeError & { status?: number }).status;
+    const extra = err as OperationOutcomeError & { status?: number; headers?: Record<string, string> };
     const body = withDiagnostics(err.outcome);
-    return { status: explicit ?? getStatus(body), body, internal: false };
+    return { status: extra.status ?? getStatus(body), body, internal: false, headers: extra.headers };
   }
   if (isOperationOutcome(err)) {
     return { status: getStatus(err), body: withDiagnostics(err), internal: false };

@@ -3,7 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,9 +55,27 @@ describe('npm start with the embedded PostgreSQL', () => {
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });
     expect(first.output()).toMatch(/MLLP/);
 
+    // First start: an admin client was created, its secret printed once and saved in the data directory.
+    const secret = /client_secret: (\S+)/.exec(first.output())?.[1];
+    expect(secret).toBeTruthy();
+    const saved = JSON.parse(await readFile(join(dataDir, 'admin-client.json'), 'utf8')) as { client_id: string; client_secret: string };
+    expect(saved).toMatchObject({ client_id: 'admin', client_secret: secret });
+    expect((await stat(join(dataDir, 'admin-client.json'))).mode & 0o777).toBe(0o600);
+    const token = async (fhir: string): Promise<string> => {
+      const res = await fetch(`${new URL(fhir).origin}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` },
+        body: 'grant_type=client_credentials',
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const auth = { authorization: `Bearer ${await token(first.fhir)}` };
+    expect((await fetch(`${first.fhir}/Patient`)).status).toBe(401);
+
     const created = await fetch(`${first.fhir}/Patient`, {
       method: 'POST',
-      headers: { 'content-type': 'application/fhir+json' },
+      headers: { 'content-type': 'application/fhir+json', ...auth },
       body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:test', value: 'life-1' }], name: [{ family: 'Restart' }] }),
     });
     expect(created.status).toBe(201);
@@ -72,7 +90,7 @@ describe('npm start with the embedded PostgreSQL', () => {
         request: { method: 'POST', url: 'Patient' },
       })),
     };
-    const inflight = fetch(`${first.fhir}`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+    const inflight = fetch(`${first.fhir}`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', ...auth }, body: JSON.stringify(bundle) });
     await new Promise((r) => setTimeout(r, 150));
     first.child.kill('SIGTERM');
     const response = await inflight;
@@ -84,10 +102,12 @@ describe('npm start with the embedded PostgreSQL', () => {
     expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
 
     const second = await start(dataDir);
-    const read = await fetch(`${second.fhir}/Patient/${id}`);
+    expect(second.output()).not.toMatch(/client_secret/); // printed on the first start only
+    const auth2 = { authorization: `Bearer ${await token(second.fhir)}` };
+    const read = await fetch(`${second.fhir}/Patient/${id}`, { headers: auth2 });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { name: { family: string }[] }).name[0]!.family).toBe('Restart');
-    const bulk = await fetch(`${second.fhir}/Patient?identifier=urn:test|bulk-299`);
+    const bulk = await fetch(`${second.fhir}/Patient?identifier=urn:test|bulk-299`, { headers: auth2 });
     expect(((await bulk.json()) as { entry: unknown[] }).entry).toHaveLength(1);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);

@@ -3,7 +3,11 @@
  */
 import { Hono } from 'hono';
 import type { Sql } from 'postgres';
+import type { ClientAuthenticator } from '../access/client-auth.ts';
+import type { AccessEnv } from '../access/guard.ts';
+import type { TokenService } from '../access/tokens.ts';
 import type { Logger } from '../log.ts';
+import { authRoutes } from './auth.ts';
 import { outcome, toHttpError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { migrationsApplied } from '../store/migrate.ts';
@@ -15,10 +19,12 @@ export type HttpAppOptions = {
   baseUrl: string;
   maxBodyBytes: number;
   log: Logger;
+  tokens: TokenService | undefined;
+  authenticator: ClientAuthenticator | undefined;
 };
 
-export function createHttpApp(options: HttpAppOptions): Hono {
-  const app = new Hono({ strict: false });
+export function createHttpApp(options: HttpAppOptions): Hono<AccessEnv> {
+  const app = new Hono<AccessEnv>({ strict: false });
   const { log } = options;
 
   app.use('*', async (c, next) => {
@@ -40,6 +46,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     }
   });
 
+  if (options.tokens && options.authenticator) app.route('/', authRoutes(options.authenticator, options.tokens, log));
   app.route('/fhir', fhirRoutes(options));
 
   app.notFound((c) =>
@@ -48,12 +55,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     })
   );
   app.onError((err, c) => {
-    const { status, body, internal } = toHttpError(err);
+    const { status, body, internal, headers } = toHttpError(err);
     if (internal) {
       // The error message can quote data (a PostgreSQL constraint detail, say): log its class and code only.
       log.error({ err: { name: (err as Error).name, code: (err as { code?: string }).code, stack: (err as Error).stack?.split('\n').slice(1, 6).join('\n') } }, 'unhandled error');
     }
-    return c.body(JSON.stringify(body), status as 400, { 'Content-Type': FHIR_JSON });
+    return c.body(JSON.stringify(body), status as 400, { ...headers, 'Content-Type': FHIR_JSON });
   });
   return app;
 }

@@ -9,8 +9,15 @@ import { createLogger } from '../../src/log.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
-export async function testGateway(env: Record<string, string> = {}): Promise<Gateway> {
+export type TestGateway = Gateway & { credentials: { id: string; secret: string } };
+
+/**
+ * Starts a gateway with authentication on and a client of its own (unique per call, so test files sharing the
+ * database never overwrite each other's secret) holding `scopes` (default: everything).
+ */
+export async function testGateway(env: Record<string, string> = {}, scopes = 'system/*.* system/hl7v2.c system/x12.c system/Message.rus'): Promise<TestGateway> {
   const port = await freePort();
+  const credentials = { id: `test-${Math.random().toString(36).slice(2, 10)}`, secret: `s-${Math.random().toString(36).slice(2)}` };
   const config = loadConfig({
     PORT: String(port),
     FRONTDESK_MLLP_PORT: '0',
@@ -18,9 +25,28 @@ export async function testGateway(env: Record<string, string> = {}): Promise<Gat
     DATABASE_URL: inject('databaseUrl'),
     FRONTDESK_LOG_LEVEL: 'silent',
     FRONTDESK_DB_POOL: '8',
+    FRONTDESK_BOOTSTRAP_CLIENT: `${credentials.id}:${credentials.secret}:${scopes}`,
     ...env,
   });
-  return startGateway(config, createLogger(config), { warm: false });
+  const g = await startGateway(config, createLogger(config), { warm: false });
+  return Object.assign(g, { credentials });
+}
+
+/** Client credentials grant with client_secret_basic; returns the access token. */
+export async function getToken(g: TestGateway, scope?: string, creds = g.credentials): Promise<string> {
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (scope) form.set('scope', scope);
+  const res = await fetch(`${new URL(g.fhirUrl).origin}/auth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${creds.id}:${creds.secret}`).toString('base64')}`,
+    },
+    body: form,
+  });
+  const body = (await res.json()) as { access_token?: string; error?: string };
+  if (!body.access_token) throw new Error(`token refused: ${JSON.stringify(body)}`);
+  return body.access_token;
 }
 
 export function freePort(): Promise<number> {
@@ -35,14 +61,16 @@ export function freePort(): Promise<number> {
 }
 
 /** A client bound to one gateway: `fhir('POST', 'Patient', body, headers)` → status, headers, parsed body. */
-export function client(g: Gateway) {
+export function client(g: TestGateway, tokenFor?: () => Promise<string>) {
+  let token: Promise<string> | undefined;
   return async function fhir(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {}
   ): Promise<{ status: number; headers: Headers; body: any }> {
-    const init: RequestInit = { method, headers: { accept: FHIR_JSON, ...headers } };
+    token ??= tokenFor ? tokenFor() : getToken(g);
+    const init: RequestInit = { method, headers: { accept: FHIR_JSON, authorization: `Bearer ${await token}`, ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)['content-type'] ??= FHIR_JSON;

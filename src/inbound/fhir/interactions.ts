@@ -9,6 +9,9 @@ import { parseSearchRequest, type Operation, type SearchRequest } from '@medplum
 import type { Resource } from '@medplum/fhirtypes';
 import { httpError, invalid } from '../../outcome.ts';
 import type { Repository } from '../../store/repository.ts';
+import { demand } from '../../access/guard.ts';
+import type { Principal } from '../../access/tokens.ts';
+import type { Permission } from '../../access/scopes.ts';
 import { historyBundle, searchBundle } from './bundles.ts';
 import { allows, isSupportedType, type SupportedType, type TypeInteraction } from './registry.ts';
 
@@ -27,13 +30,15 @@ export type FhirRequest = {
 
 export type FhirResult = { status: number; resource?: Resource };
 
-export type Context = { repo: Repository; baseUrl: string };
+export type Context = { repo: Repository; baseUrl: string; principal: Principal };
 
 export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResult> {
   const parts = req.path.split('/').filter((p) => p !== '');
   const method = req.method.toUpperCase();
   const [type, second, third, fourth] = parts;
   if (type === '_history' && parts.length === 1 && method === 'GET') {
+    // System history spans every type: only for clients that may read them all.
+    demand(ctx.principal, '*', 'r', 'history-system');
     return { status: 200, resource: await history(ctx, req.query) };
   }
   if (!type || type.startsWith('_') || type.startsWith('$')) {
@@ -46,36 +51,41 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
   if (parts.length === 1) {
     switch (method) {
       case 'GET':
-        permit(type, 'search-type', method);
+        permit(ctx, type, 'search-type', method);
         return { status: 200, resource: await search(ctx, type, req.query) };
       case 'POST':
-        permit(type, 'create', method);
+        permit(ctx, type, 'create', method);
+        // A conditional create reveals whether a match exists: it needs search as well.
+        if (req.ifNoneExist) permit(ctx, type, 'search-type', method);
         return create(ctx, type, req);
       case 'PUT': {
-        permit(type, 'update', method);
+        permit(ctx, type, 'update', method);
+        permit(ctx, type, 'create', method); // it creates when nothing matches
+        permit(ctx, type, 'search-type', method);
         const resource = body(type, req.body);
         const { resource: r, created } = await repo.conditionalUpdate(resource, req.query.toString(), req.ifMatch);
         return { status: created ? 201 : 200, resource: r };
       }
       case 'DELETE':
-        permit(type, 'delete', method);
+        permit(ctx, type, 'delete', method);
+        permit(ctx, type, 'search-type', method);
         await repo.conditionalDelete(type, req.query.toString());
         return { status: 204 };
     }
   } else if (parts.length === 2 && second === '_search' && method === 'POST') {
-    permit(type, 'search-type', method);
+    permit(ctx, type, 'search-type', method);
     return { status: 200, resource: await search(ctx, type, req.query) };
   } else if (parts.length === 2 && second === '_history' && method === 'GET') {
-    permit(type, 'history-type', method);
+    permit(ctx, type, 'history-type', method);
     return { status: 200, resource: await history(ctx, req.query, type) };
   } else if (parts.length === 2 && second && !second.startsWith('_') && !second.startsWith('$')) {
     const id = second;
     switch (method) {
       case 'GET':
-        permit(type, 'read', method);
+        permit(ctx, type, 'read', method);
         return { status: 200, resource: await repo.read(type, id) };
       case 'PUT': {
-        permit(type, 'update', method);
+        permit(ctx, type, 'update', method);
         const resource = body(type, req.body);
         if (resource.id !== id) {
           invalid(`Resource id "${resource.id ?? ''}" does not match the id in the URL ("${id}")`, `${type}.id`);
@@ -84,21 +94,21 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
         return { status: created ? 201 : 200, resource: r };
       }
       case 'DELETE':
-        permit(type, 'delete', method);
+        permit(ctx, type, 'delete', method);
         await repo.delete(type, id, req.ifMatch);
         return { status: 204 };
       case 'PATCH':
-        permit(type, 'patch', method);
+        permit(ctx, type, 'patch', method);
         return { status: 200, resource: await repo.patch(type, id, patchBody(req.body), req.ifMatch) };
     }
   } else if (parts.length === 3 && third === '_history' && method === 'GET') {
-    permit(type, 'history-instance', method);
+    permit(ctx, type, 'history-instance', method);
     await repo.read(type, second as string).catch((err: { status?: number }) => {
       if (err.status !== 410) throw err; // a deleted resource still has a history
     });
     return { status: 200, resource: await history(ctx, req.query, type, second) };
   } else if (parts.length === 4 && third === '_history' && method === 'GET') {
-    permit(type, 'vread', method);
+    permit(ctx, type, 'vread', method);
     return { status: 200, resource: await repo.vread(type, second as string, fourth as string) };
   }
   throw httpError(405, 'not-supported', `${method} is not supported at /${req.path}`);
@@ -152,10 +162,25 @@ async function history(ctx: Context, query: URLSearchParams, type?: string, id?:
   return historyBundle(ctx.baseUrl, [type, id, '_history'].filter(Boolean).join('/'), query, entries, count, offset);
 }
 
-function permit(type: SupportedType, interaction: TypeInteraction, method: string): void {
+/** SMART permission letter of each interaction (SMART App Launch 2.0, scopes: c r u d s). */
+const PERMISSION: Record<TypeInteraction, Permission> = {
+  read: 'r',
+  vread: 'r',
+  'history-instance': 'r',
+  'history-type': 'r',
+  'search-type': 's',
+  create: 'c',
+  update: 'u',
+  patch: 'u',
+  delete: 'd',
+};
+
+/** The interaction must exist for the type (405 otherwise) and the caller's scopes must allow it (403). */
+function permit(ctx: Context, type: SupportedType, interaction: TypeInteraction, method: string): void {
   if (!allows(type, interaction)) {
     throw httpError(405, 'not-supported', `${method} (${interaction}) is not allowed on ${type}`);
   }
+  demand(ctx.principal, type, PERMISSION[interaction], interaction);
 }
 
 function body(type: string, value: unknown): Resource {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway.ts';
-import { client, testGateway, unique } from '../../helpers/gateway.ts';
+import { client, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
 
-let g: Gateway;
+let g: TestGateway;
 let fhir: ReturnType<typeof client>;
 
 beforeAll(async () => {

@@ -2,10 +2,9 @@
  * The search slice of issue #2 (the rest is issue #4): the indexed parameter kinds, paging and warnings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway.ts';
-import { client, testGateway, unique } from '../../helpers/gateway.ts';
+import { client, getToken, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
 
-let g: Gateway;
+let g: TestGateway;
 let fhir: ReturnType<typeof client>;
 const SYS = 'urn:oid:2.16.840.1.113883.3.999.3';
 let tag: string;
@@ -123,7 +122,7 @@ describe('paging and result shape', () => {
   it('searches by POST _search with a form body', async () => {
     const res = await fetch(`${g.fhirUrl}/Patient/_search`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json', authorization: `Bearer ${await getToken(g)}` },
       body: `identifier=${encodeURIComponent(`${SYS}|${tag}-2`)}`,
     });
     expect(res.status).toBe(200);

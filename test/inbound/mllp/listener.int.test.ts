@@ -1,10 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway.ts';
 import { frame, MllpFramer } from '../../../src/inbound/mllp/framer.ts';
-import { testGateway, unique } from '../../helpers/gateway.ts';
+import { testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
 
-let g: Gateway;
+let g: TestGateway;
 beforeAll(async () => {
   g = await testGateway();
 });
