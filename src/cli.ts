@@ -1,37 +1,132 @@
 /**
  * @module cli — `npx frontdesk <command>`.
  */
+import { parseArgs } from 'node:util';
+import { addClient, listClients, revokeClient } from './access/clients.ts';
+import { TokenService } from './access/tokens.ts';
 import { loadConfig } from './config.ts';
-import { openDatabase } from './store/db.ts';
+import { openDatabase, type Database } from './store/db.ts';
 
 const USAGE = `usage: frontdesk <command>
 
 commands:
-  start       run the gateway (same as npm start)
-  migrate     apply pending migrations to the configured database and exit
-  help        this text
+  start                          run the gateway (same as npm start)
+  migrate                        apply pending migrations and exit
+  clients add --scopes "S" [--name N] [--id ID] [--jwks FILE | --jwks-url URL] [--no-secret]
+                                 register an OAuth client; its secret is printed once
+  clients list                   list clients (never their secrets)
+  clients revoke ID              revoke a client: its next token request fails
+  keys rotate                    new token signing key; tokens signed by the old one stay valid until they expire
+  help                           this text
 
-The database is DATABASE_URL, or the embedded PostgreSQL in FRONTDESK_DATA_DIR (default ./.frontdesk).`;
+Commands work on the configured database: DATABASE_URL, or the embedded PostgreSQL in FRONTDESK_DATA_DIR
+(default ./.frontdesk), whether or not the gateway is running.`;
 
-const [command] = process.argv.slice(2);
-switch (command) {
-  case 'start':
-    await import('./main.ts');
-    break;
-  case 'migrate': {
-    const config = loadConfig(process.env);
-    const db = await openDatabase(config, (msg) => console.log(msg));
-    console.log(`migrations up to date (${db.describe})`);
+class UsageError extends Error {}
+
+const args = process.argv.slice(2);
+const [command, sub] = args;
+
+async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
+  const config = loadConfig(process.env);
+  const db = await openDatabase(config);
+  try {
+    await fn(db);
+  } finally {
     await db.close();
-    break;
   }
-  case 'help':
-  case '--help':
-  case '-h':
-  case undefined:
-    console.log(USAGE);
-    break;
-  default:
-    console.error(`unknown command "${command}"\n\n${USAGE}`);
-    process.exitCode = 2;
 }
+
+try {
+  switch (command) {
+    case 'start':
+      await import('./main.ts');
+      break;
+    case 'migrate':
+      await withDb(async (db) => console.log(`migrations up to date (${db.describe})`));
+      break;
+    case 'clients':
+      await clients(sub, args.slice(2));
+      break;
+    case 'keys':
+      if (sub !== 'rotate') throw new UsageError(`unknown keys command "${sub ?? ''}"`);
+      await withDb(async (db) => {
+        const config = loadConfig(process.env);
+        const tokens = new TokenService(db.sql, { issuer: new URL(config.baseUrl).origin, audience: config.baseUrl, ttlSeconds: config.tokenTtlSeconds });
+        await tokens.init();
+        console.log(`new signing key ${await tokens.rotate()}`);
+      });
+      break;
+    case 'help':
+    case '--help':
+    case '-h':
+    case undefined:
+      console.log(USAGE);
+      break;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(`${err.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`frontdesk ${command ?? ''}: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+async function clients(action: string | undefined, rest: string[]): Promise<void> {
+  switch (action) {
+    case 'add': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scopes: { type: 'string' },
+          name: { type: 'string' },
+          id: { type: 'string' },
+          jwks: { type: 'string' },
+          'jwks-url': { type: 'string' },
+          'no-secret': { type: 'boolean' },
+        },
+      });
+      if (!values.scopes) throw new UsageError('clients add needs --scopes "system/Patient.rs ..."');
+      const { readFile } = await import('node:fs/promises');
+      const jwks = values.jwks ? JSON.parse(await readFile(values.jwks, 'utf8')) : undefined;
+      await withDb(async (db) => {
+        const { client, secret } = await addClient(db.sql, {
+          id: values.id,
+          name: values.name,
+          scopes: values.scopes as string,
+          jwks,
+          jwksUrl: values['jwks-url'],
+          secret: values['no-secret'] ? false : undefined,
+        });
+        console.log(`client_id:     ${client.id}`);
+        if (secret) console.log(`client_secret: ${secret}   (shown once: it is stored only as a hash)`);
+        console.log(`scopes:        ${client.scopes}`);
+      });
+      break;
+    }
+    case 'list':
+      await withDb(async (db) => {
+        for (const c of await listClients(db.sql)) {
+          const auth = [c.secretHash ? 'secret' : '', c.jwks ? 'jwks' : '', c.jwksUrl ? 'jwks-url' : ''].filter(Boolean).join('+');
+          console.log([c.id, c.revokedAt ? 'revoked' : 'active', auth, c.scopes, c.name].join('\t'));
+        }
+      });
+      break;
+    case 'revoke': {
+      const id = rest[0];
+      if (!id) throw new UsageError('clients revoke needs a client id');
+      await withDb(async (db) => {
+        if (!(await revokeClient(db.sql, id))) throw new Error(`no active client "${id}"`);
+        console.log(`revoked ${id}`);
+      });
+      break;
+    }
+    default:
+      throw new UsageError(`unknown clients command "${action ?? ''}"`);
+  }
+}
+
