@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { addClient, listClients, revokeClient } from './access/clients.ts';
 import { TokenService } from './access/tokens.ts';
+import { verifyAuditTrail } from './audit/verify.ts';
 import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './store/db.ts';
 
@@ -16,6 +17,7 @@ commands:
                                  register an OAuth client; its secret is printed once
   clients list                   list clients (never their secrets)
   clients revoke ID              revoke a client: its next token request fails
+  audit verify                   check the audit trail's hash chain; exit 1 if a record was edited or deleted
   keys rotate                    new token signing key; tokens signed by the old one stay valid until they expire
   help                           this text
 
@@ -47,6 +49,19 @@ try {
       break;
     case 'clients':
       await clients(sub, args.slice(2));
+      break;
+    case 'audit':
+      if (sub !== 'verify') throw new UsageError(`unknown audit command "${sub ?? ''}"`);
+      await withDb(async (db) => {
+        const result = await verifyAuditTrail(db.sql);
+        if (result.ok) {
+          console.log(`audit trail intact: ${result.checked} records verified`);
+        } else {
+          console.error(`AUDIT TRAIL BROKEN (${result.checked} records read):`);
+          for (const p of result.problems) console.error(`  - ${p}`);
+          process.exitCode = 1;
+        }
+      });
       break;
     case 'keys':
       if (sub !== 'rotate') throw new UsageError(`unknown keys command "${sub ?? ''}"`);

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { setUpAccess, type Access } from './access/setup.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2, type Hl7Handler } from './workflows/receive-hl7v2.ts';
@@ -28,6 +29,7 @@ export type Gateway = {
   db: Database;
   repo: Repository;
   access: Access;
+  audit: AuditTrail;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -44,6 +46,7 @@ export async function startGateway(
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
+  const audit = new AuditTrail(db.sql);
   const app = createHttpApp({
     sql: db.sql,
     repo,
@@ -52,6 +55,7 @@ export async function startGateway(
     log,
     tokens: access.tokens,
     authenticator: access.authenticator,
+    audit,
   });
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {
@@ -61,7 +65,7 @@ export async function startGateway(
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
   const handlers = new Map<string, Hl7Handler>();
-  const receive = { sql: db.sql, log, handlers, newControlId };
+  const receive = { sql: db.sql, log, handlers, newControlId, audit };
   const mllp = await startMllpListener(
     { host: config.mllpHost, port: config.mllpPort, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log, newControlId },
     (message, peer) => receiveHl7v2(receive, message, 'mllp', peer)
@@ -94,5 +98,5 @@ export async function startGateway(
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, app, log, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, app, log, stop };
 }

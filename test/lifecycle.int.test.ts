@@ -81,6 +81,21 @@ describe('npm start with the embedded PostgreSQL', () => {
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
 
+    // CLI commands work on the same embedded database while the gateway runs (and after it stops, below).
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, FRONTDESK_DATA_DIR: dataDir };
+        delete env.DATABASE_URL;
+        const p = spawn(process.execPath, ['src/cli.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d) => (out += d));
+        p.stderr.on('data', (d) => (out += d));
+        p.on('exit', (code) => resolve({ code, out }));
+      });
+    const running = await cli('audit', 'verify');
+    expect(running.out).toMatch(/audit trail intact: [1-9]\d* records verified/);
+    expect(running.code).toBe(0);
+
     // An in-flight request when SIGTERM arrives still completes.
     const bundle = {
       resourceType: 'Bundle',
@@ -100,6 +115,10 @@ describe('npm start with the embedded PostgreSQL', () => {
     expect(await first.exited).toBe(0);
     // The embedded database was stopped too (PostgreSQL removes its pid file on a clean shutdown).
     expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    const stopped = await cli('audit', 'verify');
+    expect(stopped.out).toMatch(/audit trail intact/);
+    expect(stopped.code).toBe(0);
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false); // the CLI stopped what it started
 
     const second = await start(dataDir);
     expect(second.output()).not.toMatch(/client_secret/); // printed on the first start only

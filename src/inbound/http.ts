@@ -4,7 +4,8 @@
 import { Hono } from 'hono';
 import type { Sql } from 'postgres';
 import type { ClientAuthenticator } from '../access/client-auth.ts';
-import type { AccessEnv } from '../access/guard.ts';
+import type { AuditEnv } from './fhir/audit.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import type { TokenService } from '../access/tokens.ts';
 import type { Logger } from '../log.ts';
 import { authRoutes } from './auth.ts';
@@ -21,10 +22,11 @@ export type HttpAppOptions = {
   log: Logger;
   tokens: TokenService | undefined;
   authenticator: ClientAuthenticator | undefined;
+  audit: AuditTrail | undefined;
 };
 
-export function createHttpApp(options: HttpAppOptions): Hono<AccessEnv> {
-  const app = new Hono<AccessEnv>({ strict: false });
+export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
+  const app = new Hono<AuditEnv>({ strict: false });
   const { log } = options;
 
   app.use('*', async (c, next) => {

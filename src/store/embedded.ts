@@ -30,6 +30,13 @@ export async function startEmbeddedPostgres(
     await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o011);
     await handToPostgresUser(clusterDir);
   }
+  // Another process (the running gateway, when this is a CLI command) may already serve this cluster:
+  // PostgreSQL allows one server per data directory, so connect to that one instead of starting a second.
+  const running = initialised ? await runningServer(clusterDir) : undefined;
+  if (running) {
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running}`;
+    return { url: `${url}/frontdesk`, port: running, stop: async () => undefined };
+  }
   const port = await freePort();
   const EmbeddedPostgres = await importWithoutSignalHooks();
   const recent: string[] = [];
@@ -94,6 +101,25 @@ async function importWithoutSignalHooks(): Promise<typeof import('embedded-postg
     }
   }
   return mod.default;
+}
+
+/** The port of a live server on this cluster, from `postmaster.pid` (line 1 pid, line 4 port). */
+async function runningServer(clusterDir: string): Promise<number | undefined> {
+  let lines: string[];
+  try {
+    lines = (await readFile(join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !port) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined; // stale pid file: PostgreSQL cleans it up
+  }
+  return port;
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {

@@ -12,6 +12,8 @@ import type { Sql } from 'postgres';
 import { buildAck, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
 import { HeaderError, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 import { outcome } from '../outcome.ts';
+import { messageEvent } from '../audit/events.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 
 export type Hl7Handler = (header: MessageHeader, text: string) => Promise<{ resources: string[]; unmapped: string[] }>;
 
@@ -21,11 +23,33 @@ export type ReceiveContext = {
   /** Handlers by `CODE^TRIGGER` (e.g. `ADT^A04`); the types listed in the README as supported. */
   handlers: ReadonlyMap<string, Hl7Handler>;
   newControlId: () => string;
+  audit: AuditTrail;
 };
 
 const PROCESSING_IDS = new Set(['P', 'D', 'T']);
 
 export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<string> {
+  const { response, messageId, header, resources } = await process(ctx, raw, transport, peer);
+  // Every exchange is audited, before its acknowledgment leaves.
+  await ctx.audit.record(
+    messageEvent({
+      direction: 'inbound',
+      protocol: 'hl7v2',
+      messageType: header?.messageType ?? '',
+      controlId: header?.controlId ?? '',
+      messageId,
+      peer,
+      sender: header ? `${header.sendingApplication}^${header.sendingFacility}` : '',
+      ack: response.split('\r')[1]?.slice(4, 6) ?? '', // MSA-1, whatever the field separator
+      resources,
+    })
+  );
+  return response;
+}
+
+type Processed = { response: string; messageId: string; header: MessageHeader | undefined; resources: string[] };
+
+async function process(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<Processed> {
   const text = raw.toString('utf8');
   let header: MessageHeader | undefined;
   let headerError: HeaderError | undefined;
@@ -44,17 +68,18 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
     messageType: header?.messageType ?? '',
     raw,
   });
+  const done = (response: string, resources: string[] = []): Processed => ({ response, messageId: stored.id, header, resources });
   if (stored.duplicate && stored.response) {
     ctx.log.info({ messageId: stored.id, controlId: header?.controlId }, 'hl7v2 duplicate: first acknowledgment resent');
-    return stored.response;
+    return done(stored.response);
   }
   const ack = (code: AckCode, error?: AckError): string =>
     buildAck(header, { code, controlId: ctx.newControlId(), time: new Date(), text: error?.text, error });
-  const reject = async (error: AckError): Promise<string> => {
+  const reject = async (error: AckError): Promise<Processed> => {
     const response = ack('AR', error);
     await finishMessage(ctx.sql, stored.id, { status: 'rejected', response, outcome: outcome('not-supported', error.text, error.location) });
     ctx.log.info({ messageId: stored.id, controlId: header?.controlId, type: header?.messageType, code: error.code }, 'hl7v2 rejected');
-    return response;
+    return done(response);
   };
   if (!header) return reject({ code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
   if (!header.controlId) return reject({ code: '101', text: 'MSH-10 (message control id) is empty', location: 'MSH^1^10' });
@@ -68,5 +93,5 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
   const result = await handler(header, text);
   const response = ack('AA');
   await finishMessage(ctx.sql, stored.id, { status: 'processed', response, resources: result.resources, unmapped: result.unmapped });
-  return response;
+  return done(response, result.resources);
 }

@@ -5,7 +5,9 @@
  * JSON only (http.html#mime-type): an XML `Accept` or `_format` gets 406, an XML body 415.
  */
 import { Hono, type Context as HonoContext } from 'hono';
-import { requireToken, type AccessEnv } from '../../access/guard.ts';
+import { requireToken } from '../../access/guard.ts';
+import type { AuditTrail } from '../../audit/trail.ts';
+import { auditRequests, type AuditEnv } from './audit.ts';
 import type { TokenService } from '../../access/tokens.ts';
 import { smartConfiguration } from '../auth.ts';
 import { bodyLimit } from 'hono/body-limit';
@@ -18,12 +20,18 @@ import { processBundle } from './transaction.ts';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
-export type FhirRoutesOptions = { repo: Repository; baseUrl: string; maxBodyBytes: number; tokens: TokenService | undefined };
+export type FhirRoutesOptions = {
+  repo: Repository;
+  baseUrl: string;
+  maxBodyBytes: number;
+  tokens: TokenService | undefined;
+  audit: AuditTrail | undefined;
+};
 
-export function fhirRoutes(options: FhirRoutesOptions): Hono<AccessEnv> {
+export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
   const { repo, baseUrl } = options;
   const startedAt = new Date().toISOString();
-  const app = new Hono<AccessEnv>({ strict: false });
+  const app = new Hono<AuditEnv>({ strict: false });
 
   app.use('*', async (c, next) => {
     negotiate(c);
@@ -42,12 +50,17 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AccessEnv> {
   // Public: what the server can do and how to get a token. Everything after the guard needs a bearer token.
   app.get('/metadata', (c) => json(c, 200, capabilityStatement(baseUrl, startedAt)));
   app.get('/.well-known/smart-configuration', (c) => c.json(smartConfiguration(baseUrl)));
+  // Audit wraps the token check, so refused requests leave a trace as well.
+  app.use('*', auditRequests(options.audit));
   app.use('*', requireToken(options.tokens));
 
   app.post('/', async (c) => {
     const bundle = await readBody(c);
     const ctx = { repo, baseUrl, principal: c.get('principal') };
-    return json(c, 200, await processBundle(ctx, bundle, returnPreference(c.req.header('prefer'))));
+    c.set('bundleType', (bundle as { type?: string } | null)?.type);
+    const response = await processBundle(ctx, bundle, returnPreference(c.req.header('prefer')));
+    c.set('audited', response);
+    return json(c, 200, response);
   });
 
   app.all('/*', async (c) => {
@@ -68,6 +81,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AccessEnv> {
       req.body = await readBody(c);
     }
     const result = await interact({ repo, baseUrl, principal: c.get('principal') }, req);
+    c.set('audited', result.resource);
     const out = render(baseUrl, result, returnPreference(c.req.header('prefer')));
     const etag = out.headers.ETag;
     if (method === 'GET' && etag && req.ifNoneMatch && parseEtag(req.ifNoneMatch) === parseEtag(etag)) {
@@ -79,7 +93,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AccessEnv> {
   return app;
 }
 
-export function json(c: HonoContext<AccessEnv>, status: number, body: unknown, headers: Record<string, string> = {}): Response {
+export function json(c: HonoContext<AuditEnv>, status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(body), status as 200, { ...headers, 'Content-Type': FHIR_JSON });
 }
 
@@ -89,7 +103,7 @@ function parseEtag(value: string | undefined): string | undefined {
   return /"([^"]*)"/.exec(value)?.[1] ?? value.trim();
 }
 
-function negotiate(c: HonoContext<AccessEnv>): void {
+function negotiate(c: HonoContext<AuditEnv>): void {
   const format = c.req.query('_format');
   if (format && !/json/i.test(format)) {
     throw httpError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format');
@@ -100,7 +114,7 @@ function negotiate(c: HonoContext<AccessEnv>): void {
   }
 }
 
-async function readBody(c: HonoContext<AccessEnv>): Promise<unknown> {
+async function readBody(c: HonoContext<AuditEnv>): Promise<unknown> {
   const type = (c.req.header('content-type') ?? '').toLowerCase();
   if (type && !/json/.test(type)) {
     throw httpError(415, 'not-supported', `Content-Type ${type} is not supported: send application/fhir+json`);
@@ -115,7 +129,7 @@ async function readBody(c: HonoContext<AccessEnv>): Promise<unknown> {
 }
 
 /** `POST [type]/_search` takes the parameters as a form body, merged with any in the URL (search.html#search). */
-async function searchForm(c: HonoContext<AccessEnv>, query: URLSearchParams): Promise<URLSearchParams> {
+async function searchForm(c: HonoContext<AuditEnv>, query: URLSearchParams): Promise<URLSearchParams> {
   const type = (c.req.header('content-type') ?? '').toLowerCase();
   const merged = new URLSearchParams(query);
   const text = await c.req.text();
