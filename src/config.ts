@@ -24,6 +24,8 @@ export const DEFAULTS = {
   FRONTDESK_AUTH: 'on',
   FRONTDESK_BOOTSTRAP_CLIENT: '',
   FRONTDESK_TOKEN_TTL_SECONDS: '300',
+  FRONTDESK_RATE_LIMIT_PER_MINUTE: '6000',
+  FRONTDESK_RATE_LIMIT_BURST: '300',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -47,6 +49,9 @@ export type Config = {
   /** `id:secret:scopes` — a client created or updated at start, for automation. */
   readonly bootstrapClient: { id: string; secret: string; scopes: string } | undefined;
   readonly tokenTtlSeconds: number;
+  /** Per client: sustained requests per minute and the burst allowed above it (0 = no limit). */
+  readonly rateLimitPerMinute: number;
+  readonly rateLimitBurst: number;
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -116,10 +121,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const tokenTtlSeconds = int('FRONTDESK_TOKEN_TTL_SECONDS', 30, 3600);
+  const rateLimitPerMinute = int('FRONTDESK_RATE_LIMIT_PER_MINUTE', 0, 10_000_000);
+  const rateLimitBurst = int('FRONTDESK_RATE_LIMIT_BURST', 1, 10_000_000);
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { ...config, auth, bootstrapClient, tokenTtlSeconds };
+  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst };
 }
 
 function isLoopback(host: string): boolean {

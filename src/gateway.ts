@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { setUpAccess, type Access } from './access/setup.ts';
 import { AuditTrail } from './audit/trail.ts';
+import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2, type Hl7Handler } from './workflows/receive-hl7v2.ts';
@@ -56,6 +57,7 @@ export async function startGateway(
     tokens: access.tokens,
     authenticator: access.authenticator,
     audit,
+    limiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst) : undefined,
   });
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {

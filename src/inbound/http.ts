@@ -6,6 +6,8 @@ import type { Sql } from 'postgres';
 import type { ClientAuthenticator } from '../access/client-auth.ts';
 import type { AuditEnv } from './fhir/audit.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import type { RateLimiter } from '../access/rate-limit.ts';
+import { secureHeaders } from 'hono/secure-headers';
 import type { TokenService } from '../access/tokens.ts';
 import type { Logger } from '../log.ts';
 import { authRoutes } from './auth.ts';
@@ -23,6 +25,7 @@ export type HttpAppOptions = {
   tokens: TokenService | undefined;
   authenticator: ClientAuthenticator | undefined;
   audit: AuditTrail | undefined;
+  limiter: RateLimiter | undefined;
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
@@ -35,6 +38,13 @@ export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
     // ids and timings only: the path may carry a resource id, never a name or identifier value (those are in
     // the query string, which is not logged).
     log.debug({ method: c.req.method, path: new URL(c.req.url).pathname, status: c.res.status, ms: Math.round(performance.now() - started) }, 'http');
+  });
+
+  // Security headers on every answer; FHIR answers carry PHI, so no cache may keep them.
+  app.use('*', secureHeaders({ strictTransportSecurity: 'max-age=31536000; includeSubDomains', referrerPolicy: 'no-referrer', crossOriginResourcePolicy: 'same-origin' }));
+  app.use('/fhir/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

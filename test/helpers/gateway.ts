@@ -15,7 +15,11 @@ export type TestGateway = Gateway & { credentials: { id: string; secret: string 
  * Starts a gateway with authentication on and a client of its own (unique per call, so test files sharing the
  * database never overwrite each other's secret) holding `scopes` (default: everything).
  */
-export async function testGateway(env: Record<string, string> = {}, scopes = 'system/*.* system/hl7v2.c system/x12.c system/Message.rus'): Promise<TestGateway> {
+export async function testGateway(
+  env: Record<string, string> = {},
+  scopes = 'system/*.* system/hl7v2.c system/x12.c system/Message.rus',
+  logTo?: NodeJS.WritableStream
+): Promise<TestGateway> {
   const port = await freePort();
   const credentials = { id: `test-${Math.random().toString(36).slice(2, 10)}`, secret: `s-${Math.random().toString(36).slice(2)}` };
   const config = loadConfig({
@@ -28,7 +32,7 @@ export async function testGateway(env: Record<string, string> = {}, scopes = 'sy
     FRONTDESK_BOOTSTRAP_CLIENT: `${credentials.id}:${credentials.secret}:${scopes}`,
     ...env,
   });
-  const g = await startGateway(config, createLogger(config), { warm: false });
+  const g = await startGateway(config, createLogger(config, logTo), { warm: false });
   return Object.assign(g, { credentials });
 }
 

@@ -6,6 +6,7 @@
  */
 import { Hono, type Context as HonoContext } from 'hono';
 import { requireToken } from '../../access/guard.ts';
+import { rateLimit, type RateLimiter } from '../../access/rate-limit.ts';
 import type { AuditTrail } from '../../audit/trail.ts';
 import { auditRequests, type AuditEnv } from './audit.ts';
 import type { TokenService } from '../../access/tokens.ts';
@@ -26,6 +27,7 @@ export type FhirRoutesOptions = {
   maxBodyBytes: number;
   tokens: TokenService | undefined;
   audit: AuditTrail | undefined;
+  limiter: RateLimiter | undefined;
 };
 
 export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
@@ -53,6 +55,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
   // Audit wraps the token check, so refused requests leave a trace as well.
   app.use('*', auditRequests(options.audit));
   app.use('*', requireToken(options.tokens));
+  app.use('*', rateLimit(options.limiter));
 
   app.post('/', async (c) => {
     const bundle = await readBody(c);
