@@ -87,7 +87,7 @@ export class ClientAuthenticator {
         issuer: client.id,
         subject: client.id,
         audience: this.tokenEndpoint,
-        maxTokenAge: '5m',
+        // SMART Backend Services requires exp (at most 5 minutes ahead, checked below) and jti, not iat.
         requiredClaims: ['exp', 'jti'],
       }));
     } catch (err) {

@@ -225,3 +225,52 @@ describe('SMART scopes on FHIR interactions', () => {
     expect(found.body.entry).toHaveLength(0);
   });
 });
+
+describe('keys and key sets', () => {
+  it('verifies private_key_jwt against a JWKS fetched from the client URL', async () => {
+    const { createServer } = await import('node:http');
+    const { publicKey, privateKey } = await generateKeyPair('RS384');
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS384' }] };
+    let fetched = 0;
+    const server = createServer((_req, res) => {
+      fetched += 1;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const { client: c } = await addClient(g.db.sql, { scopes: 'system/*.rs', secret: false, jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS384', kid: 'k1' })
+        .setIssuer(c.id)
+        .setSubject(c.id)
+        .setAudience(`${origin}/auth/token`)
+        .setJti(randomUUID())
+        .setExpirationTime('2m')
+        .sign(privateKey);
+      const res = await tokenRequest({
+        grant_type: 'client_credentials',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      });
+      expect(res.body).toMatchObject({ token_type: 'Bearer' });
+      expect(fetched).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('rotates its signing key: new tokens use the new key, tokens from the old one stay valid', async () => {
+    const before = await getToken(g);
+    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid as string;
+    const newKid = await g.access.tokens!.rotate();
+    const after = await getToken(g);
+    expect(kidOf(after)).toBe(newKid);
+    expect(kidOf(before)).not.toBe(newKid);
+    expect((await fhirWith(before, 'GET', 'Patient?_count=1')).status).toBe(200);
+    expect((await fhirWith(after, 'GET', 'Patient?_count=1')).status).toBe(200);
+    const jwks = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([kidOf(before), newKid]));
+  });
+});
