@@ -12,7 +12,7 @@ import { AuditTrail } from './audit/trail.ts';
 import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
-import { receiveHl7v2, type Hl7Handler } from './workflows/receive-hl7v2.ts';
+import { receiveHl7v2, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { Repository } from './store/repository.ts';
@@ -31,6 +31,8 @@ export type Gateway = {
   repo: Repository;
   access: Access;
   audit: AuditTrail;
+  /** The HL7 v2 processing shared by the MLLP and HTTP doors; `receive.handlers` is where message types plug in. */
+  receive: ReceiveContext & { handlers: Map<string, Hl7Handler> };
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -48,6 +50,10 @@ export async function startGateway(
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
   const audit = new AuditTrail(db.sql);
+  // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
+  const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
+  const handlers = new Map<string, Hl7Handler>();
+  const receive = { sql: db.sql, log, handlers, newControlId, audit };
   const app = createHttpApp({
     sql: db.sql,
     repo,
@@ -57,6 +63,7 @@ export async function startGateway(
     tokens: access.tokens,
     authenticator: access.authenticator,
     audit,
+    receive,
     limiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst) : undefined,
   });
   let server: ServerType;
@@ -64,13 +71,9 @@ export async function startGateway(
     server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => resolve(info.port));
     server.once('error', reject);
   });
-  // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
-  const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
-  const handlers = new Map<string, Hl7Handler>();
-  const receive = { sql: db.sql, log, handlers, newControlId, audit };
   const mllp = await startMllpListener(
     { host: config.mllpHost, port: config.mllpPort, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log, newControlId },
-    (message, peer) => receiveHl7v2(receive, message, 'mllp', peer)
+    async (message, peer) => (await receiveHl7v2(receive, message, 'mllp', peer)).response
   ).catch(async (err: unknown) => {
     server.close();
     await db.close();
@@ -100,5 +103,5 @@ export async function startGateway(
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, app, log, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, stop };
 }

@@ -11,6 +11,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { TokenService } from '../access/tokens.ts';
 import type { Logger } from '../log.ts';
 import { authRoutes } from './auth.ts';
+import { messageRoutes } from './messages.ts';
+import type { ReceiveContext } from '../workflows/receive-hl7v2.ts';
 import { outcome, toHttpError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { migrationsApplied } from '../store/migrate.ts';
@@ -26,6 +28,7 @@ export type HttpAppOptions = {
   authenticator: ClientAuthenticator | undefined;
   audit: AuditTrail | undefined;
   limiter: RateLimiter | undefined;
+  receive: ReceiveContext;
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
@@ -60,6 +63,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
 
   if (options.tokens && options.authenticator) app.route('/', authRoutes(options.authenticator, options.tokens, log));
   app.route('/fhir', fhirRoutes(options));
+  app.route('/', messageRoutes({ receive: options.receive, tokens: options.tokens, audit: options.audit, limiter: options.limiter, maxBodyBytes: options.maxBodyBytes }));
 
   app.notFound((c) =>
     c.body(JSON.stringify(outcome('not-found', `Nothing at ${c.req.method} ${new URL(c.req.url).pathname}`)), 404, {

@@ -46,3 +46,97 @@ export async function finishMessage(
       resources = ${f.resources ?? []}, unmapped = ${f.unmapped ?? []}, processed_at = now()
     WHERE id = ${id}`;
 }
+
+export type MessageFilter = {
+  status?: string;
+  type?: string;
+  sender?: string;
+  since?: string;
+  until?: string;
+  direction?: string;
+  count: number;
+  offset: number;
+};
+
+export type MessageSummary = {
+  id: string;
+  direction: string;
+  protocol: string;
+  transport: string;
+  peer: string;
+  sender: string;
+  receiver: string;
+  controlId: string;
+  messageType: string;
+  receivedAt: string;
+  processedAt: string | null;
+  status: string;
+  outcome: OperationOutcome | null;
+  resources: string[];
+  unmapped: string[];
+};
+
+/** The message log, newest first, filtered; `type` matches MSH-9 by prefix (`ADT` or `ADT^A04`). */
+export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
+  const rows = await sql<MessageRow[]>`
+    SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
+           processed_at, status, outcome, resources, unmapped
+    FROM message
+    WHERE true
+      ${f.status ? sql`AND status = ${f.status}` : sql``}
+      ${f.direction ? sql`AND direction = ${f.direction}` : sql``}
+      ${f.type ? sql`AND message_type LIKE ${f.type.replace(/[\\%_]/g, '\\$&') + '%'}` : sql``}
+      ${f.sender ? sql`AND sender = ${f.sender}` : sql``}
+      ${f.since ? sql`AND received_at >= ${f.since}` : sql``}
+      ${f.until ? sql`AND received_at < ${f.until}` : sql``}
+    ORDER BY received_at DESC, id DESC
+    LIMIT ${f.count + 1} OFFSET ${f.offset}`;
+  return { messages: rows.slice(0, f.count).map(summary), hasMore: rows.length > f.count };
+}
+
+export async function getMessage(sql: Sql, id: string): Promise<(MessageSummary & { raw: string; response: string | null }) | undefined> {
+  if (!/^\d{1,18}$/.test(id)) return undefined;
+  const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null })[]>`
+    SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
+           processed_at, status, outcome, resources, unmapped, raw, response
+    FROM message WHERE id = ${id}`;
+  return row ? { ...summary(row), raw: Buffer.from(row.raw).toString('utf8'), response: row.response } : undefined;
+}
+
+type MessageRow = {
+  id: string;
+  direction: string;
+  protocol: string;
+  transport: string;
+  peer: string;
+  sender: string;
+  receiver: string;
+  control_id: string;
+  message_type: string;
+  received_at: Date;
+  processed_at: Date | null;
+  status: string;
+  outcome: OperationOutcome | null;
+  resources: string[];
+  unmapped: string[];
+};
+
+function summary(r: MessageRow): MessageSummary {
+  return {
+    id: r.id,
+    direction: r.direction,
+    protocol: r.protocol,
+    transport: r.transport,
+    peer: r.peer,
+    sender: r.sender,
+    receiver: r.receiver,
+    controlId: r.control_id,
+    messageType: r.message_type,
+    receivedAt: r.received_at.toISOString(),
+    processedAt: r.processed_at?.toISOString() ?? null,
+    status: r.status,
+    outcome: r.outcome,
+    resources: r.resources,
+    unmapped: r.unmapped,
+  };
+}

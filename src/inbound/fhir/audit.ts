@@ -11,12 +11,15 @@ import type { AuditTrail } from '../../audit/trail.ts';
 
 export type AuditEnv = AccessEnv & { Variables: { audited?: Resource; bundleType?: string } };
 
-export function auditRequests(trail: AuditTrail | undefined): MiddlewareHandler<AuditEnv> {
+export function auditRequests(
+  trail: AuditTrail | undefined,
+  interaction: (method: string, parts: string[], bundleType?: string) => string = interactionOf
+): MiddlewareHandler<AuditEnv> {
   return async (c, next) => {
     await next();
     if (!trail) return;
     const url = new URL(c.req.url);
-    const path = url.pathname.replace(/^.*?\/fhir\/?/, '');
+    const path = url.pathname.startsWith('/fhir') ? url.pathname.replace(/^\/fhir\/?/, '') : '';
     const parts = path.split('/').filter(Boolean);
     const info = touched(c.get('audited'));
     if (info.references.length === 0 && parts.length >= 2 && !parts[1]!.startsWith('_')) {
@@ -34,7 +37,7 @@ export function auditRequests(trail: AuditTrail | undefined): MiddlewareHandler<
         clientId: c.get('principal')?.clientId,
         address,
         method: c.req.method,
-        interaction: interactionOf(c.req.method, parts, c.get('bundleType')),
+        interaction: interaction(c.req.method, parts, c.get('bundleType')),
         status: c.res.status,
         references: info.references,
         patients: info.patients,

@@ -1,0 +1,97 @@
+/**
+ * @module inbound/messages — the doors for integration engineers and partners over HTTP:
+ * `POST /hl7v2` (an HL7 v2 message in, its ACK out: the same processing as MLLP), and the message log
+ * `GET /messages`, `GET /messages/{id}`, `POST /messages/{id}/$reprocess`. Token and scope checked, audited.
+ *
+ * Scopes: `system/hl7v2.c` to send, `system/Message.rs` to read the log, `system/Message.u` to reprocess.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { demand, requireToken } from '../access/guard.ts';
+import { rateLimit, type RateLimiter } from '../access/rate-limit.ts';
+import type { TokenService } from '../access/tokens.ts';
+import type { AuditTrail } from '../audit/trail.ts';
+import { httpError, invalid } from '../outcome.ts';
+import { getMessage, listMessages } from '../store/messages.ts';
+import { receiveHl7v2, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
+import { auditRequests, type AuditEnv } from './fhir/audit.ts';
+
+export type MessageDoorOptions = {
+  receive: ReceiveContext;
+  tokens: TokenService | undefined;
+  audit: AuditTrail | undefined;
+  limiter: RateLimiter | undefined;
+  maxBodyBytes: number;
+};
+
+const HL7_MEDIA = 'x-application/hl7-v2+er7; charset=utf-8';
+
+export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
+  const app = new Hono<AuditEnv>({ strict: false });
+  app.use('/hl7v2', auditRequests(o.audit, () => 'operation'));
+  app.use('/messages/*', auditRequests(o.audit, (method) => (method === 'GET' ? 'read' : 'operation')));
+  app.use('/messages', auditRequests(o.audit, () => 'search-type'));
+  for (const path of ['/hl7v2', '/messages', '/messages/*']) {
+    app.use(path, requireToken(o.tokens));
+    app.use(path, rateLimit(o.limiter));
+  }
+
+  app.post(
+    '/hl7v2',
+    bodyLimit({ maxSize: o.maxBodyBytes, onError: () => { throw httpError(413, 'too-costly', `HL7 v2 body larger than ${o.maxBodyBytes} bytes`); } }),
+    async (c) => {
+      demand(c.get('principal'), 'hl7v2', 'c', 'sending HL7 v2');
+      const raw = Buffer.from(await c.req.arrayBuffer());
+      if (raw.length === 0) invalid('The body must be an HL7 v2 message');
+      let peer = '';
+      try {
+        const info = getConnInfo(c).remote;
+        peer = `${info.address ?? ''}:${info.port ?? ''}`;
+      } catch {
+        peer = 'http';
+      }
+      const result = await receiveHl7v2(o.receive, raw, 'http', peer);
+      return c.body(result.response, 200, { 'Content-Type': HL7_MEDIA, 'X-Message-Id': result.messageId });
+    }
+  );
+
+  app.get('/messages', async (c) => {
+    demand(c.get('principal'), 'Message', 's', 'reading the message log');
+    const q = (k: string) => c.req.query(k) || undefined;
+    for (const k of ['since', 'until']) {
+      const v = q(k);
+      if (v && Number.isNaN(Date.parse(v))) invalid(`${k} must be a date or date-time`, k);
+    }
+    const count = Math.min(Math.max(Number(q('_count') ?? 50) || 50, 1), 500);
+    const offset = Math.max(Number(q('_offset') ?? 0) || 0, 0);
+    const { messages, hasMore } = await listMessages(o.receive.sql, {
+      status: q('status'),
+      type: q('type'),
+      sender: q('sender'),
+      since: q('since'),
+      until: q('until'),
+      direction: q('direction'),
+      count,
+      offset,
+    });
+    const next = new URL(c.req.url);
+    next.searchParams.set('_offset', String(offset + count));
+    return c.json({ messages, next: hasMore ? `${next.pathname}${next.search}` : null });
+  });
+
+  app.get('/messages/:id', async (c) => {
+    demand(c.get('principal'), 'Message', 'r', 'reading a message');
+    const m = await getMessage(o.receive.sql, c.req.param('id'));
+    if (!m) throw httpError(404, 'not-found', `No message ${c.req.param('id')}`);
+    return c.json(m);
+  });
+
+  app.post('/messages/:id/:op{\\$reprocess}', async (c) => {
+    demand(c.get('principal'), 'Message', 'u', 'reprocessing a message');
+    const result = await reprocessHl7v2(o.receive, c.req.param('id'));
+    if (!result) throw httpError(404, 'not-found', `No inbound HL7 v2 message ${c.req.param('id')}`);
+    return c.json({ id: result.messageId, status: result.status, acknowledgment: result.response });
+  });
+  return app;
+}
