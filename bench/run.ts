@@ -38,9 +38,24 @@ async function measure(n: number, concurrency: number, op: (i: number) => Promis
 }
 
 const dir = process.env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'frontdesk-bench-'));
-const config = loadConfig({ ...process.env, PORT: '0', FRONTDESK_MLLP_PORT: '0', FRONTDESK_LOG_LEVEL: 'silent', ...(dir ? { FRONTDESK_DATA_DIR: dir } : {}) });
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  FRONTDESK_MLLP_PORT: '0',
+  FRONTDESK_LOG_LEVEL: 'silent',
+  FRONTDESK_BOOTSTRAP_CLIENT: 'bench:bench-secret:system/*.*',
+  FRONTDESK_RATE_LIMIT_PER_MINUTE: '0',
+  ...(dir ? { FRONTDESK_DATA_DIR: dir } : {}),
+});
 const g = await startGateway({ ...config, port: 0 }, createLogger(config));
 const base = `http://127.0.0.1:${g.port}/fhir`;
+// A real token: every request pays token verification and its audit record, as in production.
+const tokenRes = await fetch(`http://127.0.0.1:${g.port}/auth/token`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('bench:bench-secret').toString('base64')}` },
+  body: 'grant_type=client_credentials',
+});
+const auth = { authorization: `Bearer ${((await tokenRes.json()) as { access_token: string }).access_token}` };
 const patient = (i: number) => ({
   resourceType: 'Patient',
   identifier: [{ system: 'urn:oid:2.16.840.1.113883.3.999.9', value: `B${i}` }],
@@ -52,14 +67,14 @@ const patient = (i: number) => ({
 
 try {
   // warm-up: schema compile, connection pool, JIT
-  await measure(200, C, async (i) => void (await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(patient(-i)) })).text());
+  await measure(200, C, async (i) => void (await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', ...auth }, body: JSON.stringify(patient(-i)) })).text());
   await g.db.sql`CREATE TABLE IF NOT EXISTS bench_baseline (id uuid PRIMARY KEY, content jsonb NOT NULL)`;
   const ids: string[] = [];
   const baselineInsert = await measure(N, C, async (i) => {
     await g.db.sql`INSERT INTO bench_baseline VALUES (gen_random_uuid(), ${g.db.sql.json(patient(i) as never)})`;
   });
   const create = await measure(N, C, async (i) => {
-    const res = await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' }, body: JSON.stringify(patient(i)) });
+    const res = await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal', ...auth }, body: JSON.stringify(patient(i)) });
     ids[i] = res.headers.get('location')!.split('/').at(-3)!;
     await res.arrayBuffer();
   });
@@ -68,7 +83,7 @@ try {
     await g.db.sql`SELECT content FROM bench_baseline WHERE id = ${baseIds[i % baseIds.length]!}`;
   });
   const read = await measure(N, C, async (i) => {
-    const res = await fetch(`${base}/Patient/${ids[i]}`);
+    const res = await fetch(`${base}/Patient/${ids[i]}`, { headers: auth });
     await res.arrayBuffer();
   });
   const row = (name: string, s: Stats, b: Stats) =>
@@ -77,8 +92,8 @@ try {
   console.log(`\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pg} (${dir ? 'embedded' : 'DATABASE_URL'}); ${N} requests per row, ${C} concurrent clients\n`);
   console.log('| operation | throughput | p50 ms | p95 ms | p99 ms | baseline (same run) | ratio |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  console.log(row('FHIR create (HTTP, validated, indexed)', create, baselineInsert) + ' ← baseline: bare INSERT of one jsonb row');
-  console.log(row('FHIR read (HTTP)', read, baselineRead) + ' ← baseline: primary-key SELECT');
+  console.log(row('FHIR create (HTTP, token, validated, indexed, audited)', create, baselineInsert) + ' ← baseline: bare INSERT of one jsonb row');
+  console.log(row('FHIR read (HTTP, token, audited)', read, baselineRead) + ' ← baseline: primary-key SELECT');
   await g.db.sql`DROP TABLE bench_baseline`;
 } finally {
   await g.stop();

@@ -50,6 +50,7 @@ export class AuditTrail {
       let seq = Number(head!.seq);
       let prev = head!.hash;
       const rows = [];
+      const writes: Promise<void>[] = [];
       for (const e of events) {
         const recorded = new Date().toISOString();
         const resource: AuditEvent = { ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } };
@@ -58,10 +59,12 @@ export class AuditTrail {
         seq += 1;
         rows.push({ seq, id: resource.id as string, recorded: resource.recorded, content, prev_hash: prev, hash });
         prev = hash;
-        await writeVersion(tx as unknown as Sql, { type: 'AuditEvent', id: resource.id as string, version: 1, lastUpdated: recorded, resource, isNew: true });
+        // Issued without waiting: the statements are pipelined on the transaction's connection.
+        writes.push(writeVersion(tx as unknown as Sql, { type: 'AuditEvent', id: resource.id as string, version: 1, lastUpdated: recorded, resource, isNew: true }));
       }
-      await tx`INSERT INTO audit_log ${tx(rows, 'seq', 'id', 'recorded', 'content', 'prev_hash', 'hash')}`;
-      await tx`UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1`;
+      writes.push(tx`INSERT INTO audit_log ${tx(rows, 'seq', 'id', 'recorded', 'content', 'prev_hash', 'hash')}`.then(() => undefined));
+      writes.push(tx`UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1`.then(() => undefined));
+      await Promise.all(writes);
     });
   }
 }
