@@ -14,7 +14,14 @@ const baseDefinitions = new Map<string, StructureDefinition>();
 
 export function loadDefinitions(): void {
   if (loaded) return;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+  const types = readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>;
+  indexStructureDefinitionBundle(types);
+  for (const e of types.entry ?? []) {
+    const sd = e.resource;
+    if (sd?.resourceType === 'StructureDefinition' && sd.kind === 'complex-type' && sd.derivation !== 'constraint') {
+      baseDefinitions.set(sd.type, sd);
+    }
+  }
   const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
   indexStructureDefinitionBundle(resources);
   for (const e of resources.entry ?? []) {
@@ -31,7 +38,7 @@ export function loadDefinitions(): void {
   loaded = true;
 }
 
-/** The R4 base StructureDefinition (with snapshot) of a resource type. */
+/** The R4 base StructureDefinition (with snapshot) of a resource type or complex data type. */
 export function baseDefinition(type: string): StructureDefinition | undefined {
   loadDefinitions();
   return baseDefinitions.get(type);

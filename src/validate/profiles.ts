@@ -43,16 +43,35 @@ function withSnapshot(sd: StructureDefinition): StructureDefinition {
   if (sd.snapshot?.element?.length) return sd;
   const base = baseDefinition(sd.type);
   if (!base?.snapshot?.element) throw new Error(`No R4 base definition for profile type ${sd.type}`);
-  const diff = new Map((sd.differential?.element ?? []).map((e) => [e.path, e]));
-  const element: ElementDefinition[] = base.snapshot.element.map((e) => {
-    const d = diff.get(e.path);
-    if (!d) return e;
-    return {
-      ...e,
-      min: d.min ?? e.min,
-      max: d.max ?? e.max,
-      mustSupport: d.mustSupport ?? e.mustSupport,
-    };
-  });
+  const element: ElementDefinition[] = [...base.snapshot.element];
+  for (const d of sd.differential?.element ?? []) {
+    let i = element.findIndex((e) => e.path === d.path);
+    if (i < 0) i = expandTo(element, d.path);
+    const e = element[i] as ElementDefinition;
+    element[i] = { ...e, min: d.min ?? e.min, max: d.max ?? e.max, mustSupport: d.mustSupport ?? e.mustSupport };
+  }
   return { ...sd, snapshot: { element } };
+}
+
+/**
+ * A differential may constrain an element inside a data type (`Patient.identifier.value`), which the base
+ * snapshot does not list: the data type's elements are copied in under the parent, re-rooted at its path.
+ */
+function expandTo(element: ElementDefinition[], path: string): number {
+  const parentPath = path.slice(0, path.lastIndexOf('.'));
+  let p = element.findIndex((e) => e.path === parentPath);
+  if (p < 0) p = expandTo(element, parentPath);
+  const parent = element[p] as ElementDefinition;
+  const typeName = parent.type?.[0]?.code;
+  const typeDef = typeName ? baseDefinition(typeName) : undefined;
+  if (!typeDef?.snapshot?.element) throw new Error(`Profile element ${path}: cannot expand type ${typeName ?? '?'}`);
+  const children = typeDef.snapshot.element.slice(1).map((c) => ({
+    ...c,
+    id: parentPath + c.path.slice(typeName!.length),
+    path: parentPath + c.path.slice(typeName!.length),
+  }));
+  element.splice(p + 1, 0, ...children);
+  const i = element.findIndex((e) => e.path === path);
+  if (i < 0) throw new Error(`Profile element ${path} is not in ${typeName}`);
+  return i;
 }
