@@ -7,6 +7,8 @@
  */
 import {
   convertToSearchableDates,
+  convertToSearchableNumbers,
+  convertToSearchableQuantities,
   convertToSearchableReferences,
   convertToSearchableStrings,
   convertToSearchableTokens,
@@ -16,15 +18,21 @@ import {
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
-import type { Address, HumanName, Resource } from '@medplum/fhirtypes';
+import type { Address, CodeableConcept, Coding, HumanName, Identifier, Reference, Resource } from '@medplum/fhirtypes';
 import { indexedParams } from './search-params.ts';
 
 export type IndexRows = {
-  tokens: { code: string; system: string; value: string }[];
+  tokens: { code: string; system: string; value: string; text: string }[];
+  numbers: { code: string; system: string; unit: string; low: number; high: number }[];
   strings: { code: string; value: string; raw: string }[];
   references: { code: string; target: string }[];
   dates: { code: string; low: string; high: string }[];
 };
+
+/** Digits only: "(555) 123-4567" and "555.123.4567" both become "5551234567" (and a leading + is kept). */
+export function normalizePhone(s: string): string {
+  return (s.trim().startsWith('+') ? '+' : '') + s.replace(/\D/g, '');
+}
 
 /** Lower case without accents: "Muñoz" and "MUNOZ" both become "munoz". */
 export function normalizeString(s: string): string {
@@ -54,7 +62,7 @@ function atom(type: string, expression: string): Atom | null {
 }
 
 export function extractIndexRows(resource: Resource): IndexRows {
-  const rows: IndexRows = { tokens: [], strings: [], references: [], dates: [] };
+  const rows: IndexRows = { tokens: [], numbers: [], strings: [], references: [], dates: [] };
   const root = [toTypedValue(resource)];
   for (const param of indexedParams(resource.resourceType)) {
     const code = param.code as string;
@@ -69,18 +77,33 @@ export function extractIndexRows(resource: Resource): IndexRows {
     if (values.length === 0) continue;
     switch (param.type) {
       case 'token':
-        for (const t of convertToSearchableTokens(values)) {
-          if (t.value !== undefined) rows.tokens.push({ code, system: t.system ?? '', value: t.value });
-        }
+        for (const v of values) tokenRows(code, v, rows.tokens);
         break;
       case 'uri':
-        for (const u of convertToSearchableUris(values)) rows.tokens.push({ code, system: '', value: u });
+        for (const u of convertToSearchableUris(values)) rows.tokens.push({ code, system: '', value: u, text: '' });
+        break;
+      case 'number':
+        for (const [low, high] of convertToSearchableNumbers(values)) {
+          if (low !== undefined || high !== undefined) rows.numbers.push({ code, system: '', unit: '', low: low ?? (high as number), high: high ?? (low as number) });
+        }
+        break;
+      case 'quantity':
+        for (const q of convertToSearchableQuantities(values)) {
+          if (typeof q.value !== 'number') continue;
+          const half = halfUnit(q.value);
+          rows.numbers.push({ code, system: q.system ?? '', unit: q.code ?? q.unit ?? '', low: q.value - half, high: q.value + half });
+        }
         break;
       case 'string':
         for (const s of stringParts(values)) rows.strings.push({ code, value: normalizeString(s), raw: s });
         break;
       case 'reference':
         for (const target of convertToSearchableReferences(values)) rows.references.push({ code, target });
+        // `subject:identifier=system|value` (search.html#reference) searches Reference.identifier.
+        for (const v of values) {
+          const id = (v.value as Reference | undefined)?.identifier;
+          if (id?.value) rows.tokens.push({ code: `${code}:identifier`, system: id.system ?? '', value: id.value, text: '' });
+        }
         break;
       case 'date':
         for (const p of convertToSearchableDates(values)) {
@@ -92,6 +115,48 @@ export function extractIndexRows(resource: Resource): IndexRows {
     }
   }
   return dedupe(rows);
+}
+
+/**
+ * Token rows of one value, with its display text (for `:text`); identifiers also get `:of-type` rows keyed by
+ * their type coding, and phone/fax numbers a digits-only row so "555-0101" finds "(555) 0101".
+ */
+function tokenRows(code: string, v: TypedValue, out: IndexRows['tokens']): void {
+  const text = normalizeString(displayText(v).join(' '));
+  for (const t of convertToSearchableTokens([v])) {
+    if (t.value === undefined) continue;
+    out.push({ code, system: t.system ?? '', value: t.value, text });
+    if (v.type === 'ContactPoint' && (t.system === 'phone' || t.system === 'fax' || t.system === 'sms')) {
+      const digits = normalizePhone(t.value);
+      if (digits !== t.value && digits !== '') out.push({ code, system: t.system, value: digits, text });
+    }
+  }
+  if (v.type === 'Identifier') {
+    const id = v.value as Identifier;
+    for (const c of id.type?.coding ?? []) {
+      if (id.value && c.code) out.push({ code: `${code}:of-type`, system: `${c.system ?? ''}|${c.code}`, value: id.value, text: '' });
+    }
+  }
+}
+
+function displayText(v: TypedValue): string[] {
+  switch (v.type) {
+    case 'CodeableConcept': {
+      const cc = v.value as CodeableConcept;
+      return [cc.text, ...(cc.coding ?? []).map((c) => c.display)].filter(isText);
+    }
+    case 'Coding':
+      return [(v.value as Coding).display].filter(isText);
+    case 'Identifier':
+      return [(v.value as Identifier).type?.text].filter(isText);
+    default:
+      return [];
+  }
+}
+
+function halfUnit(n: number): number {
+  const decimals = String(n).split('e')[0]?.split('.')[1]?.length ?? 0;
+  return 0.5 * 10 ** -decimals;
 }
 
 function stringParts(values: TypedValue[]): string[] {
@@ -128,6 +193,7 @@ function dedupe(rows: IndexRows): IndexRows {
   };
   return {
     tokens: uniq(rows.tokens),
+    numbers: uniq(rows.numbers),
     strings: uniq(rows.strings),
     references: uniq(rows.references),
     dates: uniq(rows.dates),

@@ -9,11 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { applyPatch, parseSearchRequest, type Operation, type SearchRequest, type WithId } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { PendingQuery, Row, Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import { httpError, invalid } from '../outcome.ts';
 import { canonicalOrder } from './order.ts';
 import { isConditionalReference, referenceSites } from './references.ts';
 import { buildWhere } from './search-sql.ts';
+import { search, type SearchOptions, type SearchResult } from './search.ts';
+
+export type { SearchResult } from './search.ts';
 import { writeVersion } from './write.ts';
 
 export type RepositoryOptions = {
@@ -24,7 +27,6 @@ export type RepositoryOptions = {
 };
 
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
-export type SearchResult = { resources: WithId<Resource>[]; hasMore: boolean; total?: number; unsupported: string[] };
 export type HistoryEntry = { type: string; id: string; version: number; lastUpdated: string; resource?: Resource };
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -193,28 +195,9 @@ export class Repository {
     }));
   }
 
-  /** search (search.html) over the indexed parameters; `strict` refuses what it cannot answer. */
-  async search(request: SearchRequest, strict = false): Promise<SearchResult> {
-    const { where, unsupported } = buildWhere(this.sql, request, this.options.baseUrl);
-    if (strict && unsupported.length > 0) {
-      invalid(`Search parameter(s) not supported: ${unsupported.join(', ')}`);
-    }
-    const count = request.count ?? 20;
-    const offset = request.offset ?? 0;
-    const rows = count === 0 ? [] : await this.sql<{ content: Resource }[]>`
-      SELECT r.content FROM resource r WHERE ${where}
-      ORDER BY ${orderBy(this.sql, request)}
-      LIMIT ${count + 1} OFFSET ${offset}`;
-    const result: SearchResult = {
-      resources: rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>),
-      hasMore: count > 0 && rows.length > count,
-      unsupported,
-    };
-    if (request.total === 'accurate' || request.total === 'estimate') {
-      const [c] = await this.sql<{ n: string }[]>`SELECT count(*) AS n FROM resource r WHERE ${where}`;
-      result.total = Number(c?.n ?? 0);
-    }
-    return result;
+  /** search (search.html): matches, order, page, total and included resources (see store/search.ts). */
+  async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    return search(this.sql, request, this.options.baseUrl, options);
   }
 
   /**
@@ -290,18 +273,6 @@ export class Repository {
       site.set(`${type}/${rows[0]?.id}`);
     }
   }
-}
-
-function orderBy(sql: Sql, request: SearchRequest): PendingQuery<Row[]> {
-  const rules = (request.sortRules ?? []).filter((r) => r.code === '_lastUpdated' || r.code === '_id');
-  if (rules.length === 0) return sql`r.last_updated DESC, r.id`;
-  return rules
-    .map((r) => {
-      const col = r.code === '_id' ? sql`r.id` : sql`r.last_updated`;
-      return r.descending ? sql`${col} DESC` : sql`${col} ASC`;
-    })
-    .concat([sql`r.id`])
-    .reduce((acc, p) => sql`${acc}, ${p}`);
 }
 
 function parseConditional(type: string, query: string, where: string): SearchRequest {

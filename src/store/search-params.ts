@@ -5,10 +5,10 @@ import { getSearchParameters } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../validate/definitions.ts';
 
-export type IndexedKind = 'token' | 'string' | 'reference' | 'date' | 'uri';
+export type IndexedKind = 'token' | 'string' | 'reference' | 'date' | 'uri' | 'number' | 'quantity';
 
-/** The parameter kinds written to the search tables; number/quantity/composite/special are not indexed yet. */
-export const INDEXED_KINDS: ReadonlySet<string> = new Set<IndexedKind>(['token', 'string', 'reference', 'date', 'uri']);
+/** The parameter kinds written to the search tables (composite and special parameters are not indexed). */
+export const INDEXED_KINDS: ReadonlySet<string> = new Set<IndexedKind>(['token', 'string', 'reference', 'date', 'uri', 'number', 'quantity']);
 
 /** Parameters answered from `resource` columns rather than the search tables. */
 export const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);

@@ -3,78 +3,213 @@
  *
  * Each filter becomes an `EXISTS` over the search table of its kind, joined on the resource's key, so every
  * condition uses the `(resource_type, code, value…)` indexes. Comma-separated values are ORed (search.html#combining).
- * Parameters this module cannot answer are returned in `unsupported`: the caller decides whether that is a
- * warning (plain search) or an error (a conditional write must never act on a guess).
+ * Chains (`subject:Patient.name=…`) and reverse chains (`_has:Task:focus:status=…`) nest the same conditions on
+ * the resources at the other end of a reference. Parameters this module cannot answer are returned in
+ * `unsupported`: the caller decides whether that is a warning (plain search) or an error (a conditional write
+ * must never act on a guess).
  */
 import { splitSearchOnComma, type Filter, type SearchRequest } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
-import type { PendingQuery, Row, Sql } from 'postgres';
+import type { Helper, PendingQuery, Row, Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
 import { dateRange } from './date-range.ts';
-import { normalizeString } from './index-values.ts';
+import { normalizePhone, normalizeString } from './index-values.ts';
 import { searchParam } from './search-params.ts';
 
-type Fragment = PendingQuery<Row[]>;
+export type Fragment = PendingQuery<Row[]>;
 
 export type SearchSql = { where: Fragment; unsupported: string[] };
 
-const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty']);
+const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type']);
+const MAX_CHAIN = 3;
 
-export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string): SearchSql {
-  const type = request.resourceType;
-  const conditions: Fragment[] = [sql`r.resource_type = ${type}`, sql`NOT r.deleted`];
+/** Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches. */
+export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, types?: readonly string[]): SearchSql {
   const unsupported: string[] = [];
+  const typeList = types ?? [request.resourceType];
+  const conditions: Fragment[] = [
+    typeList.length === 1 ? sql`r.resource_type = ${typeList[0] as string}` : sql`r.resource_type = ANY(${typeList as string[]})`,
+    sql`NOT r.deleted`,
+  ];
+  const b = new Builder(sql, baseUrl, unsupported);
   for (const filter of request.filters ?? []) {
     if (CONTROL.has(filter.code)) continue;
-    const condition = filterCondition(sql, type, filter, baseUrl);
+    const condition = b.filter(typeList, filter, 'r', 0);
     if (condition) conditions.push(condition);
     else unsupported.push(filter.operator === 'eq' ? filter.code : `${filter.code}:${filter.operator}`);
   }
   return { where: and(sql, conditions), unsupported };
 }
 
-function filterCondition(sql: Sql, type: string, f: Filter, baseUrl: string): Fragment | undefined {
-  if (f.code === '_id') {
-    const ids = splitSearchOnComma(f.value);
-    if (f.operator === 'eq') return sql`r.id = ANY(${ids})`;
-    if (f.operator === 'ne' || f.operator === 'not') return sql`NOT (r.id = ANY(${ids}))`;
-    return undefined;
+class Builder {
+  private readonly sql: Sql;
+  private readonly baseUrl: string;
+  private readonly unsupported: string[];
+  private aliases = 0;
+
+  constructor(sql: Sql, baseUrl: string, unsupported: string[]) {
+    this.sql = sql;
+    this.baseUrl = baseUrl;
+    this.unsupported = unsupported;
   }
-  if (f.code === '_lastUpdated') {
-    const parts = splitSearchOnComma(f.value).map((v) =>
-      dateCondition(sql, f.operator, v, '_lastUpdated', sql`r.last_updated`, sql`r.last_updated`)
-    );
-    return parts.every((p) => p !== undefined) ? or(sql, parts) : undefined;
-  }
-  if (f.code.includes('.') || f.code.includes(':')) return undefined; // chains: issue #4
-  const param = searchParam(type, f.code);
-  if (!param?.type) return undefined;
-  if (f.operator === 'missing') {
-    const table = tableOf(param);
-    if (!table) return undefined;
-    const exists = sql`EXISTS (SELECT 1 FROM ${sql(table)} s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.code = ${f.code})`;
-    return f.value === 'true' ? sql`NOT ${exists}` : exists;
-  }
-  const values = splitSearchOnComma(f.value);
-  switch (param.type) {
-    case 'token':
-    case 'uri':
-      return tokenCondition(sql, f, values);
-    case 'string':
-      return stringCondition(sql, f, values);
-    case 'reference':
-      return referenceCondition(sql, f, values, param, baseUrl);
-    case 'date': {
-      const parts = values.map((v) =>
-        dateCondition(sql, f.operator, v, f.code, sql`s.low`, sql`s.high`)
-      );
-      if (parts.some((p) => p === undefined)) return undefined;
-      return sql`EXISTS (SELECT 1 FROM search_date s WHERE s.resource_type = r.resource_type AND s.id = r.id
-        AND s.code = ${f.code} AND (${or(sql, parts as Fragment[])}))`;
-    }
-    default:
+
+  /** One filter on the resource aliased `a` (of one of `types`), or undefined when it cannot be answered. */
+  filter(types: readonly string[], f: Filter, a: string, depth: number): Fragment | undefined {
+    const sql = this.sql;
+    const r = sql(a);
+    if (f.code.startsWith('_has:')) return this.has(f, a, depth);
+    const dot = f.code.indexOf('.');
+    if (dot > 0) return this.chain(types, f, a, depth, dot);
+    if (f.code === '_id') {
+      const ids = splitSearchOnComma(f.value);
+      if (f.operator === 'eq') return sql`${r}.id = ANY(${ids})`;
+      if (f.operator === 'ne' || f.operator === 'not') return sql`NOT (${r}.id = ANY(${ids}))`;
       return undefined;
+    }
+    if (f.code === '_lastUpdated') {
+      const parts = splitSearchOnComma(f.value).map((v) => dateCondition(sql, f.operator, v, '_lastUpdated', sql`${r}.last_updated`, sql`${r}.last_updated`));
+      return parts.every((p) => p !== undefined) ? or(sql, parts as Fragment[]) : undefined;
+    }
+    const param = paramOf(types, f.code);
+    if (!param?.type) return undefined;
+    const s = sql(`s${++this.aliases}`);
+    const own = (table: string, cond: Fragment, code = f.code) =>
+      sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id
+        AND ${s}.code = ${code} AND (${cond}))`;
+    if (f.operator === 'missing') {
+      const table = tableOf(param);
+      if (!table) return undefined;
+      const exists = sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id AND ${s}.code = ${f.code})`;
+      return f.value === 'true' ? sql`NOT ${exists}` : exists;
+    }
+    const values = splitSearchOnComma(f.value);
+    switch (param.type) {
+      case 'token':
+      case 'uri':
+        return this.token(f, values, param, s, own);
+      case 'string': {
+        let m: Fragment[];
+        if (f.operator === 'eq' || f.operator === 'sw') m = values.map((v) => sql`${s}.value LIKE ${likeEscape(normalizeString(v)) + '%'}`);
+        else if (f.operator === 'exact') m = values.map((v) => sql`${s}.raw = ${v}`);
+        else if (f.operator === 'contains') m = values.map((v) => sql`${s}.value LIKE ${'%' + likeEscape(normalizeString(v)) + '%'}`);
+        else return undefined;
+        return own('search_string', or(sql, m));
+      }
+      case 'reference':
+        return this.reference(f, values, param, s, own);
+      case 'date': {
+        const parts = values.map((v) => dateCondition(sql, f.operator, v, f.code, sql`${s}.low`, sql`${s}.high`));
+        if (parts.some((p) => p === undefined)) return undefined;
+        return own('search_date', or(sql, parts as Fragment[]));
+      }
+      case 'number':
+      case 'quantity': {
+        const parts = values.map((v) => numberCondition(sql, f.operator, v, f.code, param.type === 'quantity', s));
+        if (parts.some((p) => p === undefined)) return undefined;
+        return own('search_number', or(sql, parts as Fragment[]));
+      }
+      default:
+        return undefined;
+    }
   }
+
+  private token(f: Filter, values: string[], param: SearchParameter, s: Helper<string>, own: (t: string, c: Fragment, code?: string) => Fragment) {
+    const sql = this.sql;
+    if (f.operator === 'text') {
+      return own('search_token', or(sql, values.map((v) => sql`${s}.text LIKE ${'%' + likeEscape(normalizeString(v)) + '%'}`)));
+    }
+    if (f.operator === 'of-type') {
+      // identifier:of-type=type-system|type-code|value (search.html#token): indexed as system "type-system|type-code".
+      const m = values.map((v) => {
+        const parts = v.split('|');
+        if (parts.length !== 3) invalid(`${f.code}:of-type needs type-system|type-code|value`, f.code);
+        return sql`(${s}.system = ${`${parts[0]}|${parts[1]}`} AND ${s}.value = ${parts[2] as string})`;
+      });
+      return own('search_token', or(sql, m), `${f.code}:of-type`);
+    }
+    if (f.operator !== 'eq' && f.operator !== 'not' && f.operator !== 'ne') return undefined;
+    const phone = param.code === 'phone' || param.code === 'telecom' || param.code === 'fax';
+    const m = values.map((v) => {
+      const bar = v.indexOf('|');
+      const code = bar < 0 ? v : v.slice(bar + 1);
+      const value = phone ? sql`${s}.value = ANY(${[code, normalizePhone(code)]})` : sql`${s}.value = ${code}`;
+      if (bar < 0) return value;
+      const system = v.slice(0, bar);
+      if (code === '') return sql`${s}.system = ${system}`;
+      return sql`(${s}.system = ${system} AND ${value})`;
+    });
+    const exists = own('search_token', or(sql, m));
+    return f.operator === 'eq' ? exists : sql`NOT ${exists}`;
+  }
+
+  private reference(f: Filter, values: string[], param: SearchParameter, s: Helper<string>, own: (t: string, c: Fragment, code?: string) => Fragment) {
+    const sql = this.sql;
+    if (f.operator === 'identifier') {
+      // subject:identifier=system|value matches Reference.identifier (search.html#reference).
+      const m = values.map((v) => {
+        const bar = v.indexOf('|');
+        return bar < 0 ? sql`${s}.value = ${v}` : sql`(${s}.system = ${v.slice(0, bar)} AND ${s}.value = ${v.slice(bar + 1)})`;
+      });
+      return own('search_token', or(sql, m), `${f.code}:identifier`);
+    }
+    if (f.operator !== 'eq' && f.operator !== 'not' && f.operator !== 'ne' && !isTypeModifier(f.operator)) return undefined;
+    const targets = values.flatMap((v) => {
+      const local = v.startsWith(this.baseUrl + '/') ? v.slice(this.baseUrl.length + 1) : v;
+      if (local.includes('/')) return [local.replace(/\/_history\/.*$/, '')];
+      // A bare id means any of the parameter's target types (search.html#reference), or the one in `:Type`.
+      return isTypeModifier(f.operator) ? [`${f.operator}/${local}`] : (param.target ?? []).map((t) => `${t}/${local}`);
+    });
+    const exists = own('search_reference', sql`${s}.target = ANY(${targets})`);
+    return f.operator === 'not' || f.operator === 'ne' ? sql`NOT ${exists}` : exists;
+  }
+
+  /** `subject:Patient.name=x` / `patient.identifier=s|v`: the reference must point at a resource matching the rest. */
+  private chain(types: readonly string[], f: Filter, a: string, depth: number, dot: number): Fragment | undefined {
+    if (depth >= MAX_CHAIN) invalid(`Chains are limited to ${MAX_CHAIN} links`, f.code);
+    const sql = this.sql;
+    const [paramCode, targetType] = f.code.slice(0, dot).split(':') as [string, string | undefined];
+    const param = paramOf(types, paramCode);
+    if (param?.type !== 'reference') return undefined;
+    const targets = targetType ? [targetType] : (param.target ?? []);
+    if (targets.length === 0) return undefined;
+    const t = `t${++this.aliases}`;
+    const s = sql(`s${++this.aliases}`);
+    const inner = this.filter(targets, { code: f.code.slice(dot + 1), operator: f.operator, value: f.value }, t, depth + 1);
+    if (!inner) return undefined;
+    const tt = sql(t);
+    return sql`EXISTS (SELECT 1 FROM search_reference ${s} JOIN resource ${tt}
+        ON ${tt}.resource_type = split_part(${s}.target, '/', 1) AND ${tt}.id = split_part(${s}.target, '/', 2)
+      WHERE ${s}.resource_type = ${sql(a)}.resource_type AND ${s}.id = ${sql(a)}.id AND ${s}.code = ${paramCode}
+        AND ${tt}.resource_type = ANY(${targets}) AND NOT ${tt}.deleted AND (${inner}))`;
+  }
+
+  /** `_has:Task:focus:status=requested`: some Task whose `focus` points here has that status (search.html#has). */
+  private has(f: Filter, a: string, depth: number): Fragment | undefined {
+    if (depth >= MAX_CHAIN) invalid(`_has is limited to ${MAX_CHAIN} links`, f.code);
+    const [, type, refParam, ...rest] = f.code.split(':');
+    if (!type || !refParam || rest.length === 0) invalid(`_has needs _has:Type:reference-parameter:parameter`, f.code);
+    const sql = this.sql;
+    const h = `h${++this.aliases}`;
+    const s = sql(`s${++this.aliases}`);
+    const inner = this.filter([type], { code: rest.join(':'), operator: f.operator, value: f.value }, h, depth + 1);
+    if (!inner) return undefined;
+    const hh = sql(h);
+    return sql`EXISTS (SELECT 1 FROM search_reference ${s} JOIN resource ${hh} ON ${hh}.resource_type = ${s}.resource_type AND ${hh}.id = ${s}.id
+      WHERE ${s}.resource_type = ${type} AND ${s}.code = ${refParam} AND ${s}.target = ${sql(a)}.resource_type || '/' || ${sql(a)}.id
+        AND NOT ${hh}.deleted AND (${inner}))`;
+  }
+}
+
+function isTypeModifier(op: string): boolean {
+  return /^[A-Z][A-Za-z]+$/.test(op);
+}
+
+function paramOf(types: readonly string[], code: string): SearchParameter | undefined {
+  for (const t of types) {
+    const p = searchParam(t, code);
+    if (p) return p;
+  }
+  return undefined;
 }
 
 function tableOf(param: SearchParameter): string | undefined {
@@ -88,66 +223,53 @@ function tableOf(param: SearchParameter): string | undefined {
       return 'search_reference';
     case 'date':
       return 'search_date';
+    case 'number':
+    case 'quantity':
+      return 'search_number';
     default:
       return undefined;
   }
-}
-
-function tokenCondition(sql: Sql, f: Filter, values: string[]): Fragment | undefined {
-  if (f.operator !== 'eq' && f.operator !== 'not' && f.operator !== 'ne') return undefined;
-  const matches = values.map((v) => {
-    const bar = v.indexOf('|');
-    if (bar < 0) return sql`s.value = ${v}`;
-    const system = v.slice(0, bar);
-    const code = v.slice(bar + 1);
-    if (code === '') return sql`s.system = ${system}`;
-    return sql`(s.system = ${system} AND s.value = ${code})`;
-  });
-  const exists = sql`EXISTS (SELECT 1 FROM search_token s WHERE s.resource_type = r.resource_type AND s.id = r.id
-    AND s.code = ${f.code} AND (${or(sql, matches)}))`;
-  return f.operator === 'eq' ? exists : sql`NOT ${exists}`;
-}
-
-function stringCondition(sql: Sql, f: Filter, values: string[]): Fragment | undefined {
-  let matches: Fragment[];
-  if (f.operator === 'eq' || f.operator === 'sw') {
-    matches = values.map((v) => sql`s.value LIKE ${likeEscape(normalizeString(v)) + '%'}`);
-  } else if (f.operator === 'exact') {
-    matches = values.map((v) => sql`s.raw = ${v}`);
-  } else if (f.operator === 'contains') {
-    matches = values.map((v) => sql`s.value LIKE ${'%' + likeEscape(normalizeString(v)) + '%'}`);
-  } else {
-    return undefined;
-  }
-  return sql`EXISTS (SELECT 1 FROM search_string s WHERE s.resource_type = r.resource_type AND s.id = r.id
-    AND s.code = ${f.code} AND (${or(sql, matches)}))`;
-}
-
-function referenceCondition(
-  sql: Sql,
-  f: Filter,
-  values: string[],
-  param: SearchParameter,
-  baseUrl: string
-): Fragment | undefined {
-  if (f.operator !== 'eq' && f.operator !== 'not' && f.operator !== 'ne') return undefined;
-  const targets = values.flatMap((v) => {
-    const local = v.startsWith(baseUrl + '/') ? v.slice(baseUrl.length + 1) : v;
-    if (local.includes('/')) return [local.replace(/\/_history\/.*$/, '')];
-    // A bare id means any of the parameter's target types (search.html#reference).
-    return (param.target ?? []).map((t) => `${t}/${local}`);
-  });
-  const exists = sql`EXISTS (SELECT 1 FROM search_reference s WHERE s.resource_type = r.resource_type AND s.id = r.id
-    AND s.code = ${f.code} AND s.target = ANY(${targets}))`;
-  return f.operator === 'eq' ? exists : sql`NOT ${exists}`;
 }
 
 /**
  * R4 prefix semantics (search.html#prefix) comparing the target range [low, high] with the search value's
  * implicit range [vlow, vhigh].
  */
-function dateCondition(sql: Sql, op: string, value: string, param: string, low: Fragment, high: Fragment): Fragment | undefined {
+export function dateCondition(sql: Sql, op: string, value: string, param: string, low: Fragment, high: Fragment): Fragment | undefined {
   const [vlow, vhigh] = dateRange(value, param);
+  return rangeCondition(sql, op, vlow, vhigh, low, high, () => {
+    const mid = (Date.parse(vlow) + Date.parse(vhigh)) / 2;
+    const slack = Math.max(86_400_000, Math.abs(Date.now() - mid) * 0.1);
+    return [new Date(Date.parse(vlow) - slack).toISOString(), new Date(Date.parse(vhigh) + slack).toISOString()];
+  });
+}
+
+/** number and quantity (search.html#number): a value's implicit range is ± half a unit of its last digit. */
+function numberCondition(sql: Sql, op: string, raw: string, param: string, quantity: boolean, s: Helper<string>): Fragment | undefined {
+  let value = raw;
+  let unit: Fragment | undefined;
+  if (quantity) {
+    const [n, system, code] = raw.split('|');
+    value = n ?? '';
+    if (code) unit = system ? sql`(${s}.system = ${system} AND ${s}.unit = ${code})` : sql`${s}.unit = ${code}`;
+  }
+  if (!/^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value)) invalid(`Invalid number "${raw}" for search parameter ${param}`, param);
+  const decimals = value.split(/[eE]/)[0]?.split('.')[1]?.length ?? 0;
+  const half = 0.5 * 10 ** -decimals;
+  const n = Number(value);
+  const cond = rangeCondition(sql, op, String(n - half), String(n + half), sql`${s}.low`, sql`${s}.high`, () => [String(n * 0.9), String(n * 1.1)]);
+  return cond && unit ? sql`(${cond} AND ${unit})` : cond;
+}
+
+function rangeCondition(
+  sql: Sql,
+  op: string,
+  vlow: string,
+  vhigh: string,
+  low: Fragment,
+  high: Fragment,
+  approx: () => [string, string]
+): Fragment | undefined {
   const within = sql`(${low} >= ${vlow} AND ${high} <= ${vhigh})`;
   switch (op) {
     case 'eq':
@@ -167,11 +289,7 @@ function dateCondition(sql: Sql, op: string, value: string, param: string, low: 
     case 'eb':
       return sql`${high} < ${vlow}`;
     case 'ap': {
-      // "approximately": within 10% of the distance between the value and now, at least a day.
-      const mid = (Date.parse(vlow) + Date.parse(vhigh)) / 2;
-      const slack = Math.max(86_400_000, Math.abs(Date.now() - mid) * 0.1);
-      const alow = new Date(Date.parse(vlow) - slack).toISOString();
-      const ahigh = new Date(Date.parse(vhigh) + slack).toISOString();
+      const [alow, ahigh] = approx();
       return sql`(${low} <= ${ahigh} AND ${high} >= ${alow})`;
     }
     default:

@@ -22,7 +22,7 @@ export type VersionRow = {
 };
 
 export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
-  const rows = v.resource ? extractIndexRows(v.resource) : { tokens: [], strings: [], references: [], dates: [] };
+  const rows = v.resource ? extractIndexRows(v.resource) : { tokens: [], numbers: [], strings: [], references: [], dates: [] };
   const content = v.resource ? sql.json(v.resource as never) : null;
   const deleted = v.resource === undefined;
   const current = v.isNew
@@ -39,9 +39,13 @@ export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
     d2 AS (DELETE FROM search_string WHERE resource_type = ${v.type} AND id = ${v.id}),
     d3 AS (DELETE FROM search_reference WHERE resource_type = ${v.type} AND id = ${v.id}),
     d4 AS (DELETE FROM search_date WHERE resource_type = ${v.type} AND id = ${v.id}),
-    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value)
-      SELECT ${v.type}, ${v.id}, x.code, x.system, x.value
-      FROM jsonb_to_recordset(${sql.json(rows.tokens as never)}::jsonb) AS x(code text, system text, value text)),
+    d5 AS (DELETE FROM search_number WHERE resource_type = ${v.type} AND id = ${v.id}),
+    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
+      SELECT ${v.type}, ${v.id}, x.code, x.system, x.value, x.text
+      FROM jsonb_to_recordset(${sql.json(rows.tokens as never)}::jsonb) AS x(code text, system text, value text, text text)),
+    i5 AS (INSERT INTO search_number (resource_type, id, code, system, unit, low, high)
+      SELECT ${v.type}, ${v.id}, x.code, x.system, x.unit, x.low, x.high
+      FROM jsonb_to_recordset(${sql.json(rows.numbers as never)}::jsonb) AS x(code text, system text, unit text, low numeric, high numeric)),
     i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
       SELECT ${v.type}, ${v.id}, x.code, x.value, x.raw
       FROM jsonb_to_recordset(${sql.json(rows.strings as never)}::jsonb) AS x(code text, value text, raw text)),

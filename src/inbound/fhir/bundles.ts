@@ -5,6 +5,7 @@
 import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import { outcome } from '../../outcome.ts';
+import { subset, summaryElements } from './subset.ts';
 import type { HistoryEntry, SearchResult } from '../../store/repository.ts';
 
 export function searchBundle(
@@ -16,19 +17,20 @@ export function searchBundle(
 ): Bundle {
   const count = request.count ?? 20;
   const offset = request.offset ?? 0;
-  const entry: BundleEntry[] = result.resources.map((r) => ({
-    fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`,
-    resource: r,
-    search: { mode: 'match' },
-  }));
-  if (result.unsupported.length > 0) {
+  const shape = shaper(request);
+  const summaryCount = request.summary === undefined && request.count === 0 && query.get('_summary') === 'count';
+  const entry: BundleEntry[] = summaryCount
+    ? []
+    : [
+        ...result.resources.map((r) => ({ fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: shape(r), search: { mode: 'match' as const } })),
+        ...result.included.map((r) => ({ fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: shape(r), search: { mode: 'include' as const } })),
+      ];
+  const warnings: string[] = [];
+  if (result.unsupported.length > 0) warnings.push(`Search parameter(s) ignored: ${result.unsupported.join(', ')}`);
+  if (result.withheld > 0) warnings.push(`${result.withheld} included resource(s) left out: the token's scopes do not allow reading them`);
+  if (warnings.length > 0) {
     entry.push({
-      resource: outcome(
-        'not-supported',
-        `Search parameter(s) ignored: ${result.unsupported.join(', ')}`,
-        result.unsupported,
-        'warning'
-      ),
+      resource: outcome('not-supported', warnings.join('; '), result.unsupported.length > 0 ? result.unsupported : undefined, 'warning'),
       search: { mode: 'outcome' },
     });
   }
@@ -71,6 +73,16 @@ export function historyBundle(
     link: pageLinks(baseUrl, path, query, count, offset, rows.length > count),
     entry,
   };
+}
+
+/** `_summary=true` keeps the summary elements, `_elements=a,b` the named ones (search.html#summary). */
+function shaper(request: SearchRequest): (r: Resource) => Resource {
+  if (request.fields?.length) {
+    const keep = new Set(request.fields);
+    return (r) => subset(r, keep);
+  }
+  if (request.summary === 'true') return (r) => subset(r, summaryElements(r.resourceType));
+  return (r) => r;
 }
 
 function pageLinks(

@@ -11,7 +11,7 @@ import { httpError, invalid } from '../../outcome.ts';
 import type { Repository } from '../../store/repository.ts';
 import { demand } from '../../access/guard.ts';
 import type { Principal } from '../../access/tokens.ts';
-import type { Permission } from '../../access/scopes.ts';
+import { allows as scopeAllows, type Permission } from '../../access/scopes.ts';
 import { historyBundle, searchBundle } from './bundles.ts';
 import { allows, isSupportedType, type SupportedType, type TypeInteraction } from './registry.ts';
 
@@ -24,6 +24,8 @@ export type FhirRequest = {
   ifMatch?: string;
   ifNoneExist?: string;
   ifNoneMatch?: string;
+  /** `Prefer: handling=strict`: unknown search parameters are an error (search.html#errors). */
+  strict?: boolean;
   /** Set by the transaction processor: the id this create must use, or the existing match of a conditional create. */
   preassigned?: { id: string; existing: boolean };
 };
@@ -41,6 +43,9 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
     demand(ctx.principal, '*', 'r', 'history-system');
     return { status: 200, resource: await history(ctx, req.query) };
   }
+  if (!type && method === 'GET' && req.query.has('_type')) {
+    return { status: 200, resource: await systemSearch(ctx, req) };
+  }
   if (!type || type.startsWith('_') || type.startsWith('$')) {
     throw httpError(404, 'not-supported', `No FHIR interaction at ${method} /${req.path}`);
   }
@@ -52,7 +57,7 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
     switch (method) {
       case 'GET':
         permit(ctx, type, 'search-type', method);
-        return { status: 200, resource: await search(ctx, type, req.query) };
+        return { status: 200, resource: await search(ctx, type, req.query, req.strict) };
       case 'POST':
         permit(ctx, type, 'create', method);
         // A conditional create reveals whether a match exists: it needs search as well.
@@ -74,7 +79,7 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
     }
   } else if (parts.length === 2 && second === '_search' && method === 'POST') {
     permit(ctx, type, 'search-type', method);
-    return { status: 200, resource: await search(ctx, type, req.query) };
+    return { status: 200, resource: await search(ctx, type, req.query, req.strict) };
   } else if (parts.length === 2 && second === '_history' && method === 'GET') {
     permit(ctx, type, 'history-type', method);
     return { status: 200, resource: await history(ctx, req.query, type) };
@@ -124,10 +129,23 @@ async function create(ctx: Context, type: SupportedType, req: FhirRequest): Prom
   return { status: created ? 201 : 200, resource: r };
 }
 
-async function search(ctx: Context, type: string, query: URLSearchParams) {
+async function search(ctx: Context, type: string, query: URLSearchParams, strict = false) {
   const request = searchRequest(type, query);
-  const result = await ctx.repo.search(request);
+  const result = await ctx.repo.search(request, { strict, canRead: (t) => scopeAllows(ctx.principal.grants, t, 'r') });
   return searchBundle(ctx.baseUrl, type, query, request, result);
+}
+
+/** `GET /fhir?_type=Patient,Practitioner&name=…` (search.html#searchtypes): parameters common to the types. */
+async function systemSearch(ctx: Context, req: FhirRequest) {
+  const types = (req.query.get('_type') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  if (types.length === 0) invalid('_type names no resource type', '_type');
+  for (const t of types) {
+    if (!isSupportedType(t)) throw httpError(404, 'not-supported', `Resource type "${t}" is not supported by this server`, '_type');
+    permit(ctx, t, 'search-type', 'GET');
+  }
+  const request = searchRequest(types[0] as string, req.query);
+  const result = await ctx.repo.search(request, { strict: req.strict, types, canRead: (t) => scopeAllows(ctx.principal.grants, t, 'r') });
+  return searchBundle(ctx.baseUrl, '', req.query, request, result);
 }
 
 export function searchRequest(type: string, query: URLSearchParams): SearchRequest {

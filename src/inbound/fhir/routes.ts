@@ -77,6 +77,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
       ifMatch: parseEtag(c.req.header('if-match')),
       ifNoneExist: c.req.header('if-none-exist'),
       ifNoneMatch: c.req.header('if-none-match'),
+      strict: /(^|[;,\s])handling=strict/.test(c.req.header('prefer') ?? ''),
     };
     if (method === 'POST' && path.endsWith('/_search')) {
       req.query = await searchForm(c, url.searchParams);

@@ -1,0 +1,146 @@
+/**
+ * @module store/search — runs a FHIR search (search.html): matches, order, page, total, and the resources that
+ * `_include` and `_revinclude` (with `:iterate`) bring along, filtered by what the caller may read.
+ */
+import type { IncludeTarget, SearchRequest, SortRule, WithId } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Sql } from 'postgres';
+import { invalid } from '../outcome.ts';
+import { canonicalOrder } from './order.ts';
+import { buildWhere, type Fragment } from './search-sql.ts';
+import { searchParam } from './search-params.ts';
+
+export type SearchOptions = {
+  /** `Prefer: handling=strict`, and conditional writes: unknown parameters are an error, not a warning. */
+  strict?: boolean;
+  /** `_type` system search. */
+  types?: readonly string[];
+  /** May the caller read resources of this type? Included resources it may not are left out. */
+  canRead?: (type: string) => boolean;
+};
+
+export type SearchResult = {
+  resources: WithId<Resource>[];
+  included: WithId<Resource>[];
+  hasMore: boolean;
+  total?: number;
+  unsupported: string[];
+  /** Included resources left out because the caller's scopes do not allow reading their type. */
+  withheld: number;
+};
+
+const MAX_INCLUDED = 1000;
+const MAX_ITERATE = 3;
+
+export async function search(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
+  const { where, unsupported } = buildWhere(sql, request, baseUrl, o.types);
+  if (o.strict && unsupported.length > 0) invalid(`Search parameter(s) not supported: ${unsupported.join(', ')}`, unsupported[0]);
+  const count = request.count ?? 20;
+  const offset = request.offset ?? 0;
+  const types = o.types ?? [request.resourceType];
+  const rows =
+    count === 0
+      ? []
+      : await sql<{ content: Resource }[]>`
+          SELECT r.content FROM resource r WHERE ${where}
+          ORDER BY ${orderBy(sql, types, request.sortRules ?? [])}
+          LIMIT ${count + 1} OFFSET ${offset}`;
+  const resources = rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>);
+  const result: SearchResult = { resources, included: [], hasMore: count > 0 && rows.length > count, unsupported, withheld: 0 };
+  if (request.total === 'accurate' || request.total === 'estimate') {
+    const [c] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM resource r WHERE ${where}`;
+    result.total = Number(c?.n ?? 0);
+  }
+  if (resources.length > 0 && (request.include?.length || request.revInclude?.length)) {
+    const included = await includes(sql, resources, request.include ?? [], request.revInclude ?? []);
+    const allowed = o.canRead ? included.filter((r) => o.canRead!(r.resourceType)) : included;
+    result.withheld = included.length - allowed.length;
+    result.included = allowed;
+  }
+  return result;
+}
+
+/** `_include` follows references out of the matches; `_revinclude` finds resources pointing at them. */
+async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarget[], rev: IncludeTarget[]): Promise<WithId<Resource>[]> {
+  const seen = new Set(matches.map(ref));
+  const out: WithId<Resource>[] = [];
+  let frontier = matches;
+  for (let depth = 0; depth < MAX_ITERATE && frontier.length > 0 && out.length < MAX_INCLUDED; depth++) {
+    // The first round applies every target; later rounds only the :iterate ones, to what the last round added.
+    const incs = inc.filter((t) => depth === 0 || t.modifier === 'iterate');
+    const revs = rev.filter((t) => depth === 0 || t.modifier === 'iterate');
+    if (incs.length + revs.length === 0) break;
+    const found: WithId<Resource>[] = [];
+    for (const t of incs) {
+      checkTarget(t, '_include');
+      const from = frontier.filter((r) => r.resourceType === t.resourceType);
+      if (from.length === 0) continue;
+      const rows = await sql<{ content: Resource }[]>`
+        SELECT DISTINCT r.content FROM search_reference s
+          JOIN resource r ON r.resource_type = split_part(s.target, '/', 1) AND r.id = split_part(s.target, '/', 2)
+        WHERE s.resource_type = ${t.resourceType} AND s.id = ANY(${from.map((r) => r.id)}) AND s.code = ${t.searchParam}
+          AND NOT r.deleted ${t.targetType ? sql`AND r.resource_type = ${t.targetType}` : sql``}
+        LIMIT ${MAX_INCLUDED}`;
+      found.push(...rows.map((r) => r.content as WithId<Resource>));
+    }
+    for (const t of revs) {
+      checkTarget(t, '_revinclude');
+      const rows = await sql<{ content: Resource }[]>`
+        SELECT DISTINCT r.content FROM search_reference s
+          JOIN resource r ON r.resource_type = s.resource_type AND r.id = s.id
+        WHERE s.target = ANY(${frontier.map(ref)}) AND s.code = ${t.searchParam} AND s.resource_type = ${t.resourceType}
+          AND NOT r.deleted
+        LIMIT ${MAX_INCLUDED}`;
+      found.push(...rows.map((r) => r.content as WithId<Resource>));
+    }
+    frontier = [];
+    for (const r of found) {
+      if (seen.has(ref(r))) continue;
+      seen.add(ref(r));
+      const ordered = canonicalOrder(r);
+      out.push(ordered);
+      frontier.push(ordered);
+    }
+  }
+  return out.slice(0, MAX_INCLUDED);
+}
+
+function checkTarget(t: IncludeTarget, what: string): void {
+  const p = searchParam(t.resourceType, t.searchParam);
+  if (p?.type !== 'reference') invalid(`${what}=${t.resourceType}:${t.searchParam}: not a reference search parameter`, what);
+}
+
+function ref(r: Resource): string {
+  return `${r.resourceType}/${r.id}`;
+}
+
+/** `_sort=-date,name` (search.html#sort): by parameter values (lowest first, highest first when descending), then id. */
+function orderBy(sql: Sql, types: readonly string[], rules: SortRule[]): Fragment {
+  if (rules.length === 0) return sql`r.last_updated DESC, r.id`;
+  const parts = rules.map((rule) => {
+    const dir = rule.descending ? sql`DESC NULLS LAST` : sql`ASC NULLS LAST`;
+    if (rule.code === '_id') return sql`r.id ${dir}`;
+    if (rule.code === '_lastUpdated') return sql`r.last_updated ${dir}`;
+    const param = types.map((t) => searchParam(t, rule.code)).find(Boolean);
+    const agg = rule.descending ? sql`max` : sql`min`;
+    const key = (table: string, col: Fragment) =>
+      sql`(SELECT ${agg}(${col}) FROM ${sql(table)} o WHERE o.resource_type = r.resource_type AND o.id = r.id AND o.code = ${rule.code}) ${dir}`;
+    switch (param?.type) {
+      case 'string':
+        return key('search_string', sql`o.value`);
+      case 'date':
+        return key('search_date', rule.descending ? sql`o.high` : sql`o.low`);
+      case 'token':
+      case 'uri':
+        return key('search_token', sql`o.value`);
+      case 'reference':
+        return key('search_reference', sql`o.target`);
+      case 'number':
+      case 'quantity':
+        return key('search_number', rule.descending ? sql`o.high` : sql`o.low`);
+      default:
+        invalid(`Cannot sort by "${rule.code}"`, '_sort');
+    }
+  });
+  return [...parts, sql`r.id`].reduce((acc, p) => sql`${acc}, ${p}`);
+}
