@@ -32,19 +32,30 @@ export type SearchResult = {
 const MAX_INCLUDED = 1000;
 const MAX_ITERATE = 3;
 
-export async function search(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
+/** The page query of a search: what `search` runs and `explainSearch` shows the plan of. */
+function pageQuery(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions) {
   const { where, unsupported } = buildWhere(sql, request, baseUrl, o.types);
   if (o.strict && unsupported.length > 0) invalid(`Search parameter(s) not supported: ${unsupported.join(', ')}`, unsupported[0]);
   const count = request.count ?? 20;
   const offset = request.offset ?? 0;
   const types = o.types ?? [request.resourceType];
-  const rows =
-    count === 0
-      ? []
-      : await sql<{ content: Resource }[]>`
-          SELECT r.content FROM resource r WHERE ${where}
-          ORDER BY ${orderBy(sql, types, request.sortRules ?? [])}
-          LIMIT ${count + 1} OFFSET ${offset}`;
+  const query = sql`
+    SELECT r.content FROM resource r WHERE ${where}
+    ORDER BY ${orderBy(sql, types, request.sortRules ?? [])}
+    LIMIT ${count + 1} OFFSET ${offset}`;
+  return { query, where, unsupported, count };
+}
+
+/** The plan PostgreSQL chooses for a search (EXPLAIN, JSON format): tests prove the indexes are used. */
+export async function explainSearch(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<unknown> {
+  const { query } = pageQuery(sql, request, baseUrl, o);
+  const [row] = await sql<{ 'QUERY PLAN': unknown }[]>`EXPLAIN (FORMAT JSON) ${query}`;
+  return row?.['QUERY PLAN'];
+}
+
+export async function search(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
+  const { query, where, unsupported, count } = pageQuery(sql, request, baseUrl, o);
+  const rows = count === 0 ? [] : await sql<{ content: Resource }[]>`${query}`;
   const resources = rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>);
   const result: SearchResult = { resources, included: [], hasMore: count > 0 && rows.length > count, unsupported, withheld: 0 };
   if (request.total === 'accurate' || request.total === 'estimate') {
