@@ -36,6 +36,7 @@ const origin = `http://127.0.0.1:${g.port}`;
 const family = (i: number) => `${FAMILIES[i % FAMILIES.length]}${Math.floor(i / FAMILIES.length) % 1000}`;
 const birthDate = (i: number) => new Date(Date.UTC(1940, 0, 1) + (i % 25_000) * 86_400_000).toISOString().slice(0, 10);
 const phone = (i: number) => `(555) ${String(i).padStart(7, '0').slice(0, 3)}-${String(i).padStart(7, '0').slice(3)}`;
+const apptDay = (i: number) => new Date(Date.UTC(2026, 0, 5) + (i % Math.max(1, Math.floor(APPOINTMENTS / PRACTITIONERS / 24))) * 86_400_000).toISOString().slice(0, 10);
 const day = (i: number) => new Date(Date.UTC(2026, 0, 5) + (i % 250) * 86_400_000);
 
 async function load(n: number, make: (i: number) => Resource, label: string): Promise<void> {
@@ -59,8 +60,10 @@ try {
     gender: i % 2 ? 'female' : 'male',
     telecom: [{ system: 'phone', value: phone(i) }],
   }), 'patients');
+  // A practitioner's day: 24 appointments of 20 minutes from 08:00, day after day.
   await load(APPOINTMENTS, (i) => {
-    const start = new Date(day(i).getTime() + (8 * 60 + (i % 24) * 20) * 60_000);
+    const slot = Math.floor(i / PRACTITIONERS);
+    const start = new Date(Date.UTC(2026, 0, 5) + Math.floor(slot / 24) * 86_400_000 + (8 * 60 + (slot % 24) * 20) * 60_000);
     return {
       resourceType: 'Appointment',
       status: 'booked',
@@ -104,7 +107,7 @@ try {
     ['Patient by MRN', (i) => `Patient?identifier=urn:oid:2.16.840.1.113883.3.999.1|MRN${pick(i)}`],
     ['Patient by family + birth date', (i) => `Patient?family=${encodeURIComponent(family(pick(i)).toLowerCase())}&birthdate=${birthDate(pick(i))}`],
     ['Patient by phone', (i) => `Patient?phone=555${String(pick(i)).padStart(7, '0')}`],
-    ["Practitioner's appointments for a day, sorted, patients included", (i) => `Appointment?actor=Practitioner/Practitioner-${i % PRACTITIONERS}&date=${day(i).toISOString().slice(0, 10)}&_sort=date&_include=Appointment:patient`],
+    ["Practitioner's appointments for a day, sorted, patients included", (i) => `Appointment?actor=Practitioner/Practitioner-${i % PRACTITIONERS}&date=${apptDay(i)}&_sort=date&_include=Appointment:patient&_count=50`],
     ["Patient's active coverages", (i) => `Coverage?beneficiary=Patient/Patient-${i % OTHERS}&status=active`],
     ["Patient's active referrals", (i) => `ServiceRequest?subject=Patient/Patient-${i % OTHERS}&status=active&_revinclude=Task:focus`],
     ["Patient's eligibility responses since a date", (i) => `CoverageEligibilityResponse?patient=Patient/Patient-${i % OTHERS}&created=ge2026-01-01`],

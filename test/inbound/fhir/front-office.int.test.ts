@@ -182,6 +182,30 @@ describe('search controls', () => {
     expect(matches(await fhir('GET', `Encounter?subject=Patient/${ids.munoz}&length=30|http://unitsofmeasure.org|h`))).toEqual([]);
   });
 
+  it('searches meta: _tag, _profile, _security, _lastUpdated', async () => {
+    const { body } = await fhir('POST', 'Patient', {
+      resourceType: 'Patient',
+      meta: {
+        tag: [{ system: 'urn:test:tag', code: tag }],
+        security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }],
+        profile: ['https://frontdesk.example.org/fhir/StructureDefinition/frontdesk-patient'],
+      },
+      identifier: [{ system: MRN, value: unique() }],
+      name: [{ family: `Meta${tag}` }],
+    });
+    expect(matches(await fhir('GET', `Patient?_tag=urn:test:tag|${tag}`))).toEqual([body.id]);
+    expect(matches(await fhir('GET', `Patient?_tag=urn:test:tag|${tag}&_security=http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R`))).toEqual([body.id]);
+    expect(matches(await fhir('GET', `Patient?_tag=urn:test:tag|${tag}&_profile=https://frontdesk.example.org/fhir/StructureDefinition/frontdesk-patient`))).toEqual([body.id]);
+    expect(matches(await fhir('GET', `Patient?_tag=urn:test:tag|${tag}&_lastUpdated=ge${body.meta.lastUpdated}`))).toEqual([body.id]);
+    expect(matches(await fhir('GET', `Patient?_tag=urn:test:tag|${tag}&_lastUpdated=lt${body.meta.lastUpdated}`))).toEqual([]);
+  });
+
+  it('finds audit events by agent identifier (the client)', async () => {
+    const res = await fhir('GET', `AuditEvent?agent:identifier=urn:frontdesk:client-id|${g.credentials.id}&entity=Patient/${ids.munoz}&_count=1`);
+    expect(res.status).toBe(200);
+    expect(matches(res)).toHaveLength(1);
+  });
+
   it('leaves out included resources the token may not read, and says so', async () => {
     const apptOnly = client(g, () => getToken(g, 'system/Appointment.rs'));
     const res = await apptOnly('GET', `Appointment?_id=${ids.a1}&_include=Appointment:patient`);
