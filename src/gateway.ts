@@ -13,6 +13,7 @@ import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
+import { ADT_REGISTRATION_EVENTS, registerPatientHandler } from './workflows/register-patient.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { Repository } from './store/repository.ts';
@@ -53,6 +54,8 @@ export async function startGateway(
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
   const handlers = new Map<string, Hl7Handler>();
+  const registerPatient = registerPatientHandler(repo);
+  for (const event of ADT_REGISTRATION_EVENTS) handlers.set(`ADT^${event}`, registerPatient);
   const receive = { sql: db.sql, log, handlers, newControlId, audit };
   const app = createHttpApp({
     sql: db.sql,
