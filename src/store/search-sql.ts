@@ -159,7 +159,10 @@ class Builder {
       // A bare id means any of the parameter's target types (search.html#reference), or the one in `:Type`.
       return isTypeModifier(f.operator) ? [`${f.operator}/${local}`] : (param.target ?? []).map((t) => `${t}/${local}`);
     });
-    const exists = own('search_reference', sql`${s}.target = ANY(${targets})`);
+    // One target is compared with `=`, not `= ANY(array)`: the planner then uses the column statistics and
+    // knows "Practitioner/7" has 1,000 rows, where it guessed 6 for the array form and chose a poor join order.
+    const match = targets.length === 1 ? sql`${s}.target = ${targets[0] as string}` : sql`${s}.target = ANY(${targets})`;
+    const exists = own('search_reference', match);
     return f.operator === 'not' || f.operator === 'ne' ? sql`NOT ${exists}` : exists;
   }
 
