@@ -18,94 +18,39 @@ import { searchParam } from './search-params.ts';
 
 export type Fragment = PendingQuery<Row[]>;
 
-export type SearchSql = {
-  where: Fragment;
-  unsupported: string[];
-  /** What to select from: `resource r`, or the candidates of one filter (`r`) joined to `resource rr`. */
-  from: Fragment;
-  /** Alias of the full resource row (for `deleted`, `last_updated`, `content`): `r` or `rr`. */
-  row: string;
-};
+export type SearchSql = { where: Fragment; unsupported: string[] };
 
 const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type']);
 const MAX_CHAIN = 3;
 
-/**
- * Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches.
- *
- * With `candidates`, the most selective-looking filter (a reference, then a token, a string, a date) is turned
- * into the row source: the ids it matches are taken from its search table first, the other filters are checked
- * on those ids, and only the survivors are joined to `resource`. Left to itself, the planner often fetched every
- * candidate resource before filtering (a practitioner's 1,000 appointments for one day's 24): 3× slower.
- * Search tables never hold rows of deleted resources, so the candidates need no `deleted` check of their own.
- */
-export function buildWhere(
-  sql: Sql,
-  request: SearchRequest,
-  baseUrl: string,
-  types?: readonly string[],
-  options: { candidates?: boolean } = {}
-): SearchSql {
+/** Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches. */
+export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, types?: readonly string[]): SearchSql {
   const unsupported: string[] = [];
   const typeList = types ?? [request.resourceType];
-  const filters = (request.filters ?? []).filter((f) => !CONTROL.has(f.code));
-  const driver = options.candidates ? pickDriver(typeList, filters) : undefined;
-  const joined = new Builder(sql, baseUrl, unsupported, 'rr');
-  const select = driver ? joined.candidates(typeList, driver) : undefined;
-  const row = select ? 'rr' : 'r';
-  const b = select ? joined : new Builder(sql, baseUrl, unsupported, 'r');
-  const from = select ? sql`(${select}) r JOIN resource rr ON rr.resource_type = r.resource_type AND rr.id = r.id` : sql`resource r`;
   const conditions: Fragment[] = [
     typeList.length === 1 ? sql`r.resource_type = ${typeList[0] as string}` : sql`r.resource_type = ANY(${typeList as string[]})`,
-    sql`NOT ${sql(row)}.deleted`,
+    sql`NOT r.deleted`,
   ];
-  for (const filter of filters) {
-    if (select && filter === driver) continue;
+  const b = new Builder(sql, baseUrl, unsupported);
+  for (const filter of request.filters ?? []) {
+    if (CONTROL.has(filter.code)) continue;
     const condition = b.filter(typeList, filter, 'r', 0);
     if (condition) conditions.push(condition);
     else unsupported.push(filter.operator === 'eq' ? filter.code : `${filter.code}:${filter.operator}`);
   }
-  return { where: and(sql, conditions), unsupported, from, row };
-}
-
-const DRIVER_RANK: Record<string, number> = { reference: 0, token: 1, uri: 1, string: 2, date: 3, number: 4, quantity: 4 };
-const POSITIVE = new Set(['eq', 'exact', 'sw', 'contains', 'text', 'of-type', 'identifier', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
-
-function pickDriver(types: readonly string[], filters: Filter[]): Filter | undefined {
-  let best: { f: Filter; rank: number } | undefined;
-  for (const f of filters) {
-    if (f.code.startsWith('_') || f.code.includes('.') || !(POSITIVE.has(f.operator) || isTypeModifier(f.operator))) continue;
-    const type = paramOf(types, f.code)?.type;
-    const rank = type === undefined ? undefined : DRIVER_RANK[type];
-    if (rank !== undefined && (!best || rank < best.rank)) best = { f, rank };
-  }
-  return best?.f;
+  return { where: and(sql, conditions), unsupported };
 }
 
 class Builder {
   private readonly sql: Sql;
   private readonly baseUrl: string;
   private readonly unsupported: string[];
-  private readonly row: string;
   private aliases = 0;
-  /** Set while building the candidates of the driving filter: `own` then selects ids instead of testing one. */
-  private driverTypes: readonly string[] | undefined;
 
-  constructor(sql: Sql, baseUrl: string, unsupported: string[], row = 'r') {
+  constructor(sql: Sql, baseUrl: string, unsupported: string[]) {
     this.sql = sql;
     this.baseUrl = baseUrl;
     this.unsupported = unsupported;
-    this.row = row;
-  }
-
-  /** `SELECT DISTINCT resource_type, id` of the rows matching one filter, or undefined if it has no such form. */
-  candidates(types: readonly string[], f: Filter): Fragment | undefined {
-    this.driverTypes = types;
-    try {
-      return this.filter(types, f, 'r', 0);
-    } finally {
-      this.driverTypes = undefined;
-    }
   }
 
   /** One filter on the resource aliased `a` (of one of `types`), or undefined when it cannot be answered. */
@@ -122,21 +67,15 @@ class Builder {
       return undefined;
     }
     if (f.code === '_lastUpdated') {
-      const lu = depth === 0 ? sql(this.row) : r;
-      const parts = splitSearchOnComma(f.value).map((v) => dateCondition(sql, f.operator, v, '_lastUpdated', sql`${lu}.last_updated`, sql`${lu}.last_updated`));
+      const parts = splitSearchOnComma(f.value).map((v) => dateCondition(sql, f.operator, v, '_lastUpdated', sql`${r}.last_updated`, sql`${r}.last_updated`));
       return parts.every((p) => p !== undefined) ? or(sql, parts as Fragment[]) : undefined;
     }
     const param = paramOf(types, f.code);
     if (!param?.type) return undefined;
     const s = sql(`s${++this.aliases}`);
-    const driverTypes = this.driverTypes;
     const own = (table: string, cond: Fragment, code = f.code) =>
-      driverTypes
-        ? sql`SELECT DISTINCT ${s}.resource_type, ${s}.id FROM ${sql(table)} ${s}
-            WHERE ${driverTypes.length === 1 ? sql`${s}.resource_type = ${driverTypes[0] as string}` : sql`${s}.resource_type = ANY(${driverTypes as string[]})`}
-              AND ${s}.code = ${code} AND (${cond})`
-        : sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id
-            AND ${s}.code = ${code} AND (${cond}))`;
+      sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id
+        AND ${s}.code = ${code} AND (${cond}))`;
     if (f.operator === 'missing') {
       const table = tableOf(param);
       if (!table) return undefined;

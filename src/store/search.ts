@@ -34,16 +34,16 @@ const MAX_ITERATE = 3;
 
 /** The page query of a search: what `search` runs and `explainSearch` shows the plan of. */
 function pageQuery(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions) {
-  const { where, unsupported, from, row } = buildWhere(sql, request, baseUrl, o.types, { candidates: true });
+  const { where, unsupported } = buildWhere(sql, request, baseUrl, o.types);
   if (o.strict && unsupported.length > 0) invalid(`Search parameter(s) not supported: ${unsupported.join(', ')}`, unsupported[0]);
   const count = request.count ?? 20;
   const offset = request.offset ?? 0;
   const types = o.types ?? [request.resourceType];
   const query = sql`
-    SELECT ${sql(row)}.content FROM ${from} WHERE ${where}
-    ORDER BY ${orderBy(sql, types, request.sortRules ?? [], row)}
+    SELECT r.content FROM resource r WHERE ${where}
+    ORDER BY ${orderBy(sql, types, request.sortRules ?? [])}
     LIMIT ${count + 1} OFFSET ${offset}`;
-  return { query, where, from, unsupported, count };
+  return { query, where, unsupported, count };
 }
 
 /** The plan PostgreSQL chooses for a search (EXPLAIN, JSON format): tests prove the indexes are used. */
@@ -54,12 +54,12 @@ export async function explainSearch(sql: Sql, request: SearchRequest, baseUrl: s
 }
 
 export async function search(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
-  const { query, where, from, unsupported, count } = pageQuery(sql, request, baseUrl, o);
+  const { query, where, unsupported, count } = pageQuery(sql, request, baseUrl, o);
   const rows = count === 0 ? [] : await sql<{ content: Resource }[]>`${query}`;
   const resources = rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>);
   const result: SearchResult = { resources, included: [], hasMore: count > 0 && rows.length > count, unsupported, withheld: 0 };
   if (request.total === 'accurate' || request.total === 'estimate') {
-    const [c] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM ${from} WHERE ${where}`;
+    const [c] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM resource r WHERE ${where}`;
     result.total = Number(c?.n ?? 0);
   }
   if (resources.length > 0 && (request.include?.length || request.revInclude?.length)) {
@@ -126,12 +126,12 @@ function ref(r: Resource): string {
 }
 
 /** `_sort=-date,name` (search.html#sort): by parameter values (lowest first, highest first when descending), then id. */
-function orderBy(sql: Sql, types: readonly string[], rules: SortRule[], row: string): Fragment {
-  if (rules.length === 0) return sql`${sql(row)}.last_updated DESC, r.id`;
+function orderBy(sql: Sql, types: readonly string[], rules: SortRule[]): Fragment {
+  if (rules.length === 0) return sql`r.last_updated DESC, r.id`;
   const parts = rules.map((rule) => {
     const dir = rule.descending ? sql`DESC NULLS LAST` : sql`ASC NULLS LAST`;
     if (rule.code === '_id') return sql`r.id ${dir}`;
-    if (rule.code === '_lastUpdated') return sql`${sql(row)}.last_updated ${dir}`;
+    if (rule.code === '_lastUpdated') return sql`r.last_updated ${dir}`;
     const param = types.map((t) => searchParam(t, rule.code)).find(Boolean);
     const agg = rule.descending ? sql`max` : sql`min`;
     const key = (table: string, col: Fragment) =>
