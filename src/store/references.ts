@@ -33,14 +33,18 @@ export function isConditionalReference(ref: string): boolean {
   return /^[A-Z][A-Za-z]+\?/.test(ref);
 }
 
-/** Replaces every string in `node` that is a key of `map` (used for `urn:uuid:` fullUrls in transactions). */
-export function rewriteStrings<T>(node: T, map: ReadonlyMap<string, string>): T {
+/**
+ * Replaces `reference` values that are keys of `map` (the `urn:uuid:` fullUrls of a transaction) with the
+ * identities they got. Only references: an identifier or a note that happens to hold the same text is data.
+ */
+export function rewriteReferences<T>(node: T, map: ReadonlyMap<string, string>): T {
   if (map.size === 0) return node;
   const visit = (n: unknown): unknown => {
-    if (typeof n === 'string') return map.get(n) ?? n;
     if (Array.isArray(n)) return n.map(visit);
     if (n !== null && typeof n === 'object') {
-      return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, visit(v)]));
+      return Object.fromEntries(
+        Object.entries(n).map(([k, v]) => [k, k === 'reference' && typeof v === 'string' ? (map.get(v) ?? v) : visit(v)])
+      );
     }
     return n;
   };

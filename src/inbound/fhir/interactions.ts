@@ -36,7 +36,8 @@ export type Context = { repo: Repository; baseUrl: string; principal: Principal 
 
 export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResult> {
   const parts = req.path.split('/').filter((p) => p !== '');
-  const method = req.method.toUpperCase();
+  // HEAD is a read without the body (http.html#read); the door drops the body.
+  const method = req.method.toUpperCase() === 'HEAD' ? 'GET' : req.method.toUpperCase();
   const [type, second, third, fourth] = parts;
   if (type === '_history' && parts.length === 1 && method === 'GET') {
     // System history spans every type: only for clients that may read them all.

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '@medplum/core';
 import { invalid, outcome, toHttpError } from '../../outcome.ts';
-import { rewriteStrings } from '../../store/references.ts';
+import { rewriteReferences } from '../../store/references.ts';
 import { interact, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
 import { entryResponse, type ReturnPreference } from './respond.ts';
 
@@ -35,7 +35,7 @@ export async function processBundle(ctx: Context, bundle: unknown, prefer: Retur
     const tx: Context = { ...ctx, repo };
     const requests = entries.map((e, i) => toRequest(e, i));
     const placeholders = await resolveIdentities(tx, entries, requests);
-    for (const r of requests) r.body = rewriteStrings(r.body, placeholders);
+    for (const r of requests) r.body = rewriteReferences(r.body, placeholders);
     const results: FhirResult[] = new Array(entries.length);
     const order = requests.map((_, i) => i).sort((a, b2) => (ORDER[requests[a]!.method] ?? 9) - (ORDER[requests[b2]!.method] ?? 9) || a - b2);
     for (const i of order) {
@@ -59,6 +59,13 @@ function checkBundle(value: unknown): Bundle {
   if (b.type !== 'batch' && b.type !== 'transaction') {
     invalid(`Bundle.type must be "batch" or "transaction" (got "${String(b.type)}")`, 'Bundle.type');
   }
+  // bdl-7: fullUrl must be unique in a Bundle (a reference to it would be ambiguous).
+  const seen = new Set<string>();
+  (b.entry ?? []).forEach((e, i) => {
+    if (!e.fullUrl) return;
+    if (seen.has(e.fullUrl)) invalid(`Two entries share the fullUrl ${e.fullUrl} (bdl-7)`, `Bundle.entry[${i}].fullUrl`);
+    seen.add(e.fullUrl);
+  });
   return b;
 }
 
@@ -109,8 +116,13 @@ async function resolveIdentities(ctx: Context, entries: BundleEntry[], requests:
       const ids = await ctx.repo.matchForWrite(type, req.query.toString(), `Bundle.entry[${i}].request.url`).catch((err) => { throw atEntry(err, i); });
       if (ids.length > 1) throw atEntry(tooMany(), i);
       const match = ids[0];
+      const bodyId = (req.body as Resource | undefined)?.id;
+      if (req.method === 'PUT' && match !== undefined && bodyId && bodyId !== match) {
+        // http.html#cond-update: one match, but the resource names another id → 400, as for a plain request.
+        throw atEntry(new OperationOutcomeError(outcome('invalid', `Resource id ${bodyId} does not match the resource found by the search (${match})`, `Bundle.entry[${i}].resource.id`)), i);
+      }
       if (match !== undefined || req.method === 'PUT') {
-        const target = match ?? (req.body as Resource | undefined)?.id ?? randomUUID();
+        const target = match ?? bodyId ?? randomUUID();
         req.path = `${type}/${target}`;
         req.query = new URLSearchParams();
         if (req.body && typeof req.body === 'object' && req.method === 'PUT') (req.body as Resource).id = target;
