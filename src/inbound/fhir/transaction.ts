@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '@medplum/core';
 import { invalid, outcome, toHttpError } from '../../outcome.ts';
-import { rewriteReferences } from '../../store/references.ts';
+import { referenceSites, rewriteReferences } from '../../store/references.ts';
 import { interact, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
 import { entryResponse, type ReturnPreference } from './respond.ts';
 
@@ -34,8 +34,9 @@ export async function processBundle(ctx: Context, bundle: unknown, prefer: Retur
   return ctx.repo.transaction(async (repo) => {
     const tx: Context = { ...ctx, repo };
     const requests = entries.map((e, i) => toRequest(e, i));
-    const placeholders = await resolveIdentities(tx, entries, requests);
+    const { placeholders, identities } = await resolveIdentities(tx, entries, requests);
     for (const r of requests) r.body = rewriteReferences(r.body, placeholders);
+    resolveWithinBundle(requests, identities);
     const results: FhirResult[] = new Array(entries.length);
     const order = requests.map((_, i) => i).sort((a, b2) => (ORDER[requests[a]!.method] ?? 9) - (ORDER[requests[b2]!.method] ?? 9) || a - b2);
     for (const i of order) {
@@ -96,9 +97,45 @@ function patchOf(e: BundleEntry, i: number): unknown {
   }
 }
 
+/**
+ * Conditional references (`Patient?identifier=sys|val`) to a resource that this same Bundle writes point at that
+ * entry, whatever the entry order (http.html#trules: references are resolved after the writes, and the outcome
+ * must not depend on the order). Other conditional references are resolved against the database when written.
+ */
+function resolveWithinBundle(requests: FhirRequest[], identities: (string | undefined)[]): void {
+  const written = requests
+    .map((r, i) => ({ identity: identities[i], resource: r.body as Resource | undefined, method: r.method }))
+    .filter((w) => w.identity && w.resource && (w.method === 'POST' || w.method === 'PUT'));
+  if (written.length === 0) return;
+  for (const r of requests) {
+    if (!r.body || typeof r.body !== 'object') continue;
+    for (const site of referenceSites(r.body as Resource)) {
+      const m = /^([A-Z][A-Za-z]+)\?identifier=([^&]+)$/.exec(site.value);
+      if (!m) continue;
+      const [, type, token] = m as unknown as [string, string, string];
+      const bar = decodeURIComponent(token).indexOf('|');
+      const value = decodeURIComponent(token);
+      const [system, code] = bar < 0 ? [undefined, value] : [value.slice(0, bar), value.slice(bar + 1)];
+      const hits = written.filter(
+        (w) =>
+          w.resource!.resourceType === type &&
+          ((w.resource as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).some(
+            (id) => id.value === code && (system === undefined || (id.system ?? '') === system)
+          )
+      );
+      if (hits.length === 1) site.set(hits[0]!.identity as string);
+    }
+  }
+}
+
 /** Maps each entry's fullUrl to the `Type/id` it will have, deciding conditional entries under lock. */
-async function resolveIdentities(ctx: Context, entries: BundleEntry[], requests: FhirRequest[]): Promise<Map<string, string>> {
+async function resolveIdentities(
+  ctx: Context,
+  entries: BundleEntry[],
+  requests: FhirRequest[]
+): Promise<{ placeholders: Map<string, string>; identities: (string | undefined)[] }> {
   const map = new Map<string, string>();
+  const identities: (string | undefined)[] = [];
   const seen = new Set<string>();
   for (const [i, req] of requests.entries()) {
     const [type, id] = req.path.split('/');
@@ -133,6 +170,7 @@ async function resolveIdentities(ctx: Context, entries: BundleEntry[], requests:
     } else if (type && id !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       identity = `${type}/${id}`;
     }
+    identities[i] = identity;
     if (identity) {
       if (req.method !== 'GET' && seen.has(identity)) {
         invalid(`Two entries act on the same resource ${identity} (http.html#trules)`, `Bundle.entry[${i}]`);
@@ -142,7 +180,7 @@ async function resolveIdentities(ctx: Context, entries: BundleEntry[], requests:
       if (fullUrl) map.set(fullUrl, identity);
     }
   }
-  return map;
+  return { placeholders: map, identities };
 }
 
 function tooMany(): OperationOutcomeError {

@@ -183,13 +183,8 @@ describe('transaction Bundles', () => {
     expect(await matches(`Patient?identifier=${MRN}|${mrn}`)).toHaveLength(0);
   });
 
-  // KNOWN LIMITATION, kept as an expected failure until fixed (src/store/repository.ts prepare → resolveConditionalReferences, called per entry by
-  // src/inbound/fhir/transaction.ts): conditional references are resolved when each entry is written, not after
-  // all writes as R4 http.html#trules step 5 ("Resolve any conditional references") prescribes. An Appointment
-  // POSTed before the Patient POST it points at (`Patient?identifier=…`) fails 412, while the same Bundle with the
-  // two entries swapped succeeds, although "the outcome of processing the transaction SHALL NOT depend on the
-  // order of the resources in the transaction".
-  it.fails('resolves conditional references after the writes, whatever the entry order', async () => {
+  // http.html#trules: conditional references are resolved after the writes; the entry order must not matter.
+  it('resolves conditional references after the writes, whatever the entry order', async () => {
     const mrn = unique('mrn');
     const res = await fhir(
       'POST',
@@ -205,7 +200,6 @@ describe('transaction Bundles', () => {
   });
 
   it('resolves a conditional reference to a resource created earlier in the same Bundle', async () => {
-    // The counterpart of the test above, in the order that works: the Patient entry first.
     const mrn = unique('mrn');
     const res = await fhir(
       'POST',
