@@ -7,11 +7,12 @@
  * search, so ten concurrent `If-None-Exist` creates for one identifier make exactly one resource.
  */
 import { randomUUID } from 'node:crypto';
-import { applyPatch, parseSearchRequest, type Operation, type SearchRequest, type WithId } from '@medplum/core';
+import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { httpError, invalid } from '../outcome.ts';
 import { canonicalOrder } from './order.ts';
+import { checkId, checkIfMatch, multipleMatches, parseConditional, splitOnce } from './preconditions.ts';
 import { isConditionalReference, referenceSites } from './references.ts';
 import { buildWhere } from './search-sql.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
@@ -29,7 +30,6 @@ export type RepositoryOptions = {
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
 export type HistoryEntry = { type: string; id: string; version: number; lastUpdated: string; resource?: Resource };
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
 
@@ -275,30 +275,3 @@ export class Repository {
   }
 }
 
-function parseConditional(type: string, query: string, where: string): SearchRequest {
-  const q = query.startsWith('?') ? query.slice(1) : query;
-  if (!q.trim()) invalid(`The ${where} search is empty`);
-  const search = parseSearchRequest(`${type}?${q}`);
-  if (!search.filters?.length) invalid(`The ${where} search has no criteria`);
-  return search;
-}
-
-function checkId(type: string, id: string): void {
-  if (!ID.test(id)) invalid(`Invalid id "${id}": 1-64 characters of A-Z a-z 0-9 - .`, `${type}.id`);
-}
-
-function checkIfMatch(type: string, id: string, cur: CurrentRow | undefined, ifMatch: string | undefined): void {
-  if (ifMatch === undefined) return;
-  if (!cur || cur.version_id !== ifMatch) {
-    throw httpError(412, 'conflict', `If-Match version ${ifMatch} is not the current version of ${type}/${id}${cur ? ` (${cur.version_id})` : ''}`);
-  }
-}
-
-function multipleMatches(what: string, n: number): Error {
-  return httpError(412, 'multiple-matches', `The ${what} search matched ${n > 1 ? 'more than one' : n} resources`);
-}
-
-function splitOnce(s: string, sep: string): [string, string] {
-  const i = s.indexOf(sep);
-  return [s.slice(0, i), s.slice(i + 1)];
-}
