@@ -7,6 +7,7 @@ import { TokenService } from './access/tokens.ts';
 import { verifyAuditTrail } from './audit/verify.ts';
 import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './store/db.ts';
+import { translateFile } from './translate/hl7v2/cli.ts';
 
 const USAGE = `usage: frontdesk <command>
 
@@ -19,6 +20,8 @@ commands:
   clients revoke ID              revoke a client: its next token request fails
   audit verify                   check the audit trail's hash chain; exit 1 if a record was edited or deleted
   keys rotate                    new token signing key; tokens signed by the old one stay valid until they expire
+  translate FILE [--time-zone Z] print the FHIR transaction Bundle of an HL7 v2 message (no database needed);
+                                 a file of several messages (or a batch) prints one Bundle per line
   help                           this text
 
 Commands work on the configured database: DATABASE_URL, or the embedded PostgreSQL in FRONTDESK_DATA_DIR
@@ -43,6 +46,9 @@ try {
   switch (command) {
     case 'start':
       await import('./main.ts');
+      break;
+    case 'translate':
+      process.exitCode = await translateFile(args.slice(1));
       break;
     case 'migrate':
       await withDb(async (db) => console.log(`migrations up to date (${db.describe})`));

@@ -26,6 +26,8 @@ export const DEFAULTS = {
   FRONTDESK_TOKEN_TTL_SECONDS: '300',
   FRONTDESK_RATE_LIMIT_PER_MINUTE: '6000',
   FRONTDESK_RATE_LIMIT_BURST: '300',
+  /** IANA zone for HL7 v2 times without an offset, unless the sending partner has its own; default: the host's. */
+  FRONTDESK_TIME_ZONE: '',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -52,6 +54,8 @@ export type Config = {
   /** Per client: sustained requests per minute and the burst allowed above it (0 = no limit). */
   readonly rateLimitPerMinute: number;
   readonly rateLimitBurst: number;
+  /** IANA time zone in which HL7 v2 times without an offset are read (a partner's own zone takes precedence). */
+  readonly timeZone: string;
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -123,10 +127,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const tokenTtlSeconds = int('FRONTDESK_TOKEN_TTL_SECONDS', 30, 3600);
   const rateLimitPerMinute = int('FRONTDESK_RATE_LIMIT_PER_MINUTE', 0, 10_000_000);
   const rateLimitBurst = int('FRONTDESK_RATE_LIMIT_BURST', 1, 10_000_000);
+  const timeZone = get('FRONTDESK_TIME_ZONE') || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!isTimeZone(timeZone)) problems.push(`FRONTDESK_TIME_ZONE must be an IANA time zone such as America/Chicago (got "${timeZone}")`);
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst };
+  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst, timeZone };
+}
+
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -13,7 +13,7 @@ import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
-import { ADT_REGISTRATION_EVENTS, registerPatientHandler } from './workflows/register-patient.ts';
+import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { Repository } from './store/repository.ts';
@@ -53,9 +53,7 @@ export async function startGateway(
   const audit = new AuditTrail(db.sql);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
-  const handlers = new Map<string, Hl7Handler>();
-  const registerPatient = registerPatientHandler(repo);
-  for (const event of ADT_REGISTRATION_EVENTS) handlers.set(`ADT^${event}`, registerPatient);
+  const handlers = hl7v2Handlers(repo, () => ({ timeZone: config.timeZone }));
   const receive = { sql: db.sql, log, handlers, newControlId, audit };
   const app = createHttpApp({
     sql: db.sql,

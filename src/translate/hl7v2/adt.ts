@@ -1,58 +1,114 @@
 /**
- * @module translate/hl7v2/adt — ADT registration messages (A01, A04, A08, A28, A31) to FHIR, pure.
+ * @module translate/hl7v2/adt — ADT registration (A01, A04, A08, A28, A31) and merge (A40) messages to a plan, pure.
  *
- * PID → Patient after the HL7 v2-to-FHIR IG `Segment PID to Patient` map; IN1 → Coverage and its payer
- * Organization after `Segment IN1 to Coverage` (with local rules for what the IG leaves open: IN1-3 company id,
- * IN1-36 policy number, IN1-8 group). Each resource comes with the business identifier to match it by and the
- * elements whose field held `""` (delete) — an empty field means "no information" and keeps what is stored.
+ * After the HL7 v2-to-FHIR IG segment maps: PID (+PD1) → Patient, NK1 → RelatedPerson, PV1/PV2 → Encounter with
+ * its Practitioners, AL1 → AllergyIntolerance, DG1 → Condition, IN1/IN2 → Coverage + payer Organization (and the
+ * subscriber as a RelatedPerson when IN1-17 is not "self"). Where the IG leaves IN1 open, local rules: IN1-3
+ * company id and IN1-4 name make the payer, IN1-36 the policy identifier, IN1-8 the group, IN1-22 the order.
+ * A40: the patient of PID-3 survives, takes the identifiers of MRG-1 and `replaces` the merged one, which becomes
+ * inactive and `replaced-by` the survivor.
  */
-import type { CodeableConcept, Coverage, Identifier, Organization, Patient } from '@medplum/fhirtypes';
-import { address, contactPoint, contentError, date, each, humanName, identifier } from './datatypes.ts';
+import type { AllergyIntolerance, Condition, Coverage, Encounter, Identifier, Organization, Patient, RelatedPerson } from '@medplum/fhirtypes';
+import { GATEWAY_PROFILES } from '../../validate/profiles.ts';
+import { address, codeableConcept, contactPoint, contentError, date, dateTime, each, humanName, identifier, person, type Comp } from './datatypes.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
+import { byIdentifier, PlanBuilder, tokenOf, type Plan, type Ref } from './plan.ts';
 
-export type Update<T> = { resource: T; match: Identifier | undefined; remove: string[] };
-
-export type Registration = {
-  patient: Update<Patient>;
-  coverages: { payer: Update<Organization>; coverage: Update<Coverage> }[];
-  /** Segments present in the message that this translation does not map (reported, never silently dropped). */
-  unmapped: string[];
+export type TranslateOptions = {
+  /** IANA time zone of the sending partner: times without an offset are read in it. */
+  timeZone: string;
 };
 
-const MAPPED = new Set(['MSH', 'EVN', 'PID', 'IN1']);
+const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+const ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 
-export function registration(msg: Hl7v2Message): Registration {
+/** Segments the registration translation reads; anything else is reported as unmapped. */
+const REGISTRATION_SEGMENTS = new Set(['MSH', 'EVN', 'PID', 'PD1', 'NK1', 'PV1', 'PV2', 'AL1', 'DG1', 'IN1', 'IN2']);
+
+export function registrationPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
+  const b = builderOf(msg);
   const pid = msg.first('PID');
   if (!pid) throw contentError('The message has no PID segment', 'PID', '100');
-  // An identifier without assigning authority (CX-4) is scoped to the facility that sent it (MSH-4, else MSH-3).
-  const msh = msg.first('MSH');
-  const facility = msh?.text(4) ?? msh?.text(3);
-  const patient = patientOf(pid, facility);
-  const unmapped = [...new Set(msg.segments.map((s) => s.name).filter((n) => !MAPPED.has(n)))];
-  const coverages: Registration['coverages'] = [];
-  msg.all('IN1').forEach((in1, i) => {
-    // An IN1 naming no insurance company (IN1-3 and IN1-4 empty) cannot make a Coverage: reported, not fatal.
-    if (!in1.text(3) && !in1.text(4)) unmapped.push(`IN1[${i + 1}] (no IN1-3/IN1-4)`);
-    else coverages.push(coverageOf(in1, i));
-  });
-  return { patient, coverages, unmapped };
+  const facility = facilityOf(msg);
+  const patient = patientEntry(b, 'patient', pid, msg.first('PD1'), facility, opts);
+  msg.all('NK1').forEach((nk1, i) => relatedPerson(b, nk1, i, patient, opts));
+  const encounter = encounterEntry(b, msg, patient, facility, opts);
+  msg.all('AL1').forEach((al1, i) => allergy(b, al1, i, patient, opts));
+  msg.all('DG1').forEach((dg1, i) => condition(b, dg1, i, patient, encounter, opts));
+  coverages(b, msg, patient, opts);
+  b.unmapped.unshift(...unmappedSegments(msg, REGISTRATION_SEGMENTS));
+  return b.build();
 }
 
-function patientOf(pid: Segment, facility: string | undefined): Update<Patient> {
-  const scoped = (c: Parameters<typeof identifier>[0]) => {
-    const id = identifier(c);
-    if (id && !id.system && facility) id.system = identifierSystem(facility);
-    return id;
-  };
-  const identifiers = [...each(pid, 3, scoped), ...each(pid, 2, scoped), ...each(pid, 4, scoped)];
+/** ADT^A40 (structure ADT_A39): for each PID + MRG pair, the merged patient is retired into the surviving one. */
+export function mergePlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
+  const b = builderOf(msg);
+  const facility = facilityOf(msg);
+  const segs = msg.segments;
+  let pairs = 0;
+  segs.forEach((pid, i) => {
+    if (pid.name !== 'PID') return;
+    const mrg = segs.slice(i + 1).find((s) => s.name === 'MRG' || s.name === 'PID');
+    if (mrg?.name !== 'MRG') throw contentError(`PID[${pairs + 1}] has no MRG segment naming the patient to merge`, 'MRG', '100');
+    const merged = each(mrg, 1, (c) => scoped(c, facility));
+    if (!merged.length) throw contentError('MRG-1 (prior patient identifier list) is empty', 'MRG-1', '101');
+    const survivorKey = `patient-${pairs}`;
+    const mergedKey = `merged-${pairs}`;
+    // The merged patient first: matched before the survivor takes its identifiers.
+    const first = merged[0] as Identifier;
+    b.add(
+      mergedKey,
+      { resourceType: 'Patient', active: false, link: [{ other: b.ref(survivorKey), type: 'replaced-by' }] } as Patient,
+      { match: `${byIdentifier(first)}&active:not=false`, mode: 'update-existing', distinctFrom: survivorKey, profiles: [GATEWAY_PROFILES.Patient], source: 'MRG-1' }
+    );
+    const survivor = patientResource(b, pid, undefined, facility, opts);
+    survivor.resource.identifier = dedupeIdentifiers([...(survivor.resource.identifier ?? []), ...merged]);
+    survivor.resource.link = [{ other: b.ref(mergedKey), type: 'replaces' }];
+    b.add(survivorKey, survivor.resource, { match: survivor.match, remove: survivor.remove, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
+    pairs++;
+  });
+  if (!pairs) throw contentError('The message has no PID segment', 'PID', '100');
+  b.unmapped.unshift(...unmappedSegments(msg, new Set(['MSH', 'EVN', 'PID', 'PD1', 'MRG', 'PV1'])));
+  return b.build();
+}
+
+export function builderOf(msg: Hl7v2Message): PlanBuilder {
+  const msh = msg.first('MSH');
+  return new PlanBuilder(`${msh?.text(9, 1) ?? ''}^${msh?.text(9, 2) ?? ''}`, msh?.text(10) ?? '');
+}
+
+/** An identifier without assigning authority (CX-4) is scoped to the facility that sent it (MSH-4, else MSH-3). */
+export function facilityOf(msg: Hl7v2Message): string | undefined {
+  const msh = msg.first('MSH');
+  return msh?.text(4) ?? msh?.text(3);
+}
+
+export function scoped(c: Comp, facility: string | undefined): Identifier | undefined {
+  const id = identifier(c);
+  if (id && !id.system && facility) id.system = identifierSystem(facility);
+  return id;
+}
+
+export function unmappedSegments(msg: Hl7v2Message, mapped: ReadonlySet<string>): string[] {
+  return [...new Set(msg.segments.map((s) => s.name).filter((n) => !mapped.has(n)))];
+}
+
+/** PID (+PD1) → the Patient entry `key`, matched by its first identifier among active patients. */
+export function patientEntry(b: PlanBuilder, key: string, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions): Ref {
+  const p = patientResource(b, pid, pd1, facility, opts);
+  return b.add(key, p.resource, { match: p.match, remove: p.remove, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
+}
+
+function patientResource(b: PlanBuilder, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions) {
+  const identifiers = [...each(pid, 3, (c) => scoped(c, facility)), ...each(pid, 2, (c) => scoped(c, facility)), ...each(pid, 4, (c) => scoped(c, facility))];
   const ssn = pid.text(19);
-  if (ssn) identifiers.push({ system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn, type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'SS' }] } });
-  const match = identifiers.find((i) => i.system && i.value);
-  if (!match) throw contentError('PID-3 (patient identifier list) is empty', 'PID-3', '101');
+  if (ssn) identifiers.push({ system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn, type: { coding: [{ system: V2_0203, code: 'SS' }] } });
+  const first = identifiers.find((i) => i.system && i.value);
+  if (!first) throw contentError('PID-3 (patient identifier list) is empty', 'PID-3', '101');
   const p: Patient = { resourceType: 'Patient', identifier: dedupeIdentifiers(identifiers) };
   const remove: string[] = [];
-  const field = (n: number, element: string, value: unknown) => {
+  const field = (n: number, element: keyof Patient, value: unknown) => {
     if (pid.get(n) === DELETE) remove.push(element);
     else if (value !== undefined && !(Array.isArray(value) && value.length === 0)) (p as unknown as Record<string, unknown>)[element] = value;
   };
@@ -63,65 +119,255 @@ function patientOf(pid: Segment, facility: string | undefined): Update<Patient> 
   const telecom = [...each(pid, 13, (c) => contactPoint(c, 'home')), ...each(pid, 14, (c) => contactPoint(c, 'work'))];
   if (pid.get(13) === DELETE && pid.get(14) === DELETE) remove.push('telecom');
   else if (telecom.length) p.telecom = telecom;
-  field(16, 'maritalStatus', codeable(pid, 16, 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus'));
+  const language = codeableConcept(pid.rep(15, 0), 'urn:ietf:bcp:47');
+  if (language) p.communication = [{ language }];
+  field(16, 'maritalStatus', codeableConcept(pid.rep(16, 0), 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus'));
   const deceased = pid.text(30);
   const deceasedAt = pid.text(29);
-  if (deceasedAt) p.deceasedDateTime = date(deceasedAt, 'PID-29');
+  if (deceasedAt) p.deceasedDateTime = dateTime(deceasedAt, 'PID-29', opts.timeZone);
   else if (deceased === 'Y' || deceased === 'N') p.deceasedBoolean = deceased === 'Y';
-  return { resource: p, match, remove };
+  // PD1-4 primary care provider → generalPractitioner (a Practitioner known by its identifier).
+  const gps = pd1 ? each(pd1, 4, (c) => practitioner(b, c, 'PD1-4', facility)) : [];
+  if (gps.length) p.generalPractitioner = gps;
+  return { resource: p, match: `${byIdentifier(first)}&active:not=false`, remove };
 }
 
-function coverageOf(in1: Segment, _i: number): { payer: Update<Organization>; coverage: Update<Coverage> } {
+/**
+ * XCN → a Practitioner entry (kept as stored if known) when it carries an id, else a reference by display. An id
+ * without assigning authority (XCN-9) is scoped to the sending facility, as patient identifiers are.
+ */
+export function practitioner(b: PlanBuilder, c: Comp, source: string, facility?: string): Ref | undefined {
+  const who = person(c);
+  if (!who) return undefined;
+  if (who.identifier && !who.identifier.system && facility) who.identifier.system = identifierSystem(facility);
+  const display = who.name ? [who.name.prefix?.join(' '), who.name.given?.join(' '), who.name.family].filter(Boolean).join(' ') : undefined;
+  if (!who.identifier?.system) return display ? { display } : undefined;
+  const resource = { resourceType: 'Practitioner' as const, identifier: [who.identifier], ...(who.name ? { name: [who.name] } : {}) };
+  const ref = b.add(`practitioner|${who.identifier.system}|${who.identifier.value}`, resource, { match: byIdentifier(who.identifier), mode: 'ensure', source });
+  return display ? { ...ref, display } : ref;
+}
+
+function relatedPerson(b: PlanBuilder, nk1: Segment, i: number, patient: Ref, opts: TranslateOptions): void {
+  const names = each(nk1, 2, humanName);
+  const ids = [...each(nk1, 33, identifier), ...each(nk1, 12, identifier)].filter((x) => x.system);
+  if (!names.length && !ids.length) {
+    b.unmapped.push(`NK1[${i + 1}] (no NK1-2 name)`);
+    return;
+  }
+  const rp: RelatedPerson = { resourceType: 'RelatedPerson', active: true, patient };
+  if (ids.length) rp.identifier = ids;
+  if (names.length) rp.name = names;
+  const relationship = nk1.text(3, 1);
+  const relationships = [];
+  const rel = roleCode(relationship);
+  if (rel) relationships.push(rel);
+  const contactRole = nk1.text(7, 1);
+  if (contactRole) relationships.push({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: contactRole }] });
+  if (relationships.length) rp.relationship = relationships;
+  const addresses = each(nk1, 4, address);
+  if (addresses.length) rp.address = addresses;
+  const telecom = [...each(nk1, 5, (c) => contactPoint(c, 'home')), ...each(nk1, 6, (c) => contactPoint(c, 'work'))];
+  if (telecom.length) rp.telecom = telecom;
+  const gender = lookup('0001', nk1.text(15));
+  if (gender) rp.gender = gender as RelatedPerson['gender'];
+  const birthDate = date(nk1.text(16), `NK1[${i + 1}]-16`);
+  if (birthDate) rp.birthDate = birthDate;
+  const start = dateTime(nk1.text(8), `NK1[${i + 1}]-8`, opts.timeZone);
+  const end = dateTime(nk1.text(9), `NK1[${i + 1}]-9`, opts.timeZone);
+  if (start || end) rp.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
+  b.add(`nk1-${i}`, rp, { match: relatedMatch(patient, ids[0], names[0]?.family, rel?.coding?.[0]?.code), source: `NK1[${i + 1}]` });
+}
+
+function roleCode(v2: string | undefined) {
+  const code = lookup('0063', v2);
+  return code ? { coding: [{ system: ROLE_CODE, code }] } : undefined;
+}
+
+function relatedMatch(patient: Ref, id: Identifier | undefined, family: string | undefined, role: string | undefined): string {
+  if (id) return byIdentifier(id);
+  const parts = [`patient=${patient.reference}`];
+  if (family) parts.push(`name:exact=${encodeURIComponent(family)}`);
+  if (role) parts.push(`relationship=${tokenOf({ system: ROLE_CODE, value: role })}`);
+  return parts.join('&');
+}
+
+/** PV1 (+PV2) → Encounter, identified by the visit number PV1-19; a dummy PV1 (`PV1||N`) maps to nothing. */
+function encounterEntry(b: PlanBuilder, msg: Hl7v2Message, patient: Ref, facility: string | undefined, opts: TranslateOptions): Ref | undefined {
+  const pv1 = msg.first('PV1');
+  if (!pv1) return undefined;
+  const patientClass = pv1.text(2);
+  const visit = scoped(pv1.rep(19, 0), facility);
+  if (!visit) {
+    if (patientClass && patientClass !== 'N') b.unmapped.push('PV1 (no PV1-19 visit number: no Encounter made)');
+    return undefined;
+  }
+  const start = dateTime(pv1.text(44), 'PV1-44', opts.timeZone);
+  const end = dateTime(pv1.text(45), 'PV1-45', opts.timeZone);
+  const event = b.event.split('^')[1];
+  // The status the event says (A01 admitted, A04 registered, a discharge time); an update (A08) keeps the stored one.
+  const status: Encounter['status'] | undefined = end ? 'finished' : event === 'A01' ? 'in-progress' : event === 'A04' ? 'arrived' : undefined;
+  const classCode = lookup('0004', patientClass) ?? 'AMB';
+  const e = {
+    resourceType: 'Encounter',
+    identifier: [{ ...visit, type: { coding: [{ system: V2_0203, code: 'VN' }] } }],
+    ...(status ? { status } : {}),
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: classCode },
+    subject: patient,
+  } as Encounter;
+  if (start || end) e.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
+  const participant: NonNullable<Encounter['participant']> = [];
+  for (const [n, code] of [[7, 'ATND'], [8, 'REF'], [9, 'CON'], [17, 'ADM']] as const) {
+    for (const individual of each(pv1, n, (c) => practitioner(b, c, `PV1-${n}`, facility))) {
+      participant.push({ type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code }] }], individual });
+    }
+  }
+  if (participant.length) e.participant = participant;
+  const location = [pv1.text(3, 1), pv1.text(3, 2), pv1.text(3, 3), pv1.text(3, 4)].filter(Boolean).join(' ');
+  if (location) e.location = [{ location: { display: location } }];
+  const type = codeableConcept(pv1.rep(4, 0), 'http://terminology.hl7.org/CodeSystem/v2-0007');
+  if (type) e.type = [type];
+  const service = codeableConcept(pv1.rep(10, 0), 'http://terminology.hl7.org/CodeSystem/v2-0069');
+  if (service) e.serviceType = service;
+  const reason = msg.first('PV2') ? codeableConcept(msg.first('PV2')!.rep(3, 0)) : undefined;
+  if (reason) e.reasonCode = [reason];
+  return b.add('encounter', e, { match: byIdentifier(visit), source: 'PV1', defaults: { status: 'planned' } });
+}
+
+function allergy(b: PlanBuilder, al1: Segment, i: number, patient: Ref, opts: TranslateOptions): void {
+  const code = codeableConcept(al1.rep(3, 0));
+  if (!code) {
+    b.unmapped.push(`AL1[${i + 1}] (no AL1-3 allergen)`);
+    return;
+  }
+  const a: AllergyIntolerance = {
+    resourceType: 'AllergyIntolerance',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+    code,
+    patient,
+  };
+  const category = lookup('0127', al1.text(2, 1));
+  if (category) a.category = [category as NonNullable<AllergyIntolerance['category']>[number]];
+  const criticality = lookup('0128', al1.text(4, 1));
+  if (criticality) a.criticality = criticality as AllergyIntolerance['criticality'];
+  const reactions = [];
+  for (let r = 0; r < al1.count(5); r++) {
+    const text = al1.text(5, 1, 1, r);
+    if (text) reactions.push({ text });
+  }
+  if (reactions.length) a.reaction = [{ manifestation: reactions }];
+  const onset = dateTime(al1.text(6), `AL1[${i + 1}]-6`, opts.timeZone);
+  if (onset) a.onsetDateTime = onset;
+  b.add(`al1-${i}`, a, { match: `patient=${patient.reference}&${codeMatch(code)}`, source: `AL1[${i + 1}]` });
+}
+
+export function condition(b: PlanBuilder, dg1: Segment, i: number, patient: Ref, encounter: Ref | undefined, opts: TranslateOptions): void {
+  const code = codeableConcept(dg1.rep(3, 0));
+  if (!code) {
+    b.unmapped.push(`DG1[${i + 1}] (no DG1-3 diagnosis code)`);
+    return;
+  }
+  const c: Condition = {
+    resourceType: 'Condition',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'encounter-diagnosis' }] }],
+    code,
+    subject: patient,
+  };
+  if (encounter) c.encounter = encounter;
+  const onset = dateTime(dg1.text(5), `DG1[${i + 1}]-5`, opts.timeZone);
+  if (onset) c.onsetDateTime = onset;
+  b.add(`dg1-${i}`, c, { match: `subject=${patient.reference}&${codeMatch(code)}`, source: `DG1[${i + 1}]` });
+}
+
+function codeMatch(code: NonNullable<Condition['code']>): string {
+  const k = code.coding?.[0];
+  return k ? `code=${tokenOf({ system: k.system, value: k.code })}` : `code:text=${encodeURIComponent(code.text ?? '')}`;
+}
+
+/** IN1 (+ the IN2 after it) → Coverage and its payer; an IN1 naming no insurance company is reported, not fatal. */
+export function coverages(b: PlanBuilder, msg: Hl7v2Message, patient: Ref, opts: TranslateOptions): void {
+  const segs = msg.segments;
+  let n = 0;
+  segs.forEach((in1, at) => {
+    if (in1.name !== 'IN1') return;
+    const i = n++;
+    if (!in1.text(3) && !in1.text(4)) {
+      b.unmapped.push(`IN1[${i + 1}] (no IN1-3/IN1-4)`);
+      return;
+    }
+    const next = segs[at + 1];
+    coverage(b, in1, next?.name === 'IN2' ? next : undefined, i, patient, opts);
+  });
+}
+
+function coverage(b: PlanBuilder, in1: Segment, in2: Segment | undefined, i: number, patient: Ref, opts: TranslateOptions): void {
+  const where = `IN1[${i + 1}]`;
   const payerId = identifier(in1.rep(3, 0));
   const payerName = in1.text(4);
-  const payer: Organization = { resourceType: 'Organization', active: true };
+  const payer: Organization = {
+    resourceType: 'Organization',
+    active: true,
+    type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'pay', display: 'Payer' }] }],
+  };
   if (payerId) payer.identifier = [payerId];
   if (payerName) payer.name = payerName;
   const payerAddress = address(in1.rep(5, 0));
   if (payerAddress) payer.address = [payerAddress];
-  payer.type = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'pay', display: 'Payer' }] }];
+  const payerMatch = payerId?.system ? byIdentifier(payerId) : `name:exact=${encodeURIComponent(payerName ?? payerId?.value ?? '')}&type=pay`;
+  const payerRef = b.add(`payer-${i}`, payer, { match: payerMatch, source: `${where}-3` });
+
   const policy = in1.text(36);
-  const memberId = in1.text(49) ?? policy;
-  const coverage: Coverage = {
-    resourceType: 'Coverage',
-    status: 'active',
-    beneficiary: { reference: 'Patient/$patient' },
-    payor: [{ reference: 'Organization/$payer' }],
-  };
+  const c: Coverage = { resourceType: 'Coverage', status: 'active', beneficiary: patient, payor: [payerRef] };
   const payerKey = payerId?.value ?? payerName ?? '';
-  if (policy) coverage.identifier = [{ system: `urn:frontdesk:policy:${encodeURIComponent(payerKey)}`, value: policy }];
-  if (memberId) coverage.subscriberId = memberId;
-  const plan = in1.text(2);
-  const group = in1.text(8);
+  const ids: Identifier[] = [];
+  if (policy) ids.push({ system: `urn:frontdesk:policy:${encodeURIComponent(payerKey)}`, value: policy });
+  const mbi = in2?.text(6);
+  if (mbi) ids.push({ system: 'http://hl7.org/fhir/sid/us-mbi', value: mbi, type: { coding: [{ system: V2_0203, code: 'MC' }] } });
+  const medicaid = in2?.text(8);
+  if (medicaid) ids.push({ system: 'urn:frontdesk:medicaid', value: medicaid, type: { coding: [{ system: V2_0203, code: 'MA' }] } });
+  if (ids.length) c.identifier = ids;
+  const memberId = in1.text(49) ?? policy;
+  if (memberId) c.subscriberId = memberId;
   const classes: NonNullable<Coverage['class']> = [];
-  if (group) classes.push({ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code: 'group' }] }, value: group, name: in1.text(9) });
-  if (plan) classes.push({ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code: 'plan' }] }, value: plan });
-  if (classes.length) coverage.class = classes;
-  const start = date(in1.text(12), 'IN1-12');
-  const end = date(in1.text(13), 'IN1-13');
-  if (start || end) coverage.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
-  const rel = in1.text(17);
+  const group = in1.text(8);
+  const plan = in1.text(2);
+  const classType = (code: string) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code }] });
+  if (group) classes.push({ type: classType('group'), value: group, ...(in1.text(9) ? { name: in1.text(9) } : {}) });
+  if (plan) classes.push({ type: classType('plan'), value: plan });
+  if (classes.length) c.class = classes;
+  const start = date(in1.text(12), `${where}-12`);
+  const end = date(in1.text(13), `${where}-13`);
+  if (start || end) c.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
+  const rel = in1.text(17, 1);
   const relCode = rel === 'SEL' ? 'self' : rel === 'SPO' ? 'spouse' : rel === 'CHD' ? 'child' : rel ? 'other' : undefined;
-  if (relCode) coverage.relationship = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship', code: relCode }] };
-  if (rel === 'SEL') coverage.subscriber = { reference: 'Patient/$patient' };
+  if (relCode) c.relationship = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship', code: relCode }] };
+  if (rel === 'SEL' || !rel) {
+    if (rel) c.subscriber = patient;
+  } else {
+    const subscriber = subscriberOf(b, in1, i, patient, rel);
+    if (subscriber) c.subscriber = subscriber;
+  }
   const order = Number(in1.text(22));
-  if (Number.isInteger(order) && order > 0) coverage.order = order;
-  return {
-    payer: { resource: payer, match: payerId?.system ? payerId : undefined, remove: [] },
-    coverage: { resource: coverage, match: coverage.identifier?.[0], remove: [] },
-  };
+  if (Number.isInteger(order) && order > 0) c.order = order;
+  const match = c.identifier?.[0] ? byIdentifier(c.identifier[0]) : `beneficiary=${patient.reference}&payor=${payerRef.reference}`;
+  b.add(`coverage-${i}`, c, { match, source: where });
 }
 
-function codeable(seg: Segment, n: number, system: string): CodeableConcept | undefined {
-  const code = seg.text(n, 1);
-  if (!code) return undefined;
-  const cc: CodeableConcept = { coding: [{ system, code }] };
-  const display = seg.text(n, 2);
-  if (display) cc.text = display;
-  return cc;
+/** IN1-16 name, IN1-17 relationship, IN1-18 birth date, IN1-19 address → the subscriber as a RelatedPerson. */
+function subscriberOf(b: PlanBuilder, in1: Segment, i: number, patient: Ref, rel: string): Ref | undefined {
+  const names = each(in1, 16, humanName);
+  if (!names.length) return undefined;
+  const role = roleCode(rel);
+  const rp: RelatedPerson = { resourceType: 'RelatedPerson', active: true, patient, name: names };
+  if (role) rp.relationship = [role];
+  const birthDate = date(in1.text(18), `IN1[${i + 1}]-18`);
+  if (birthDate) rp.birthDate = birthDate;
+  const addresses = each(in1, 19, address);
+  if (addresses.length) rp.address = addresses;
+  return b.add(`subscriber-${i}`, rp, { match: relatedMatch(patient, undefined, names[0]?.family, role?.coding?.[0]?.code), source: `IN1[${i + 1}]-16` });
 }
 
-function dedupeIdentifiers(ids: Identifier[]): Identifier[] {
+export function dedupeIdentifiers(ids: Identifier[]): Identifier[] {
   const seen = new Set<string>();
   return ids.filter((i) => {
     const k = `${i.system}|${i.value}`;

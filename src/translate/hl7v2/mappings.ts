@@ -12,7 +12,8 @@ const systems = JSON.parse(readFileSync(`${dir}identifier-systems.json`, 'utf8')
 /** Looks a code up in an HL7 table (`'0001'`), case-sensitively as HL7 codes are. */
 export function lookup(table: string, code: string | undefined): string | undefined {
   if (!code || code.startsWith('$')) return undefined;
-  return tables[table]?.[code];
+  const v = tables[table]?.[code];
+  return v === '$none' ? undefined : v;
 }
 
 /** FHIR Identifier.system for an assigning authority (CX-4: namespace, universal id, universal id type). */

@@ -1,0 +1,70 @@
+/**
+ * @module translate/hl7v2/charset — bytes to text: the sending partner's configured character set when it has one
+ * (for senders whose MSH-18 is missing or wrong), else MSH-18 (HL7 table 0211), else UTF-8 when the bytes are
+ * valid UTF-8 and ISO 8859-1 when they are not (what feeds without MSH-18 usually are).
+ *
+ * MSH-18 can be read before decoding because every HL7 character set keeps ASCII where the MSH segment is.
+ */
+export type Decoded = { text: string; charset: string; problem?: string };
+
+/** HL7 table 0211 → WHATWG encoding label (Node's TextDecoder). */
+const TABLE_0211: Record<string, string> = {
+  ASCII: 'utf-8', // a subset: bytes above 0x7F from a sender that says ASCII are read as UTF-8, else Latin-1
+  '8859/1': 'latin1',
+  '8859/2': 'iso-8859-2',
+  '8859/3': 'iso-8859-3',
+  '8859/4': 'iso-8859-4',
+  '8859/5': 'iso-8859-5',
+  '8859/6': 'iso-8859-6',
+  '8859/7': 'iso-8859-7',
+  '8859/8': 'iso-8859-8',
+  '8859/9': 'windows-1254',
+  '8859/15': 'iso-8859-15',
+  'UNICODE UTF-8': 'utf-8',
+  'UNICODE': 'utf-8',
+  'UTF-8': 'utf-8',
+  'UNICODE UTF-16': 'utf-16le',
+};
+
+export function isHl7Charset(name: string): boolean {
+  return name.toUpperCase() in TABLE_0211 || name in TABLE_0211;
+}
+
+export function decodeHl7(bytes: Uint8Array, partnerCharset?: string): Decoded {
+  const declared = partnerCharset || msh18(bytes);
+  const label = declared ? (TABLE_0211[declared] ?? TABLE_0211[declared.toUpperCase()]) : undefined;
+  if (declared && !label) {
+    const d = lenient(bytes);
+    return { ...d, problem: `Character set "${declared}" (MSH-18) is not supported; read as ${d.charset}` };
+  }
+  if (!label || label === 'utf-8') {
+    const d = lenient(bytes);
+    if (label && d.charset !== 'UTF-8') return { ...d, problem: `MSH-18 says ${declared} but the bytes are not valid UTF-8; read as ISO 8859-1` };
+    return d;
+  }
+  if (label === 'latin1') return { text: Buffer.from(bytes).toString('latin1'), charset: 'ISO 8859-1' };
+  return { text: new TextDecoder(label).decode(bytes), charset: declared as string };
+}
+
+function lenient(bytes: Uint8Array): Decoded {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), charset: 'UTF-8' };
+  } catch {
+    return { text: Buffer.from(bytes).toString('latin1'), charset: 'ISO 8859-1' };
+  }
+}
+
+/** MSH-18 (first repetition), read from the raw bytes. */
+function msh18(bytes: Uint8Array): string | undefined {
+  const head = Buffer.from(bytes.subarray(0, 4096)).toString('latin1').replace(/^\uFEFF|^\u00EF\u00BB\u00BF/, '');
+  const start = head.indexOf('MSH');
+  if (start < 0) return undefined;
+  const line = head.slice(start).split(/\r|\n/)[0] ?? '';
+  const sep = line.charAt(3);
+  const fields = line.split(sep);
+  // fields[0] is "MSH", fields[1] the encoding characters (MSH-2): MSH-n is fields[n-1].
+  const value = fields[17];
+  if (!value) return undefined;
+  const rep = line.charAt(5) || '~';
+  return value.split(rep)[0]?.trim() || undefined;
+}

@@ -1,0 +1,108 @@
+/**
+ * @module workflows/apply-plan — writes a translated message (a plan, src/translate/hl7v2/plan.ts) in one database
+ * transaction with HL7 v2 merge semantics, before the ACK.
+ *
+ * Two passes. First every entry finds its stored twin by its match (under the repository's advisory lock, so two
+ * messages about the same patient cannot both create one) or gets a fresh id; entries refer to each other by
+ * placeholder, and a match may name an earlier entry. Then every entry is written with the placeholders replaced
+ * by `Type/id`: a new resource is created under its id; a stored one takes the message's values over its own —
+ * fields the message leaves empty keep what is stored, fields sent as `""` are removed, identifiers and links are
+ * united, never dropped — and is left untouched (no new version) when nothing changed. What is written is
+ * validated against the base specification and the entry's profiles.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Repository } from '../store/repository.ts';
+import { contentError } from '../translate/hl7v2/datatypes.ts';
+import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
+import { validate } from '../validate/validator.ts';
+
+export type Applied = { resources: string[]; unmapped: string[] };
+
+/** Arrays united (by value) rather than replaced when a message meets a stored resource. */
+const UNITED = ['identifier', 'link'] as const;
+
+export async function applyPlan(repo: Repository, plan: Plan): Promise<Applied> {
+  return repo.transaction(async (tx) => {
+    const ids = new Map<string, { type: string; id: string; existing: boolean }>();
+    const resolve = (text: string): string => {
+      let out = text;
+      for (const e of plan.entries) {
+        const target = ids.get(e.key);
+        if (target) out = out.replaceAll(e.fullUrl, `${target.type}/${target.id}`);
+      }
+      return out;
+    };
+    for (const e of plan.entries) {
+      const type = e.resource.resourceType;
+      const found = await tx.matchForWrite(type, resolve(e.match), `${e.source} match`);
+      if (found.length > 1) throw contentError(`More than one ${type} matches the ${e.source} identifiers: cannot tell which to update`, e.source, '205');
+      if (!found[0] && e.mode === 'update-existing') throw contentError(`No active ${type} matches ${e.source}`, e.source, '204');
+      ids.set(e.key, found[0] ? { type, id: found[0], existing: true } : { type, id: randomUUID(), existing: false });
+    }
+    const written: string[] = [];
+    for (const e of plan.entries) {
+      const target = ids.get(e.key) as { type: string; id: string; existing: boolean };
+      if (e.distinctFrom && ids.get(e.distinctFrom)?.id === target.id) continue;
+      written.push(`${target.type}/${target.id}`);
+      const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
+      if (!target.existing) {
+        const created = { ...e.defaults, ...incoming, id: target.id } as Resource;
+        validateEntry(created, e);
+        await tx.createWithId(created, target.id);
+        continue;
+      }
+      if (e.mode === 'ensure') continue;
+      const stored = await tx.read(target.type, target.id);
+      const merged = mergeInto(stored, incoming, e.remove);
+      if (sameContent(stored, merged)) continue;
+      validateEntry(merged, e);
+      await tx.update(merged);
+    }
+    return { resources: [...new Set(written)], unmapped: plan.unmapped };
+  });
+}
+
+function validateEntry(resource: Resource, e: PlanEntry): void {
+  validate(resource, { profiles: e.profiles });
+}
+
+/** The message's values over the stored ones; `""` removals applied; identifiers and links united. */
+export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: string[]): T {
+  const merged = { ...stored, ...structuredClone(incoming) } as unknown as Record<string, unknown>;
+  for (const key of remove) delete merged[key];
+  const s = stored as unknown as Record<string, unknown>;
+  const inc = incoming as unknown as Record<string, unknown>;
+  for (const key of UNITED) {
+    const all = [...((s[key] as unknown[] | undefined) ?? []), ...((inc[key] as unknown[] | undefined) ?? [])];
+    if (!all.length) continue;
+    const seen = new Set<string>();
+    merged[key] = all.filter((v) => {
+      const k = key === 'identifier' ? `${(v as { system?: string }).system}|${(v as { value?: string }).value}` : JSON.stringify(v);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  }
+  merged.id = stored.id;
+  merged.meta = stored.meta;
+  return merged as unknown as T;
+}
+
+function sameContent(a: Resource, b: Resource): boolean {
+  const strip = (r: Resource) => JSON.stringify(sortKeys({ ...r, meta: undefined }));
+  return strip(a) === strip(b);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, sortKeys(x)])
+    );
+  }
+  return v;
+}
