@@ -12,7 +12,7 @@ import { AuditTrail } from './audit/trail.ts';
 import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
-import { receiveHl7v2, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
+import { receiveHl7v2Input, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
@@ -74,7 +74,7 @@ export async function startGateway(
   });
   const mllp = await startMllpListener(
     { host: config.mllpHost, port: config.mllpPort, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log, newControlId },
-    async (message, peer) => (await receiveHl7v2(receive, message, 'mllp', peer)).response
+    async (message, peer) => (await receiveHl7v2Input(receive, message, 'mllp', peer)).acks
   ).catch(async (err: unknown) => {
     server.close();
     await db.close();

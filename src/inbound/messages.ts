@@ -14,7 +14,7 @@ import type { TokenService } from '../access/tokens.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { httpError, invalid } from '../outcome.ts';
 import { getMessage, listMessages } from '../store/messages.ts';
-import { receiveHl7v2, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
+import { receiveHl7v2Input, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
 import { auditRequests, type AuditEnv } from './fhir/audit.ts';
 
 export type MessageDoorOptions = {
@@ -51,8 +51,11 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       } catch {
         peer = 'http';
       }
-      const result = await receiveHl7v2(o.receive, raw, 'http', peer);
-      return c.body(result.response, 200, { 'Content-Type': HL7_MEDIA, 'X-Message-Id': result.messageId });
+      const result = await receiveHl7v2Input(o.receive, raw, 'http', peer);
+      const headers = { 'X-Message-Id': result.messageIds.join(', ') };
+      // Enhanced mode with MSH-15 and MSH-16 both NE asks for no acknowledgment at all.
+      if (!result.acks.length) return c.body(null, 204, headers);
+      return c.body(result.acks.join(''), 200, { ...headers, 'Content-Type': HL7_MEDIA });
     }
   );
 
@@ -91,7 +94,7 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
     demand(c.get('principal'), 'Message', 'u', 'reprocessing a message');
     const result = await reprocessHl7v2(o.receive, c.req.param('id'));
     if (!result) throw httpError(404, 'not-found', `No inbound HL7 v2 message ${c.req.param('id')}`);
-    return c.json({ id: result.messageId, status: result.status, acknowledgment: result.response });
+    return c.json({ id: result.messageId, status: result.status, acknowledgment: result.acks.join('') });
   });
   return app;
 }

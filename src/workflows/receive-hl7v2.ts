@@ -6,6 +6,13 @@
  * recorded the outcome and the audit trail the exchange (durability before acknowledgement). Message types
  * without a handler get AR with the reason (HL7 table 0357 code 200), never a silent drop. A stored message can
  * be processed again (`reprocessHl7v2`), e.g. after a mapping was fixed.
+ *
+ * Bytes become text with the sending partner's configured character set, else MSH-18 (./charset.ts).
+ * Acknowledgment modes (v2.5 §2.9): original mode (AA/AE/AR) unless MSH-15 or MSH-16 is valued; then enhanced
+ * mode: a commit acknowledgment (CA once the message is stored, CR when it is refused: type, processing id) as
+ * MSH-15 asks (AL always, NE never, ER only on error, SU only on success; empty → AL), followed on the same
+ * connection by the application acknowledgment (AA/AE) as MSH-16 asks. A batch (FHS/BHS…BTS/FTS) is split; each
+ * message is stored and processed on its own, and the answer is a batch of their acknowledgments.
  */
 import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -15,7 +22,9 @@ import type { AuditTrail } from '../audit/trail.ts';
 import type { Logger } from '../log.ts';
 import { outcome } from '../outcome.ts';
 import { finishMessage, recordInbound } from '../store/messages.ts';
-import { buildAck, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
+import { buildAck, hl7Time, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
+import { splitBatch } from '../translate/hl7v2/batch.ts';
+import { decodeHl7 } from '../translate/hl7v2/charset.ts';
 import { HeaderError, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 
 export type Hl7Handler = (header: MessageHeader, text: string) => Promise<{ resources: string[]; unmapped: string[] }>;
@@ -27,14 +36,40 @@ export type ReceiveContext = {
   handlers: ReadonlyMap<string, Hl7Handler>;
   newControlId: () => string;
   audit: AuditTrail;
+  /** The character set configured for a sender (a partner whose MSH-18 is missing or wrong). */
+  charsetFor?: (header: MessageHeader) => string | undefined;
 };
 
-export type Hl7Result = { response: string; messageId: string; status: string };
+/** `acks`: the acknowledgment messages to send back, in order (none, one, or commit + application). */
+export type Hl7Result = { acks: string[]; messageId: string; status: string };
 
 const PROCESSING_IDS = new Set(['P', 'D', 'T']);
 
+/** An HL7 v2 input from a door: one message, or a batch of them. */
+export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<Hl7Result & { messageIds: string[] }> {
+  const head = raw.subarray(0, 8).toString('latin1').replace(/^\u00EF\u00BB\u00BF/, '');
+  if (!head.startsWith('FHS') && !head.startsWith('BHS')) {
+    const one = await receiveHl7v2(ctx, raw, transport, peer);
+    return { ...one, messageIds: [one.messageId] };
+  }
+  const { text } = decodeHl7(raw);
+  const batch = splitBatch(text);
+  if (batch.problems.length) ctx.log.warn({ problems: batch.problems, messages: batch.messages.length }, 'hl7v2 batch envelope problems');
+  const acks: string[] = [];
+  const ids: string[] = [];
+  for (const message of batch.messages) {
+    const r = await receiveHl7v2(ctx, Buffer.from(message, 'utf8'), transport, peer);
+    acks.push(...r.acks);
+    ids.push(r.messageId);
+  }
+  const envelope = batchAck(ctx, batch.fhs, batch.bhs, acks, batch.problems);
+  return { acks: [envelope], messageId: ids[0] ?? '', messageIds: ids, status: batch.problems.length ? 'batch-problems' : 'batch' };
+}
+
 export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<Hl7Result> {
-  const text = raw.toString('utf8');
+  const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
+  const decoded = decodeHl7(raw, peek.header ? ctx.charsetFor?.(peek.header) : undefined);
+  const text = decoded.text;
   const { header, error } = tryHeader(text);
   const stored = await recordInbound(ctx.sql, {
     protocol: 'hl7v2',
@@ -47,14 +82,14 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
     raw,
   });
   let result: Processed;
-  if (stored.duplicate && stored.response) {
+  if (stored.duplicate && stored.response !== null) {
     ctx.log.info({ messageId: stored.id, controlId: header?.controlId }, 'hl7v2 duplicate: first acknowledgment resent');
-    result = { response: stored.response, status: stored.status, resources: [] };
+    result = { acks: splitAcks(stored.response), status: stored.status, resources: [] };
   } else {
-    result = await handle(ctx, stored.id, text, header, error);
+    result = await handle(ctx, stored.id, text, header, error, decoded.problem);
   }
   await auditExchange(ctx, stored.id, header, peer, result);
-  return { response: result.response, messageId: stored.id, status: result.status };
+  return { acks: result.acks, messageId: stored.id, status: result.status };
 }
 
 /** Processes a stored message again (same checks, current mappings), replacing its outcome and acknowledgment. */
@@ -62,53 +97,98 @@ export async function reprocessHl7v2(ctx: ReceiveContext, messageId: string): Pr
   const [row] = await ctx.sql<{ raw: Buffer; peer: string }[]>`
     SELECT raw, peer FROM message WHERE id = ${messageId} AND direction = 'inbound' AND protocol = 'hl7v2'`;
   if (!row) return undefined;
-  const text = Buffer.from(row.raw).toString('utf8');
-  const { header, error } = tryHeader(text);
-  const result = await handle(ctx, messageId, text, header, error);
+  const raw = Buffer.from(row.raw);
+  const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
+  const decoded = decodeHl7(raw, peek.header ? ctx.charsetFor?.(peek.header) : undefined);
+  const { header, error } = tryHeader(decoded.text);
+  const result = await handle(ctx, messageId, decoded.text, header, error, decoded.problem);
   await auditExchange(ctx, messageId, header, row.peer, result);
-  return { response: result.response, messageId, status: result.status };
+  return { acks: result.acks, messageId, status: result.status };
 }
 
-type Processed = { response: string; status: string; resources: string[] };
+/** The stored acknowledgment text back into messages (each starts with MSH). */
+export function splitAcks(response: string): string[] {
+  if (!response) return [];
+  return response.split(/\r(?=MSH)/).map((m) => (m.endsWith('\r') ? m : `${m}\r`));
+}
+
+type Processed = { acks: string[]; status: string; resources: string[] };
+
+/** Table 0155: whether an acknowledgment is wanted for this outcome. Empty (in enhanced mode) counts as AL. */
+function wanted(mode: string, success: boolean): boolean {
+  return mode === '' || mode === 'AL' || (mode === 'ER' && !success) || (mode === 'SU' && success);
+}
 
 async function handle(
   ctx: ReceiveContext,
   id: string,
   text: string,
   header: MessageHeader | undefined,
-  headerError: HeaderError | undefined
+  headerError: HeaderError | undefined,
+  charsetProblem?: string
 ): Promise<Processed> {
+  const enhanced = !!header && (header.acceptAckType !== '' || header.applicationAckType !== '');
   const ack = (code: AckCode, error?: AckError): string =>
     buildAck(header, { code, controlId: ctx.newControlId(), time: new Date(), text: error?.text, error });
-  const fail = async (code: 'AR' | 'AE', status: 'rejected' | 'error', error: AckError): Promise<Processed> => {
-    const response = ack(code, error);
-    await finishMessage(ctx.sql, id, { status, response, outcome: outcome(code === 'AR' ? 'not-supported' : 'invalid', error.text, error.location) });
-    ctx.log.info({ messageId: id, controlId: header?.controlId, type: header?.messageType, code: error.code }, `hl7v2 ${status}`);
-    return { response, status, resources: [] };
+  const acksFor = (level: 'reject' | 'error' | 'ok', error?: AckError): string[] => {
+    if (!enhanced || !header) return [ack(level === 'reject' ? 'AR' : level === 'error' ? 'AE' : 'AA', error)];
+    const out: string[] = [];
+    if (wanted(header.acceptAckType, level !== 'reject')) out.push(ack(level === 'reject' ? 'CR' : 'CA', level === 'reject' ? error : undefined));
+    if (level !== 'reject' && wanted(header.applicationAckType, level === 'ok')) out.push(ack(level === 'error' ? 'AE' : 'AA', error));
+    return out;
   };
-  if (!header) return fail('AR', 'rejected', { code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
-  if (!header.controlId) return fail('AR', 'rejected', { code: '101', text: 'MSH-10 (message control id) is empty', location: 'MSH^1^10' });
+  const fail = async (level: 'reject' | 'error', error: AckError): Promise<Processed> => {
+    const acks = acksFor(level, error);
+    const status = level === 'reject' ? 'rejected' : 'error';
+    await finishMessage(ctx.sql, id, { status, response: acks.join(''), outcome: outcome(level === 'reject' ? 'not-supported' : 'invalid', error.text, error.location) });
+    ctx.log.info({ messageId: id, controlId: header?.controlId, type: header?.messageType, code: error.code }, `hl7v2 ${status}`);
+    return { acks, status, resources: [] };
+  };
+  if (!header) return fail('reject', { code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
+  if (!header.controlId) return fail('reject', { code: '101', text: 'MSH-10 (message control id) is empty', location: 'MSH^1^10' });
   if (!PROCESSING_IDS.has(header.processingId)) {
-    return fail('AR', 'rejected', { code: '202', text: `Processing id "${header.processingId}" (MSH-11) is not P, D or T`, location: 'MSH^1^11' });
+    return fail('reject', { code: '202', text: `Processing id "${header.processingId}" (MSH-11) is not P, D or T`, location: 'MSH^1^11' });
   }
   const handler = ctx.handlers.get(`${header.code}^${header.trigger}`);
   if (!handler) {
-    return fail('AR', 'rejected', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
+    return fail('reject', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
   }
   try {
     const result = await handler(header, text);
-    const response = ack('AA');
-    await finishMessage(ctx.sql, id, { status: 'processed', response, resources: result.resources, unmapped: result.unmapped });
-    return { response, status: 'processed', resources: result.resources };
+    const acks = acksFor('ok');
+    const unmapped = charsetProblem ? [...result.unmapped, `MSH-18: ${charsetProblem}`] : result.unmapped;
+    await finishMessage(ctx.sql, id, { status: 'processed', response: acks.join(''), resources: result.resources, unmapped });
+    return { acks, status: 'processed', resources: result.resources };
   } catch (err) {
     // Content errors (validation, missing fields) → AE with the element; anything else → AE 207, kept for reprocessing.
     if (err instanceof OperationOutcomeError) {
       const issue = err.outcome.issue?.[0];
-      return fail('AE', 'error', { code: errorCode(issue), text: issue?.diagnostics ?? issue?.details?.text ?? 'Invalid content', location: issue?.expression?.[0] });
+      return fail('error', { code: errorCode(issue), text: issue?.diagnostics ?? issue?.details?.text ?? 'Invalid content', location: issue?.expression?.[0] });
     }
     ctx.log.error({ messageId: id, err: { name: (err as Error).name } }, 'hl7v2 handler failed');
-    return fail('AE', 'error', { code: '207', text: 'Application internal error; the message is kept and can be reprocessed' });
+    return fail('error', { code: '207', text: 'Application internal error; the message is kept and can be reprocessed' });
   }
+}
+
+/**
+ * The batch acknowledgment (v2.5 §2.10.3): the acknowledgments of the batch's messages in a BHS/BTS envelope
+ * (FHS/FTS too when the input had them); BHS-12 names the batch answered; envelope problems go in BTS-2.
+ */
+function batchAck(ctx: ReceiveContext, fhs: string | undefined, bhs: string | undefined, acks: string[], problems: string[]): string {
+  const envelope = (fhs ?? bhs ?? 'BHS|^~\\&');
+  const F = envelope.charAt(3) || '|';
+  const theirs = (bhs ?? fhs ?? '').split(F);
+  const enc = theirs[1] ?? '^~\\&';
+  const now = hl7Time(new Date());
+  // BHS-3..6 swapped: we answer from their receiver to their sender; BHS-11 ours, BHS-12 theirs.
+  const head = (name: string, src: string[]) => [name, enc, src[4] ?? '', src[5] ?? '', src[2] ?? '', src[3] ?? '', now, '', '', '', ctx.newControlId(), src[10] ?? ''].join(F);
+  const segments: string[] = [];
+  if (fhs) segments.push(head('FHS', fhs.split(F)));
+  segments.push(head('BHS', theirs));
+  for (const a of acks) segments.push(...a.split('\r').filter(Boolean));
+  segments.push(['BTS', String(acks.length), problems.join('; ').replaceAll(F, ' ')].join(F).replace(new RegExp(`\\${F}+$`), ''));
+  if (fhs) segments.push(['FTS', '1'].join(F));
+  return segments.join('\r') + '\r';
 }
 
 /** HL7 table 0357 code of a content error: given by the handler (details.coding), else from the issue type. */
@@ -151,7 +231,7 @@ async function auditExchange(ctx: ReceiveContext, messageId: string, header: Mes
       messageId,
       peer,
       sender: header ? senderOf(header) : '',
-      ack: r.response.split('\r')[1]?.slice(4, 6) ?? '', // MSA-1, whatever the field separator
+      ack: r.acks.map((a) => a.split('\r')[1]?.slice(4, 6) ?? '').join('+'), // MSA-1, whatever the field separator
       resources: r.resources,
     })
   );

@@ -11,7 +11,8 @@ import type { Logger } from '../../log.ts';
 import { buildAck } from '../../translate/hl7v2/ack.ts';
 import { frame, MllpFramer } from './framer.ts';
 
-export type MllpHandler = (message: Buffer, peer: string) => Promise<string>;
+/** The acknowledgments to send back, in order: usually one; none or two in enhanced acknowledgment mode. */
+export type MllpHandler = (message: Buffer, peer: string) => Promise<string[]>;
 
 export type MllpOptions = {
   host: string;
@@ -49,16 +50,16 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
         }
         const message = event.frame;
         const work = queue.then(async () => {
-          let ack: string;
+          let acks: string[];
           try {
-            ack = await handle(message, peer);
+            acks = await handle(message, peer);
           } catch (err) {
             // The message could not even be recorded (database down): AR asks the sender to try again later.
             log.error({ peer, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'mllp message not processed');
             const text = 'The gateway could not record the message; please resend later';
-            ack = buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } });
+            acks = [buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
           }
-          if (!socket.destroyed) socket.write(frame(ack));
+          for (const ack of acks) if (!socket.destroyed) socket.write(frame(ack));
         });
         queue = work;
         inFlight.add(work);

@@ -4,12 +4,16 @@
  *
  * Every entry is conditional on its business identifiers, so loading the same message twice changes nothing:
  * `upsert` → conditional update (`PUT Type?identifier=…`), `ensure` → conditional create (`If-None-Exist`),
- * `update-existing` (the patient an A40 merges away) → conditional JSON Patch, which fails rather than creates.
+ * `update-existing` (the patient an A40 merges away, the referral an RRI answers) → conditional FHIRPath Patch
+ * (a Parameters resource, so the urn:uuid references inside it are resolved like any other), which fails rather
+ * than creates: list elements are added, single ones deleted then added.
  * Entries refer to each other by their `urn:uuid` fullUrls, also inside conditional URLs, which servers resolve
  * within a transaction (HAPI, this gateway). The difference with the gateway's own processing: a conditional
  * update replaces the stored resource with the message's snapshot instead of merging field by field.
  */
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { capitalize, getDataType } from '@medplum/core';
+import type { Bundle, BundleEntry, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
+import { loadDefinitions } from '../../validate/definitions.ts';
 import type { Plan, PlanEntry } from './plan.ts';
 
 export function toTransactionBundle(plan: Plan): Bundle {
@@ -27,18 +31,42 @@ function entryOf(e: PlanEntry): BundleEntry {
   switch (e.mode) {
     case 'ensure':
       return { fullUrl: e.fullUrl, resource, request: { method: 'POST', url: type, ifNoneExist: e.match } };
-    case 'update-existing': {
-      const ops = Object.entries(e.resource)
-        .filter(([k]) => k !== 'resourceType')
-        .map(([k, v]) => ({ op: 'add', path: `/${k}`, value: v }));
-      const data = Buffer.from(JSON.stringify(ops)).toString('base64');
-      return {
-        fullUrl: e.fullUrl,
-        resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data },
-        request: { method: 'PATCH', url: `${type}?${e.match}` },
-      };
-    }
+    case 'update-existing':
+      return { fullUrl: e.fullUrl, resource: fhirPathPatch(e.resource), request: { method: 'PATCH', url: `${type}?${e.match}` } };
     default:
       return { fullUrl: e.fullUrl, resource, request: { method: 'PUT', url: `${type}?${e.match}` } };
   }
+}
+
+/** The elements of `resource` as FHIRPath Patch operations (R4 fhirpatch.html), typed from the R4 definitions. */
+function fhirPathPatch(resource: Resource): Parameters {
+  loadDefinitions();
+  const type = resource.resourceType;
+  const elements = getDataType(type).elements;
+  const parameter: ParametersParameter[] = [];
+  const op = (kind: 'add' | 'delete', path: string, name?: string, value?: ParametersParameter): ParametersParameter => ({
+    name: 'operation',
+    part: [{ name: 'type', valueCode: kind }, { name: 'path', valueString: path }, ...(name ? [{ name: 'name', valueString: name }] : []), ...(value ? [value] : [])],
+  });
+  for (const [name, v] of Object.entries(resource)) {
+    if (name === 'resourceType' || v === undefined) continue;
+    const el = elements[name];
+    const code = el?.type[0]?.code ?? 'string';
+    const values = Array.isArray(v) ? v : [v];
+    if (!Array.isArray(v)) parameter.push(op('delete', `${type}.${name}`));
+    for (const item of values) parameter.push(op('add', type, name, valueOf(code, item)));
+  }
+  return { resourceType: 'Parameters', parameter };
+}
+
+/** One patch value: `value[x]` of the element's type; a BackboneElement as parts, one per child value. */
+function valueOf(code: string, item: unknown): ParametersParameter {
+  const backbone = /^[A-Z]/.test(code) ? getDataType(code) : undefined;
+  if (backbone?.parentType) {
+    const part = Object.entries(item as Record<string, unknown>).flatMap(([k, x]) =>
+      (Array.isArray(x) ? x : [x]).map((one) => ({ ...valueOf(backbone.elements[k]?.type[0]?.code ?? 'string', one), name: k }))
+    );
+    return { name: 'value', part };
+  }
+  return { name: 'value', [`value${capitalize(code)}`]: item } as ParametersParameter;
 }
