@@ -92,7 +92,9 @@ export function schedulingPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan 
   if (reasons.length) a.reasonReference = reasons;
 
   const match = byIdentifier((filler ?? placer) as { system?: string; value?: string });
-  b.add('appointment', a, { match, source: 'SCH', defaults: { status: 'booked' } });
+  // A cancellation reason belongs to a cancelled (or missed) appointment only (app-4): a later status drops it.
+  const remove = status && status !== 'cancelled' && status !== 'noshow' ? ['cancelationReason'] : [];
+  b.add('appointment', a, { match, remove, source: 'SCH', defaults: { status: 'booked' } });
   b.unmapped.unshift(...unmappedSegments(msg, SIU_SEGMENTS));
   return b.build();
 }

@@ -1,0 +1,220 @@
+/**
+ * HL7 v2 translations end to end against a real gateway and PostgreSQL: ADT registration with next of kin,
+ * visit, allergies, diagnoses and a non-self subscriber; an unchanged repeat writes no new versions; A40 merge;
+ * the SIU life of one appointment (book, reschedule, cancel) in the sender's time zone; enhanced acknowledgment
+ * mode over a real MLLP socket; batches over HTTP; every corpus sample of the supported types accepted.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
+import { decodeHl7 } from '../../src/translate/hl7v2/charset.ts';
+import { TRANSLATORS } from '../../src/translate/hl7v2/translate.ts';
+import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+
+let g: TestGateway;
+let fhir: ReturnType<typeof client>;
+let origin: string;
+beforeAll(async () => {
+  g = await testGateway({ FRONTDESK_TIME_ZONE: 'America/Chicago' });
+  fhir = client(g);
+  origin = new URL(g.fhirUrl).origin;
+});
+afterAll(async () => g?.stop());
+
+async function post(message: string): Promise<{ status: number; segments: string[]; text: string }> {
+  const token = await getToken(g);
+  const res = await fetch(`${origin}/hl7v2`, { method: 'POST', body: message.replace(/\n/g, '\r'), headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  return { status: res.status, segments: text.split('\r').filter(Boolean), text };
+}
+
+const msh = (type: string, control: string, extra = '') => `MSH|^~\\&|PMS|NORTHCLINIC|FRONTDESK|FD|20260105120000||${type}|${control}|P|2.5.1${extra}`;
+/** A segment from its fields by number. */
+const seg = (name: string, fields: Record<number, string>) => {
+  const max = Math.max(...Object.keys(fields).map(Number));
+  return [name, ...Array.from({ length: max }, (_, i) => fields[i + 1] ?? '')].join('|');
+};
+const id = () => unique('c').replace(/[^A-Za-z0-9]/g, '').slice(-20);
+
+describe('ADT registration: everything a front office registers', () => {
+  it('stores patient, next of kin, visit with its practitioners, allergy, diagnosis, coverage with a spouse subscriber', async () => {
+    const mrn = id();
+    const visit = `V${mrn}`;
+    const lines = [
+      msh('ADT^A04^ADT_A01', id()),
+      'EVN|A04|20260105120000',
+      `PID|1||${mrn}^^^NORTHCLINIC^MR||Quinterro^Alba^M||19790312|F|||12 Elm St^^Springfield^IL^62701^USA^H||^PRN^PH^^^217^5550142`,
+      `PD1|||NORTH CLINIC|P${mrn}^Carver^Grace^^^Dr^^^NPI`,
+      'NK1|1|Quinterro^Tomas|SPO^Spouse^HL70063|12 Elm St^^Springfield^IL^62701|^PRN^PH^^^217^5550143',
+      `PV1|1|O|CLINIC^101^^NORTHCLINIC||||A${mrn}^Okafor^Ben^^^Dr^^^NPI||||||||||||${visit}^^^NORTHCLINIC^VN|||||||||||||||||||||||||20260105113000`,
+      'AL1|1|DA|70618^Penicillin^RXNORM|SV|Hives',
+      'DG1|1||J45.909^Asthma, uncomplicated^I10||20260105|W',
+      seg('IN1', { 1: '1', 2: 'GOLD^Gold PPO', 3: `PAYER${mrn}^^^NPI`, 4: 'Prairie Health Plan', 5: '1 Payer Way^^Chicago^IL^60601', 8: 'GRP77', 9: 'Acme Corp', 12: '20260101', 13: '20261231', 16: 'Quinterro^Tomas', 17: 'SPO', 18: '19770101', 19: '12 Elm St^^Springfield^IL', 22: '1', 36: `POL${mrn}`, 49: `MEM${mrn}` }),
+    ];
+    const res = await post(lines.join('\r'));
+    expect(res.segments[1], res.text).toMatch(/^MSA\|AA\|/);
+
+    const p = await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${mrn}&_revinclude=RelatedPerson:patient&_revinclude=AllergyIntolerance:patient&_revinclude=Condition:subject&_revinclude=Coverage:beneficiary&_revinclude=Encounter:subject`);
+    const byType = (t: string) => p.body.entry.filter((e: any) => e.resource.resourceType === t).map((e: any) => e.resource);
+    const [patient] = byType('Patient');
+    expect(patient.name[0]).toMatchObject({ family: 'Quinterro', given: ['Alba', 'M'] });
+    expect(patient.generalPractitioner[0].reference).toMatch(/^Practitioner\//);
+    const related = byType('RelatedPerson');
+    expect(related).toHaveLength(1); // the next of kin and the subscriber are the same person
+    expect(related[0].relationship[0].coding[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'SPS' });
+    const [encounter] = byType('Encounter');
+    expect(encounter).toMatchObject({ status: 'arrived', class: { code: 'AMB' }, period: { start: '2026-01-05T11:30:00-06:00' } });
+    const attending = await fhir('GET', encounter.participant[0].individual.reference);
+    expect(attending.body.name[0].family).toBe('Okafor');
+    expect(byType('AllergyIntolerance')[0]).toMatchObject({ category: ['medication'], criticality: 'high', code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '70618' }] } });
+    expect(byType('Condition')[0]).toMatchObject({ code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'J45.909' }] }, encounter: { reference: `Encounter/${encounter.id}` } });
+    const [coverage] = byType('Coverage');
+    expect(coverage).toMatchObject({ subscriberId: `MEM${mrn}`, relationship: { coding: [{ code: 'spouse' }] }, subscriber: { reference: `RelatedPerson/${related[0].id}` } });
+    expect(coverage.period).toEqual({ start: '2026-01-01', end: '2026-12-31' });
+
+    // The same registration again (new control id): nothing changes, so nothing gets a new version.
+    lines[0] = msh('ADT^A08^ADT_A01', id());
+    expect((await post(lines.join('\r'))).segments[1]).toMatch(/^MSA\|AA\|/);
+    const again = await fhir('GET', `Patient/${patient.id}`);
+    expect(again.body.meta.versionId).toBe(patient.meta.versionId);
+    const cov = await fhir('GET', `Coverage/${coverage.id}`);
+    expect(cov.body.meta.versionId).toBe(coverage.meta.versionId);
+  });
+});
+
+describe('ADT^A40 merge', () => {
+  it('retires the merged patient into the survivor, which takes its identifiers; a resend changes nothing', async () => {
+    const [keep, gone] = [id(), id()];
+    const reg = (mrn: string, family: string) => [msh('ADT^A04^ADT_A01', id()), `PID|1||${mrn}^^^NORTHCLINIC^MR||${family}^Ann||19900101|F`, 'PV1|1|N'].join('\r');
+    expect((await post(reg(keep, 'Keeper'))).segments[1]).toMatch(/^MSA\|AA/);
+    expect((await post(reg(gone, 'Duplicate'))).segments[1]).toMatch(/^MSA\|AA/);
+    const merge = () => [msh('ADT^A40^ADT_A39', id()), 'EVN|A40|20260105120000', `PID|1||${keep}^^^NORTHCLINIC^MR||Keeper^Ann||19900101|F`, `MRG|${gone}^^^NORTHCLINIC^MR`].join('\r');
+    const res = await post(merge());
+    expect(res.segments[1], res.text).toMatch(/^MSA\|AA/);
+    const survivor = (await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${keep}`)).body.entry[0].resource;
+    const all = (await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${gone}`)).body.entry.map((e: any) => e.resource);
+    expect(all).toHaveLength(2);
+    const merged = all.find((p: any) => p.id !== survivor.id);
+    expect(survivor.identifier.map((i: any) => i.value)).toEqual(expect.arrayContaining([keep, gone]));
+    expect(survivor.link).toEqual([{ other: { reference: `Patient/${merged.id}` }, type: 'replaces' }]);
+    expect(merged).toMatchObject({ active: false, link: [{ other: { reference: `Patient/${survivor.id}` }, type: 'replaced-by' }] });
+    // A later registration under the merged MRN updates the survivor, not the retired record.
+    expect((await post(reg(gone, 'Keeper'))).segments[1]).toMatch(/^MSA\|AA/);
+    const again = await post(merge());
+    expect(again.segments[1]).toMatch(/^MSA\|AA/);
+    const after = (await fhir('GET', `Patient/${merged.id}`)).body;
+    expect(after.meta.versionId).toBe(merged.meta.versionId);
+  });
+
+  it('answers AE 204 when MRG-1 names no known patient', async () => {
+    const res = await post([msh('ADT^A40^ADT_A39', id()), `PID|1||${id()}^^^NORTHCLINIC^MR||X^Y`, `MRG|${id()}^^^NORTHCLINIC^MR`].join('\r'));
+    expect(res.segments[1]).toMatch(/^MSA\|AE\|/);
+    expect(res.segments[2]).toContain('204^Unknown key identifier');
+  });
+});
+
+describe('SIU: one appointment booked, rescheduled, cancelled', () => {
+  it('keeps one Appointment whose times are in the sender’s zone and whose status follows the events', async () => {
+    const [mrn, filler, doc] = [id(), id(), `D${id()}`];
+    const siu = (event: string, start: string, end: string, status = 'Booked') =>
+      [
+        msh(`SIU^${event}^SIU_S12`, id()),
+        `SCH||${filler}^NORTHCLINIC|||||Follow-up^Follow-up visit|ROUTINE|20|min|^^^${start}^${end}|||||||||||||${status}`,
+        `PID|1||${mrn}^^^NORTHCLINIC^MR||Lindqvist^Ola||19650202|M`,
+        'RGS|1',
+        `AIP|1||${doc}^Patel^Nina^^^Dr|MD^Physician`,
+        'AIL|1||EXAM^3^^NORTHCLINIC',
+      ].join('\r');
+    expect((await post(siu('S12', '202603091430', '202603091450'))).segments[1]).toMatch(/^MSA\|AA/);
+    const found = await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHCLINIC|${filler}&_include=Appointment:actor`);
+    const appt = found.body.entry.find((e: any) => e.resource.resourceType === 'Appointment').resource;
+    // 9 March 2026 is after the US switch to daylight saving time (8 March): Chicago is UTC-5.
+    expect(appt).toMatchObject({ status: 'booked', start: '2026-03-09T14:30:00-05:00', end: '2026-03-09T14:50:00-05:00', minutesDuration: 20 });
+    const practitioner = found.body.entry.find((e: any) => e.resource.resourceType === 'Practitioner').resource;
+    expect(practitioner.name[0].family).toBe('Patel');
+    const day = await fhir('GET', `Appointment?actor=Practitioner/${practitioner.id}&date=2026-03-09`);
+    expect(day.body.entry.map((e: any) => e.resource.id)).toEqual([appt.id]);
+
+    expect((await post(siu('S13', '202603061000', '202603061020'))).segments[1]).toMatch(/^MSA\|AA/);
+    const moved = (await fhir('GET', `Appointment/${appt.id}`)).body;
+    expect(moved).toMatchObject({ status: 'booked', start: '2026-03-06T10:00:00-06:00' }); // before the switch: UTC-6
+    expect((await post(siu('S15', '202603061000', '202603061020', 'Cancelled'))).segments[1]).toMatch(/^MSA\|AA/);
+    expect((await fhir('GET', `Appointment/${appt.id}`)).body.status).toBe('cancelled');
+    const all = await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHCLINIC|${filler}`);
+    expect(all.body.entry).toHaveLength(1);
+  });
+
+  it('answers AE 101 for a booking without times', async () => {
+    const res = await post([msh('SIU^S12^SIU_S12', id()), `SCH||${id()}^X`, `PID|1||${id()}^^^NORTHCLINIC^MR||A^B`, `AIP|1||${id()}^Doc^A`].join('\r'));
+    expect(res.segments[1]).toMatch(/^MSA\|AE\|/);
+    expect(res.segments[2]).toContain('101^Required field missing');
+  });
+});
+
+describe('acknowledgment modes and batches', () => {
+  const reg = (control: string, extra: string) => [msh('ADT^A04^ADT_A01', control, extra), `PID|1||${id()}^^^NORTHCLINIC^MR||Ack^Test`].join('\r') + '\r';
+
+  it('enhanced mode over MLLP: CA once stored, then AA, as two frames on the same connection', async () => {
+    const socket = connect(g.mllp.port, '127.0.0.1');
+    const frames: string[] = [];
+    const framer = new MllpFramer(1 << 20);
+    socket.on('data', (c) => {
+      for (const e of framer.push(c)) if ('frame' in e) frames.push(e.frame.toString());
+    });
+    const control = id();
+    socket.write(frame(reg(control, '|||AL|AL')));
+    for (let i = 0; i < 300 && frames.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    socket.end();
+    expect(frames.map((f) => f.split('\r')[1])).toEqual([`MSA|CA|${control}`, `MSA|AA|${control}`]);
+  });
+
+  it('enhanced mode: NE/ER sends nothing on success; ER/AL sends only the application ACK', async () => {
+    expect((await post(reg(id(), '|||NE|ER'))).status).toBe(204);
+    const r = await post(reg(id(), '|||ER|AL'));
+    expect(r.segments.filter((s) => s.startsWith('MSA'))).toEqual([expect.stringMatching(/^MSA\|AA\|/)]);
+  });
+
+  it('enhanced mode: an unsupported type gets CR (commit reject) and no application ACK', async () => {
+    const r = await post(`${msh('ZZZ^Z99', id(), '|||AL|AL')}\rPID|1\r`);
+    expect(r.segments.filter((s) => s.startsWith('MSA'))).toEqual([expect.stringMatching(/^MSA\|CR\|/)]);
+  });
+
+  it('a batch over HTTP: each message stored and acknowledged, in a BHS/BTS envelope', async () => {
+    const [a, b] = [id(), id()];
+    const batch = ['BHS|^~\\&|PMS|NORTHCLINIC|FRONTDESK|FD|20260105||||B77', reg(a, '').trim(), `${msh('ZZZ^Z99', b)}\rPID|1`, 'BTS|2'].join('\r');
+    const r = await post(batch);
+    expect(r.segments[0]).toMatch(/^BHS\|\^~\\&\|FRONTDESK\|FD\|PMS\|NORTHCLINIC\|.*\|B77$/);
+    expect(r.segments.filter((s) => s.startsWith('MSA'))).toEqual([`MSA|AA|${a}`, expect.stringMatching(new RegExp(`^MSA\\|AR\\|${b}`))]);
+    expect(r.segments.at(-1)).toBe('BTS|2');
+    const rows = await g.db.sql`SELECT control_id, status FROM message WHERE control_id IN (${a}, ${b}) ORDER BY id`;
+    expect(rows.map((x) => [x.control_id, x.status])).toEqual([[a, 'processed'], [b, 'rejected']]);
+  });
+});
+
+describe('the corpus samples of every supported type', () => {
+  const DIR = join(import.meta.dirname, '../fixtures/hl7v2');
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.hl7')).filter((f) => {
+    const text = decodeHl7(readFileSync(join(DIR, f))).text;
+    const type = /^MSH\|[^|]*(?:\|[^|]*){6}\|([^|^]*)\^([^|^]*)/m.exec(text.replace(/^\uFEFF/, ''));
+    return type ? TRANSLATORS.has(`${type[1]}^${type[2]}`) : false;
+  });
+
+  it('covers ADT, SIU and REF samples', () => expect(files.length).toBeGreaterThanOrEqual(25));
+
+  it.each(files)('%s is processed (AA, or no ACK when MSH-15/16 say NE)', async (file) => {
+    const text = decodeHl7(readFileSync(join(DIR, file))).text;
+    // The samples share control ids: make each unique so none is taken for a resend.
+    const control = id();
+    const msg = text.replace(/^(\uFEFF?MSH(?:\|[^|\r\n]*){8}\|)[^|\r\n]*/, `$1${control}`);
+    // A merge needs the patient it merges away: register it first, from MRG-1.
+    for (const [, mrg] of msg.replace(/\n/g, '\r').matchAll(/\rMRG\|([^|\r]*)/g)) {
+      expect((await post([msh('ADT^A04^ADT_A01', id()), `PID|1||${mrg}||Merged^Sample`].join('\r'))).segments[1]).toMatch(/^MSA\|AA/);
+    }
+    const res = await post(msg);
+    if (res.status !== 204) expect(res.segments[1], res.text).toMatch(/^MSA\|AA\|/);
+    const [row] = await g.db.sql`SELECT status, outcome FROM message WHERE control_id = ${control}`;
+    expect(row, JSON.stringify(row?.outcome)).toMatchObject({ status: 'processed' });
+  });
+});
