@@ -8,9 +8,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { httpError, invalid } from '../outcome.ts';
+import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
 import { checkId, checkIfMatch, multipleMatches, parseConditional, splitOnce } from './preconditions.ts';
 import { isConditionalReference, referenceSites } from './references.ts';
@@ -154,14 +155,15 @@ export class Repository {
     });
   }
 
-  /** patch with JSON Patch (RFC 6902, http.html#patch). */
-  async patch<T extends Resource>(type: string, id: string, ops: Operation[], ifMatch?: string): Promise<WithId<T>> {
+  /** patch with JSON Patch (RFC 6902) or FHIRPath Patch (a Parameters resource) — http.html#patch. */
+  async patch<T extends Resource>(type: string, id: string, patch: Operation[] | Parameters, ifMatch?: string): Promise<WithId<T>> {
     return this.transaction(async (repo) => {
       const cur = await repo.lockCurrent(type, id);
       if (!cur) throw httpError(404, 'not-found', `${type}/${id} is not known`);
       if (cur.deleted || !cur.content) throw httpError(410, 'deleted', `${type}/${id} was deleted`);
       checkIfMatch(type, id, cur, ifMatch);
       const patched = structuredClone(cur.content) as Resource;
+      const ops = Array.isArray(patch) ? patch : fhirPathPatchToJsonPatch(cur.content as Resource, patch);
       const errors = applyPatch(patched, ops).filter((e) => e !== null);
       if (errors.length > 0) {
         throw httpError(422, 'processing', `JSON Patch failed: ${errors.map((e) => (e as Error).message).join('; ')}`);

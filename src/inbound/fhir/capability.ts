@@ -46,7 +46,7 @@ export function capabilityStatement(baseUrl: string, startedAt: string): Capabil
     implementation: { description: 'Frontdesk FHIR R4 gateway', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
-    patchFormat: ['application/json-patch+json'],
+    patchFormat: ['application/json-patch+json', 'application/fhir+json'],
     rest: [
       {
         mode: 'server',

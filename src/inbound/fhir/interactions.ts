@@ -6,7 +6,8 @@
  * route and the Bundle processor each render that their own way.
  */
 import { parseSearchRequest, type Operation, type SearchRequest } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Parameters, Resource } from '@medplum/fhirtypes';
+import { isFhirPathPatch } from '../../store/fhirpath-patch.ts';
 import { httpError, invalid } from '../../outcome.ts';
 import type { Repository } from '../../store/repository.ts';
 import { demand } from '../../access/guard.ts';
@@ -212,8 +213,9 @@ function body(type: string, value: unknown): Resource {
   return resource;
 }
 
-function patchBody(value: unknown): Operation[] {
-  if (!Array.isArray(value)) invalid('A JSON Patch body must be an array of operations (RFC 6902)');
+function patchBody(value: unknown): Operation[] | Parameters {
+  if (isFhirPathPatch(value)) return value;
+  if (!Array.isArray(value)) invalid('A patch body must be a JSON Patch array of operations (RFC 6902) or a FHIRPath Patch Parameters resource');
   value.forEach((op: unknown, i) => {
     const o = op as { op?: unknown; path?: unknown };
     if (typeof o?.op !== 'string' || typeof o.path !== 'string') invalid(`JSON Patch operation ${i} needs "op" and "path"`, `[${i}]`);

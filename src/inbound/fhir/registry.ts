@@ -39,6 +39,7 @@ export const RESOURCE_TYPES = {
   ServiceRequest: ALL_INTERACTIONS,
   Task: ALL_INTERACTIONS,
   Condition: ALL_INTERACTIONS,
+  AllergyIntolerance: ALL_INTERACTIONS,
   DocumentReference: ALL_INTERACTIONS,
   Communication: ALL_INTERACTIONS,
   Claim: ALL_INTERACTIONS,

@@ -86,10 +86,14 @@ function toRequest(e: BundleEntry, i: number): FhirRequest {
   };
 }
 
-/** In a Bundle, a JSON Patch travels as a Binary whose data is the base64 patch document (http.html#patch). */
+/**
+ * In a Bundle, a JSON Patch travels as a Binary whose data is the base64 patch document, a FHIRPath Patch as the
+ * Parameters resource itself (http.html#patch).
+ */
 function patchOf(e: BundleEntry, i: number): unknown {
   const r = e.resource as (Resource & { data?: string; contentType?: string }) | undefined;
-  if (r?.resourceType !== 'Binary' || !r.data) invalid('A PATCH entry carries a Binary with the JSON Patch', `Bundle.entry[${i}].resource`);
+  if (r?.resourceType === 'Parameters') return r;
+  if (r?.resourceType !== 'Binary' || !r.data) invalid('A PATCH entry carries a Binary with the JSON Patch, or a FHIRPath Patch Parameters', `Bundle.entry[${i}].resource`);
   try {
     return JSON.parse(Buffer.from(r.data, 'base64').toString('utf8'));
   } catch {
@@ -137,20 +141,27 @@ async function resolveIdentities(
   const map = new Map<string, string>();
   const identities: (string | undefined)[] = [];
   const seen = new Set<string>();
+  // A conditional URL may name an entry decided earlier by its fullUrl (`Coverage?beneficiary=urn:uuid:…`), as
+  // HAPI allows: it is searched with that entry's `Type/id`. An entry still to be created matches nothing yet.
+  const resolve = (query: string): string => {
+    let out = query;
+    for (const [url, identity] of map) out = out.replaceAll(url, identity).replaceAll(encodeURIComponent(url), encodeURIComponent(identity));
+    return out;
+  };
   for (const [i, req] of requests.entries()) {
     const [type, id] = req.path.split('/');
     let identity: string | undefined;
     if (req.method === 'POST' && type && id === undefined) {
       let match: string | undefined;
       if (req.ifNoneExist) {
-        const ids = await ctx.repo.matchForWrite(type, req.ifNoneExist, `Bundle.entry[${i}].request.ifNoneExist`).catch((err) => { throw atEntry(err, i); });
+        const ids = await ctx.repo.matchForWrite(type, resolve(req.ifNoneExist), `Bundle.entry[${i}].request.ifNoneExist`).catch((err) => { throw atEntry(err, i); });
         if (ids.length > 1) throw atEntry(tooMany(), i);
         match = ids[0];
       }
       req.preassigned = { id: match ?? randomUUID(), existing: match !== undefined };
       identity = `${type}/${req.preassigned.id}`;
     } else if ((req.method === 'PUT' || req.method === 'DELETE' || req.method === 'PATCH') && type && id === undefined && req.query.size > 0) {
-      const ids = await ctx.repo.matchForWrite(type, req.query.toString(), `Bundle.entry[${i}].request.url`).catch((err) => { throw atEntry(err, i); });
+      const ids = await ctx.repo.matchForWrite(type, resolve(req.query.toString()), `Bundle.entry[${i}].request.url`).catch((err) => { throw atEntry(err, i); });
       if (ids.length > 1) throw atEntry(tooMany(), i);
       const match = ids[0];
       const bodyId = (req.body as Resource | undefined)?.id;
