@@ -153,6 +153,53 @@ describe('SIU: one appointment booked, rescheduled, cancelled', () => {
   });
 });
 
+describe('REF/RRI: a referral sent, then answered by the specialist', () => {
+  it('makes a referral ServiceRequest with its Task; the RRI accepts it; an I14 cancels it', async () => {
+    const [mrn, ref] = [id(), id()];
+    const refMsg = (event: string) =>
+      [
+        msh(`REF^${event}^REF_I12`, id()),
+        `RF1|P^Pending^HL70283|R^Routine^HL70280|Med^Medical^HL70281||O^Outpatient^HL70284|${ref}^NORTHCLINIC|20260105|20260301|20260105|O^Provider Ordered^HL70336`,
+        `PRD|RP^Referring Provider^HL70286|Carver^Grace^^^Dr|||^WPN^PH^^^217^5550100||RP${mrn}^NPI`,
+        `PRD|RT^Referred to Provider^HL70286|Ng^Lee^^^Dr|||^WPN^PH^^^217^5550199||RT${mrn}^NPI||||Valley Cardiology`,
+        `PID|1||${mrn}^^^NORTHCLINIC^MR||Okoro^Chidi||19700707|M`,
+        'DG1|1||I20.9^Angina pectoris, unspecified^I10',
+      ].join('\r');
+    expect((await post(refMsg('I12'))).segments[1]).toMatch(/^MSA\|AA/);
+    const found = await fhir('GET', `ServiceRequest?identifier=urn:frontdesk:id:NORTHCLINIC|${ref}&category=http://snomed.info/sct|3457005&_revinclude=Task:focus`);
+    const sr = found.body.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource;
+    const task = found.body.entry.find((e: any) => e.resource.resourceType === 'Task').resource;
+    expect(sr).toMatchObject({ status: 'active', intent: 'order', priority: 'routine' });
+    expect(task).toMatchObject({ status: 'requested', focus: { reference: `ServiceRequest/${sr.id}` } });
+    const requester = (await fhir('GET', sr.requester.reference)).body;
+    expect(requester.name[0].family).toBe('Carver');
+
+    // The specialist's answer comes from the other side: its MSH-4 is the specialist, RF1-6 keeps the referrer's id.
+    const rri = [
+      `MSH|^~\\&|CARDIO|VALLEYCARDIO|FRONTDESK|NORTHCLINIC|20260106091500||RRI^I12^RRI_I12|${id()}|P|2.5.1`,
+      `MSA|AA|${id()}`,
+      `RF1|A^Accepted^HL70283|R^Routine^HL70280|||O|${ref}^NORTHCLINIC||||||||||||||||`,
+      `PRD|RT^Referred to Provider^HL70286|Ng^Lee^^^Dr|||||RT${mrn}^NPI`,
+      `PID|1||${mrn}^^^NORTHCLINIC^MR||Okoro^Chidi`,
+      'NTE|1||First visit offered for 12 January',
+    ].join('\r');
+    const answered = await post(rri);
+    expect(answered.segments[1], answered.text).toMatch(/^MSA\|AA/);
+    const after = (await fhir('GET', `Task/${task.id}`)).body;
+    expect(after).toMatchObject({ status: 'accepted', lastModified: '2026-01-06T09:15:00-06:00', note: [{ text: 'First visit offered for 12 January' }] });
+
+    expect((await post(refMsg('I14'))).segments[1]).toMatch(/^MSA\|AA/);
+    expect((await fhir('GET', `ServiceRequest/${sr.id}`)).body.status).toBe('revoked');
+    expect((await fhir('GET', `Task/${task.id}`)).body.status).toBe('cancelled');
+  });
+
+  it('answers AE 204 to an RRI about a referral it never saw', async () => {
+    const res = await post([`MSH|^~\\&|CARDIO|VALLEYCARDIO|FRONTDESK|NORTHCLINIC|20260106||RRI^I12^RRI_I12|${id()}|P|2.5.1`, `RF1|A|||||${id()}^NORTHCLINIC`, `PID|1||${id()}^^^NORTHCLINIC^MR`].join('\r'));
+    expect(res.segments[1]).toMatch(/^MSA\|AE\|/);
+    expect(res.segments[2]).toContain('204^Unknown key identifier');
+  });
+});
+
 describe('acknowledgment modes and batches', () => {
   const reg = (control: string, extra: string) => [msh('ADT^A04^ADT_A01', control, extra), `PID|1||${id()}^^^NORTHCLINIC^MR||Ack^Test`].join('\r') + '\r';
 

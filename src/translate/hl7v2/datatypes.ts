@@ -49,11 +49,14 @@ export function address(c: Comp): Address | undefined {
   return Object.keys(a).length > 0 ? a : undefined;
 }
 
-/** XTN → ContactPoint: 2 use (0201), 3 equipment (0202), 4 e-mail, 6/7/8 area/local/extension, or 1 as text. */
+/**
+ * XTN → ContactPoint: 2 use (0201), 3 equipment (0202), 4 e-mail, 6/7/8 area/local/extension, else 1 as text,
+ * else 12 (the unformatted number of v2.6+).
+ */
 export function contactPoint(c: Comp, defaultUse?: ContactPoint['use']): ContactPoint | undefined {
   const system = lookup('0202', c(3)) as ContactPoint['system'] | undefined;
   const email = c(4);
-  const number = c(7) ? [c(5) ? `+${c(5)} ` : '', c(6) ? `(${c(6)}) ` : '', c(7), c(8) ? ` x${c(8)}` : ''].join('') : c(1);
+  const number = c(7) ? [c(5) ? `+${c(5)} ` : '', c(6) ? `(${c(6)}) ` : '', c(7), c(8) ? ` x${c(8)}` : ''].join('') : (c(1) ?? c(12));
   const value = system === 'email' || (email && !number) ? email : number;
   if (!value) return undefined;
   const cp: ContactPoint = { system: system ?? (email && !number ? 'email' : 'phone'), value };

@@ -7,6 +7,7 @@
 import { mergePlan, registrationPlan, type TranslateOptions } from './adt.ts';
 import { contentError } from './datatypes.ts';
 import { Hl7v2Message } from './parse.ts';
+import { referralPlan, referralResponsePlan } from './ref.ts';
 import { schedulingPlan } from './siu.ts';
 import type { Plan } from './plan.ts';
 
@@ -22,6 +23,10 @@ export const TRANSLATORS: ReadonlyMap<string, Translator> = new Map<string, Tran
   ['ADT^A31', registrationPlan],
   ['ADT^A40', mergePlan],
   ...['S12', 'S13', 'S14', 'S15', 'S17', 'S26'].map((t): [string, Translator] => [`SIU^${t}`, schedulingPlan]),
+  ['REF^I12', referralPlan],
+  ['REF^I13', referralPlan],
+  ['REF^I14', referralPlan],
+  ['RRI^I12', referralResponsePlan],
 ]);
 
 /** Translates one message; a type without a translation is a content error with HL7 table 0357 code 200. */
