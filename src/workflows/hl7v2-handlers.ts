@@ -4,7 +4,7 @@
  */
 import type { Repository } from '../store/repository.ts';
 import { Hl7v2Message } from '../translate/hl7v2/parse.ts';
-import { TRANSLATORS, type TranslateOptions } from '../translate/hl7v2/translate.ts';
+import { translateWith, TRANSLATORS, type TranslateOptions } from '../translate/hl7v2/translate.ts';
 import type { MessageHeader } from '../translate/hl7v2/header.ts';
 import { applyPlan } from './apply-plan.ts';
 import type { Hl7Handler } from './receive-hl7v2.ts';
@@ -13,7 +13,7 @@ import type { Hl7Handler } from './receive-hl7v2.ts';
 export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHeader) => TranslateOptions): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
   for (const [type, translator] of TRANSLATORS) {
-    handlers.set(type, async (header, text) => applyPlan(repo, translator(new Hl7v2Message(text), optionsFor(header))));
+    handlers.set(type, async (header, text) => applyPlan(repo, translateWith(translator, new Hl7v2Message(text), optionsFor(header))));
   }
   return handlers;
 }

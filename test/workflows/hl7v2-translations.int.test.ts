@@ -45,7 +45,7 @@ describe('ADT registration: everything a front office registers', () => {
     const lines = [
       msh('ADT^A04^ADT_A01', id()),
       'EVN|A04|20260105120000',
-      `PID|1||${mrn}^^^NORTHCLINIC^MR||Quinterro^Alba^M||19790312|F|||12 Elm St^^Springfield^IL^62701^USA^H||^PRN^PH^^^217^5550142`,
+      `PID|1||${mrn}^^^NORTHCLINIC^MR||Quinterro^Alba^M||19790312|F||2106-3^White^CDCREC|12 Elm St^^Springfield^IL^62701^USA^H||^PRN^PH^^^217^5550142`,
       `PD1|||NORTH CLINIC|P${mrn}^Carver^Grace^^^Dr^^^NPI`,
       'NK1|1|Quinterro^Tomas|SPO^Spouse^HL70063|12 Elm St^^Springfield^IL^62701|^PRN^PH^^^217^5550143',
       `PV1|1|O|CLINIC^101^^NORTHCLINIC||||A${mrn}^Okafor^Ben^^^Dr^^^NPI||||||||||||${visit}^^^NORTHCLINIC^VN|||||||||||||||||||||||||20260105113000`,
@@ -55,6 +55,10 @@ describe('ADT registration: everything a front office registers', () => {
     ];
     const res = await post(lines.join('\r'));
     expect(res.segments[1], res.text).toMatch(/^MSA\|AA\|/);
+    // What the translation did not read is in the message log: PID-10 (race) has no mapping yet.
+    const [logged] = await g.db.sql`SELECT unmapped FROM message WHERE control_id = ${lines[0]!.split('|')[9]!}`;
+    expect(logged!.unmapped).toContain('PID-10');
+    expect(logged!.unmapped).not.toContain('PID-3');
 
     const p = await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${mrn}&_revinclude=RelatedPerson:patient&_revinclude=AllergyIntolerance:patient&_revinclude=Condition:subject&_revinclude=Coverage:beneficiary&_revinclude=Encounter:subject`);
     const byType = (t: string) => p.body.entry.filter((e: any) => e.resource.resourceType === t).map((e: any) => e.resource);

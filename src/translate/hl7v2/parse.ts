@@ -17,6 +17,8 @@ export class Segment {
   /** fields[n] is field n (1-based, as in `PID-3`); for MSH, fields[1] is the field separator. */
   readonly fields: string[];
   private readonly d: Delimiters;
+  /** Field numbers a translation has looked at: the others that hold a value were not mapped. */
+  private readonly read = new Set<number>();
 
   constructor(raw: string, d: Delimiters) {
     this.d = d;
@@ -27,7 +29,18 @@ export class Segment {
 
   /** Raw (still escaped) text of field `n`. */
   raw(n: number): string {
+    this.read.add(n);
     return this.fields[n] ?? '';
+  }
+
+  /** Fields holding a value that no translation read (`PID-10`): reported so a partner's mapping can grow. */
+  unread(): string[] {
+    const out: string[] = [];
+    const first = this.name === 'MSH' ? 3 : 1;
+    for (let n = first; n < this.fields.length; n++) {
+      if (!this.read.has(n) && (this.fields[n] ?? '') !== '') out.push(`${this.name}-${n}`);
+    }
+    return out;
   }
 
   /** Repetitions of field `n`, each split into components (raw). */

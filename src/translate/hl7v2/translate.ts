@@ -36,5 +36,21 @@ export function translate(text: string, opts: TranslateOptions): Plan {
   const type = `${msh?.text(9, 1) ?? ''}^${msh?.text(9, 2) ?? ''}`;
   const translator = TRANSLATORS.get(type);
   if (!translator) throw contentError(`Message type ${type} is not supported by this gateway`, 'MSH-9', '200');
-  return translator(msg, opts);
+  return translateWith(translator, msg, opts);
+}
+
+/**
+ * Runs a translator and adds to what it reports unmapped the fields of its mapped segments that it did not read.
+ * MSH is the transport's (read when the message is stored and acknowledged), and segments reported whole are
+ * not repeated field by field.
+ */
+export function translateWith(translator: Translator, msg: Hl7v2Message, opts: TranslateOptions): Plan {
+  const plan = translator(msg, opts);
+  const whole = new Set(plan.unmapped.map((u) => u.slice(0, 3)));
+  const fields = new Set<string>();
+  msg.segments.forEach((seg) => {
+    if (seg.name === 'MSH' || whole.has(seg.name)) return;
+    for (const f of seg.unread()) fields.add(f);
+  });
+  return { ...plan, unmapped: [...plan.unmapped, ...fields] };
 }
