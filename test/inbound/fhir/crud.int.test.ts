@@ -288,7 +288,7 @@ describe('CapabilityStatement', () => {
     const types = res.body.rest[0].resource.map((r: any) => r.type);
     expect(types).toContain('Patient');
     expect(types).toContain('CoverageEligibilityResponse');
-    expect(types).toHaveLength(23);
+    expect(types).toHaveLength(24);
     const audit = res.body.rest[0].resource.find((r: any) => r.type === 'AuditEvent');
     expect(audit.interaction.map((i: any) => i.code)).not.toContain('create');
     const p = res.body.rest[0].resource.find((r: any) => r.type === 'Patient');

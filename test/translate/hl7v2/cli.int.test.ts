@@ -54,15 +54,19 @@ describe('frontdesk translate', () => {
   });
 
   it('an A40 Bundle retires the merged patient through a conditional FHIRPath Patch', async () => {
+    const [keep, gone] = [`K${Date.now()}`, `G${Date.now()}`];
     const reg = join(dir, 'merged.hl7');
-    await writeFile(reg, 'MSH|^~\\&|A|Ntierprise Clinic|B|C|20260101||ADT^A04|X1|P|2.5.1\rPID|1||56789^^^BCBS^MR||Test^Merged\r');
+    await writeFile(reg, `MSH|^~\\&|A|CLINIC|B|C|20260101||ADT^A04|X1|P|2.5.1\rPID|1||${gone}^^^BCBS^MR||Test^Merged\r`);
     const loaded = await fhir('POST', '', JSON.parse((await translate(reg)).stdout));
     expect(loaded.status).toBe(200);
-    const merge = await fhir('POST', '', JSON.parse((await translate(join(FIXTURES, 'ADT-A40-01.hl7'))).stdout));
+    const a40 = join(dir, 'a40.hl7');
+    await writeFile(a40, `MSH|^~\\&|A|CLINIC|B|C|20260101||ADT^A40^ADT_A39|X2|P|2.5.1\rEVN|A40\rPID|1||${keep}^^^BCBS^MR||Test^Kept\rMRG|${gone}^^^BCBS^MR\r`);
+    const merge = await fhir('POST', '', JSON.parse((await translate(a40)).stdout));
     expect(merge.status, JSON.stringify(merge.body).slice(0, 400)).toBe(200);
     const [retired, survivor] = merge.body.entry.map((e: any) => e.resource);
-    expect(retired).toMatchObject({ active: false, name: [{ family: 'Test' }], link: [{ type: 'replaced-by', other: { reference: `Patient/${survivor.id}` } }] });
+    expect(retired).toMatchObject({ active: false, name: [{ family: 'Test', given: ['Merged'] }], link: [{ type: 'replaced-by', other: { reference: `Patient/${survivor.id}` } }] });
     expect(survivor.link).toEqual([{ type: 'replaces', other: { reference: `Patient/${retired.id}` } }]);
+    expect(survivor.identifier.map((i: any) => i.value)).toEqual([keep, gone]);
   });
 
   it('prints one Bundle per line for a batch file', async () => {
