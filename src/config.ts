@@ -16,6 +16,10 @@ export const DEFAULTS = {
   FRONTDESK_MLLP_HOST: '',
   FRONTDESK_MLLP_MAX_FRAME_BYTES: String(4 * 1024 * 1024),
   FRONTDESK_MLLP_IDLE_TIMEOUT_MS: '300000',
+  FRONTDESK_MLLP_TLS_CERT: '',
+  FRONTDESK_MLLP_TLS_KEY: '',
+  FRONTDESK_MLLP_TLS_CA: '',
+  FRONTDESK_PARTNERS: '',
   FRONTDESK_BASE_URL: '',
   FRONTDESK_LOG_LEVEL: 'info',
   FRONTDESK_MAX_BODY_BYTES: String(16 * 1024 * 1024),
@@ -40,6 +44,10 @@ export type Config = {
   readonly mllpPort: number;
   readonly mllpMaxFrameBytes: number;
   readonly mllpIdleTimeoutMs: number;
+  /** MLLP over TLS: certificate and key files; with a CA file, client certificates are required and verified. */
+  readonly mllpTls: { cert: string; key: string; ca?: string } | undefined;
+  /** The partners file (src/partners.ts), if any. */
+  readonly partnersFile: string | undefined;
   /** Absolute base of the FHIR API as clients see it, used in `Location`, `fullUrl` and paging links. */
   readonly baseUrl: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -127,12 +135,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const tokenTtlSeconds = int('FRONTDESK_TOKEN_TTL_SECONDS', 30, 3600);
   const rateLimitPerMinute = int('FRONTDESK_RATE_LIMIT_PER_MINUTE', 0, 10_000_000);
   const rateLimitBurst = int('FRONTDESK_RATE_LIMIT_BURST', 1, 10_000_000);
+  const [tlsCert, tlsKey, tlsCa] = (['FRONTDESK_MLLP_TLS_CERT', 'FRONTDESK_MLLP_TLS_KEY', 'FRONTDESK_MLLP_TLS_CA'] as const).map((k) => get(k));
+  let mllpTls: Config['mllpTls'];
+  if (!!tlsCert !== !!tlsKey) problems.push('FRONTDESK_MLLP_TLS_CERT and FRONTDESK_MLLP_TLS_KEY go together');
+  else if (tlsCert && tlsKey) mllpTls = { cert: resolve(tlsCert), key: resolve(tlsKey), ...(tlsCa ? { ca: resolve(tlsCa) } : {}) };
+  if (tlsCa && !tlsCert) problems.push('FRONTDESK_MLLP_TLS_CA needs FRONTDESK_MLLP_TLS_CERT and FRONTDESK_MLLP_TLS_KEY');
+  const partnersFile = get('FRONTDESK_PARTNERS') ? resolve(get('FRONTDESK_PARTNERS')) : undefined;
   const timeZone = get('FRONTDESK_TIME_ZONE') || Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!isTimeZone(timeZone)) problems.push(`FRONTDESK_TIME_ZONE must be an IANA time zone such as America/Chicago (got "${timeZone}")`);
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst, timeZone };
+  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst, timeZone, mllpTls, partnersFile };
 }
 
 export function isTimeZone(zone: string): boolean {

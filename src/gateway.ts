@@ -13,6 +13,7 @@ import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2Input, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
+import { loadPartners, type PartnerRegistry } from './partners.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
@@ -34,6 +35,7 @@ export type Gateway = {
   audit: AuditTrail;
   /** The HL7 v2 processing shared by the MLLP and HTTP doors; `receive.handlers` is where message types plug in. */
   receive: ReceiveContext & { handlers: Map<string, Hl7Handler> };
+  partners: PartnerRegistry;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -44,6 +46,8 @@ export async function startGateway(
   log: Logger = createLogger(config),
   options: { warm?: boolean } = {}
 ): Promise<Gateway> {
+  // The partners file is checked before anything starts: a mistake in it stops the gateway with every problem named.
+  const partners = loadPartners(config.partnersFile);
   const db = await openDatabase(config, (msg) => log.info(msg));
   // ~1 s for the definitions and ~2 s for the JSON schemas, paid at start rather than by the first requests.
   loadDefinitions();
@@ -51,10 +55,14 @@ export async function startGateway(
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
   const audit = new AuditTrail(db.sql);
+  await partners.ensureOrganizations(repo);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
-  const handlers = hl7v2Handlers(repo, () => ({ timeZone: config.timeZone }));
-  const receive = { sql: db.sql, log, handlers, newControlId, audit };
+  // Times without an offset are read in the sending partner's zone, else the gateway's.
+  const handlers = hl7v2Handlers(repo, (h) => ({
+    timeZone: partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component)?.hl7v2.timeZone ?? config.timeZone,
+  }));
+  const receive = { sql: db.sql, log, handlers, newControlId, audit, partners };
   const app = createHttpApp({
     sql: db.sql,
     repo,
@@ -73,7 +81,16 @@ export async function startGateway(
     server.once('error', reject);
   });
   const mllp = await startMllpListener(
-    { host: config.mllpHost, port: config.mllpPort, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log, newControlId },
+    {
+      host: config.mllpHost,
+      port: config.mllpPort,
+      maxFrameBytes: config.mllpMaxFrameBytes,
+      idleTimeoutMs: config.mllpIdleTimeoutMs,
+      log,
+      newControlId,
+      tls: config.mllpTls,
+      partnerOf: (cert) => partners.byCertificate(cert)?.id,
+    },
     async (message, peer) => (await receiveHl7v2Input(receive, message, 'mllp', peer)).acks
   ).catch(async (err: unknown) => {
     server.close();
@@ -104,5 +121,5 @@ export async function startGateway(
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, stop };
 }

@@ -56,6 +56,8 @@ export type MessageAudit = {
   sender: string;
   ack: string;
   resources: string[];
+  /** `Organization/<id>` of the configured partner the message came from, if known. */
+  partner?: string;
 };
 
 /** An HL7 v2 or X12 message received (DICOM 110107 Import) or sent (110106 Export). */
@@ -73,7 +75,12 @@ export function messageEvent(m: MessageAudit): AuditEvent {
     outcome: ok ? '0' : '4',
     outcomeDesc: `${m.protocol} ${m.ack}`,
     agent: [
-      { who: { identifier: { system: 'urn:frontdesk:partner', value: m.sender || 'unknown' } }, altId: m.sender, requestor: m.direction === 'inbound', network: { address: m.peer, type: '2' } },
+      {
+        who: { ...(m.partner ? { reference: m.partner } : {}), identifier: { system: 'urn:frontdesk:partner', value: m.sender || 'unknown' } },
+        altId: m.sender,
+        requestor: m.direction === 'inbound',
+        network: { address: m.peer, type: '2' },
+      },
       gatewayAgent(),
     ],
     source: source(),

@@ -51,7 +51,7 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       } catch {
         peer = 'http';
       }
-      const result = await receiveHl7v2Input(o.receive, raw, 'http', peer);
+      const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peer });
       const headers = { 'X-Message-Id': result.messageIds.join(', ') };
       // Enhanced mode with MSH-15 and MSH-16 both NE asks for no acknowledgment at all.
       if (!result.acks.length) return c.body(null, 204, headers);
@@ -72,6 +72,7 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       status: q('status'),
       type: q('type'),
       sender: q('sender'),
+      partner: q('partner'),
       since: q('since'),
       until: q('until'),
       direction: q('direction'),

@@ -13,6 +13,8 @@ export type NewInbound = {
   controlId: string;
   messageType: string;
   raw: Buffer;
+  /** The configured partner it came from (src/partners.ts), if any. */
+  partner?: string;
 };
 
 export type StoredMessage = { id: string; status: string; response: string | null };
@@ -23,9 +25,9 @@ export type StoredMessage = { id: string; status: string; response: string | nul
  */
 export async function recordInbound(sql: Sql, m: NewInbound): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
-    INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw)
+    INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
-            ${m.messageType}, 'received', ${m.raw})
+            ${m.messageType}, 'received', ${m.raw}, ${m.partner ?? null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' DO NOTHING
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
@@ -51,6 +53,7 @@ export type MessageFilter = {
   status?: string;
   type?: string;
   sender?: string;
+  partner?: string;
   since?: string;
   until?: string;
   direction?: string;
@@ -74,19 +77,21 @@ export type MessageSummary = {
   outcome: OperationOutcome | null;
   resources: string[];
   unmapped: string[];
+  partner: string | null;
 };
 
 /** The message log, newest first, filtered; `type` matches MSH-9 by prefix (`ADT` or `ADT^A04`). */
 export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
   const rows = await sql<MessageRow[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped
+           processed_at, status, outcome, resources, unmapped, partner
     FROM message
     WHERE true
       ${f.status ? sql`AND status = ${f.status}` : sql``}
       ${f.direction ? sql`AND direction = ${f.direction}` : sql``}
       ${f.type ? sql`AND message_type LIKE ${f.type.replace(/[\\%_]/g, '\\$&') + '%'}` : sql``}
       ${f.sender ? sql`AND sender = ${f.sender}` : sql``}
+      ${f.partner ? sql`AND partner = ${f.partner}` : sql``}
       ${f.since ? sql`AND received_at >= ${f.since}` : sql``}
       ${f.until ? sql`AND received_at < ${f.until}` : sql``}
     ORDER BY received_at DESC, id DESC
@@ -98,7 +103,7 @@ export async function getMessage(sql: Sql, id: string): Promise<(MessageSummary 
   if (!/^\d{1,18}$/.test(id)) return undefined;
   const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null })[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, raw, response
+           processed_at, status, outcome, resources, unmapped, partner, raw, response
     FROM message WHERE id = ${id}`;
   return row ? { ...summary(row), raw: Buffer.from(row.raw).toString('utf8'), response: row.response } : undefined;
 }
@@ -119,6 +124,7 @@ type MessageRow = {
   outcome: OperationOutcome | null;
   resources: string[];
   unmapped: string[];
+  partner: string | null;
 };
 
 function summary(r: MessageRow): MessageSummary {
@@ -138,5 +144,6 @@ function summary(r: MessageRow): MessageSummary {
     outcome: r.outcome,
     resources: r.resources,
     unmapped: r.unmapped,
+    partner: r.partner,
   };
 }

@@ -21,6 +21,7 @@ import { messageEvent } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Logger } from '../log.ts';
 import { outcome } from '../outcome.ts';
+import type { Partner, PartnerRegistry } from '../partners.ts';
 import { finishMessage, recordInbound } from '../store/messages.ts';
 import { buildAck, hl7Time, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
 import { splitBatch } from '../translate/hl7v2/batch.ts';
@@ -36,9 +37,12 @@ export type ReceiveContext = {
   handlers: ReadonlyMap<string, Hl7Handler>;
   newControlId: () => string;
   audit: AuditTrail;
-  /** The character set configured for a sender (a partner whose MSH-18 is missing or wrong). */
-  charsetFor?: (header: MessageHeader) => string | undefined;
+  /** The configured trading partners: their character sets, Organizations and certificate identities. */
+  partners?: PartnerRegistry;
 };
+
+/** Where a message came from: the remote address, and the partner its TLS client certificate belongs to. */
+export type Hl7Peer = { address: string; partner?: string };
 
 /** `acks`: the acknowledgment messages to send back, in order (none, one, or commit + application). */
 export type Hl7Result = { acks: string[]; messageId: string; status: string };
@@ -46,7 +50,7 @@ export type Hl7Result = { acks: string[]; messageId: string; status: string };
 const PROCESSING_IDS = new Set(['P', 'D', 'T']);
 
 /** An HL7 v2 input from a door: one message, or a batch of them. */
-export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<Hl7Result & { messageIds: string[] }> {
+export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer): Promise<Hl7Result & { messageIds: string[] }> {
   const head = raw.subarray(0, 8).toString('latin1').replace(/^\u00EF\u00BB\u00BF/, '');
   if (!head.startsWith('FHS') && !head.startsWith('BHS')) {
     const one = await receiveHl7v2(ctx, raw, transport, peer);
@@ -66,30 +70,42 @@ export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transp
   return { acks: [envelope], messageId: ids[0] ?? '', messageIds: ids, status: batch.problems.length ? 'batch-problems' : 'batch' };
 }
 
-export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: string): Promise<Hl7Result> {
+export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer): Promise<Hl7Result> {
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
-  const decoded = decodeHl7(raw, peek.header ? ctx.charsetFor?.(peek.header) : undefined);
+  const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
+  const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
   const text = decoded.text;
   const { header, error } = tryHeader(text);
+  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
   const stored = await recordInbound(ctx.sql, {
     protocol: 'hl7v2',
     transport,
-    peer,
+    peer: peer.address,
     sender: header ? senderOf(header) : '',
     receiver: header ? `${header.receivingApplication}^${header.receivingFacility}` : '',
     controlId: header?.controlId ?? '',
     messageType: header?.messageType ?? '',
     raw,
+    partner: partner?.id,
   });
   let result: Processed;
   if (stored.duplicate && stored.response !== null) {
     ctx.log.info({ messageId: stored.id, controlId: header?.controlId }, 'hl7v2 duplicate: first acknowledgment resent');
     result = { acks: splitAcks(stored.response), status: stored.status, resources: [] };
+  } else if (peer.partner && header && claimed?.id !== peer.partner) {
+    // A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4.
+    const why = `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${peer.partner}", whose certificate this connection presented`;
+    result = await handle(ctx, stored.id, text, header, undefined, undefined, { code: '207', text: why, location: 'MSH^1^4' });
   } else {
     result = await handle(ctx, stored.id, text, header, error, decoded.problem);
   }
-  await auditExchange(ctx, stored.id, header, peer, result);
+  await auditExchange(ctx, stored.id, header, peer.address, result, partner);
   return { acks: result.acks, messageId: stored.id, status: result.status };
+}
+
+/** The configured partner whose sender keys match MSH-3/MSH-4. */
+function partnerOf(ctx: ReceiveContext, h: MessageHeader): Partner | undefined {
+  return ctx.partners?.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component);
 }
 
 /** Processes a stored message again (same checks, current mappings), replacing its outcome and acknowledgment. */
@@ -99,10 +115,11 @@ export async function reprocessHl7v2(ctx: ReceiveContext, messageId: string): Pr
   if (!row) return undefined;
   const raw = Buffer.from(row.raw);
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
-  const decoded = decodeHl7(raw, peek.header ? ctx.charsetFor?.(peek.header) : undefined);
+  const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
+  const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
   const { header, error } = tryHeader(decoded.text);
   const result = await handle(ctx, messageId, decoded.text, header, error, decoded.problem);
-  await auditExchange(ctx, messageId, header, row.peer, result);
+  await auditExchange(ctx, messageId, header, row.peer, result, claimed);
   return { acks: result.acks, messageId, status: result.status };
 }
 
@@ -125,7 +142,8 @@ async function handle(
   text: string,
   header: MessageHeader | undefined,
   headerError: HeaderError | undefined,
-  charsetProblem?: string
+  charsetProblem?: string,
+  refused?: AckError
 ): Promise<Processed> {
   const enhanced = !!header && (header.acceptAckType !== '' || header.applicationAckType !== '');
   const ack = (code: AckCode, error?: AckError): string =>
@@ -145,6 +163,7 @@ async function handle(
     return { acks, status, resources: [] };
   };
   if (!header) return fail('reject', { code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
+  if (refused) return fail('reject', refused);
   if (!header.controlId) return fail('reject', { code: '101', text: 'MSH-10 (message control id) is empty', location: 'MSH^1^10' });
   if (!PROCESSING_IDS.has(header.processingId)) {
     return fail('reject', { code: '202', text: `Processing id "${header.processingId}" (MSH-11) is not P, D or T`, location: 'MSH^1^11' });
@@ -221,7 +240,7 @@ function senderOf(h: MessageHeader): string {
   return `${h.sendingApplication}^${h.sendingFacility}`;
 }
 
-async function auditExchange(ctx: ReceiveContext, messageId: string, header: MessageHeader | undefined, peer: string, r: Processed): Promise<void> {
+async function auditExchange(ctx: ReceiveContext, messageId: string, header: MessageHeader | undefined, peer: string, r: Processed, partner?: Partner): Promise<void> {
   await ctx.audit.record(
     messageEvent({
       direction: 'inbound',
@@ -233,6 +252,7 @@ async function auditExchange(ctx: ReceiveContext, messageId: string, header: Mes
       sender: header ? senderOf(header) : '',
       ack: r.acks.map((a) => a.split('\r')[1]?.slice(4, 6) ?? '').join('+'), // MSA-1, whatever the field separator
       resources: r.resources,
+      ...(partner?.reference ? { partner: partner.reference } : {}),
     })
   );
 }
