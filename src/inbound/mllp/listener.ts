@@ -43,6 +43,8 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
   const inFlight = new Set<Promise<void>>();
   const serve = (socket: Socket, partner?: string) => {
     sockets.add(socket);
+    // Each ACK goes out at once: with Nagle on, pipelined ACKs waited for the peer's delayed TCP ACK (40 ms stalls).
+    socket.setNoDelay(true);
     const address = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
     const peer: MllpPeer = partner ? { address, partner } : { address };
     const framer = new MllpFramer(options.maxFrameBytes);
