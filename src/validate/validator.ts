@@ -13,12 +13,13 @@ import { loadDefinitions } from './definitions.ts';
 import { profile } from './profiles.ts';
 import { schemaIssues } from './schema.ts';
 
-export type ValidateOptions = { profiles?: readonly string[] };
+/** `profilesOnly`: the base R4 checks are done elsewhere (the repository validates every write). */
+export type ValidateOptions = { profiles?: readonly string[]; profilesOnly?: boolean };
 
 export function validationIssues(resource: Resource, options: ValidateOptions = {}): OperationOutcomeIssue[] {
   loadDefinitions();
-  const issues = schemaIssues(resource);
-  issues.push(...structureIssues(resource));
+  const issues = options.profilesOnly ? [] : schemaIssues(resource);
+  if (!options.profilesOnly) issues.push(...structureIssues(resource));
   const wanted = new Set([...(resource.meta?.profile ?? []), ...(options.profiles ?? [])]);
   for (const url of wanted) {
     const sd = profile(url);

@@ -63,8 +63,9 @@ export async function applyPlan(repo: Repository, plan: Plan): Promise<Applied> 
   });
 }
 
+/** The entry's profiles; the base R4 validation is the repository's, on every write. */
 function validateEntry(resource: Resource, e: PlanEntry): void {
-  validate(resource, { profiles: e.profiles });
+  if (e.profiles.length) validate(resource, { profiles: e.profiles, profilesOnly: true });
 }
 
 /** The message's values over the stored ones; `""` removals applied; identifiers and links united. */
