@@ -15,6 +15,7 @@ import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts
 import { receiveHl7v2Input, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
 import { loadPartners, type PartnerRegistry } from './partners.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
+import type { X12Context, X12Handler } from './workflows/receive-x12.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { Repository } from './store/repository.ts';
@@ -35,6 +36,8 @@ export type Gateway = {
   audit: AuditTrail;
   /** The HL7 v2 processing shared by the MLLP and HTTP doors; `receive.handlers` is where message types plug in. */
   receive: ReceiveContext & { handlers: Map<string, Hl7Handler> };
+  /** The X12 processing of `POST /x12`; `x12.handlers` is where transaction sets plug in. */
+  x12: X12Context & { handlers: Map<string, X12Handler> };
   partners: PartnerRegistry;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
@@ -63,6 +66,8 @@ export async function startGateway(
     timeZone: partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component)?.hl7v2.timeZone ?? config.timeZone,
   }));
   const receive = { sql: db.sql, log, handlers, newControlId, audit, partners };
+  // X12 transaction set handlers arrive with the eligibility and claims issues; until then every set gets IK5 R 1.
+  const x12: X12Context & { handlers: Map<string, X12Handler> } = { sql: db.sql, log, audit, newControlId, handlers: new Map() };
   const app = createHttpApp({
     sql: db.sql,
     repo,
@@ -73,6 +78,7 @@ export async function startGateway(
     authenticator: access.authenticator,
     audit,
     receive,
+    x12,
     limiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst) : undefined,
   });
   let server: ServerType;
@@ -121,5 +127,5 @@ export async function startGateway(
       // 2. then the pool, 3. then the embedded database.
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12, stop };
 }

@@ -62,7 +62,7 @@ export type MessageAudit = {
 
 /** An HL7 v2 or X12 message received (DICOM 110107 Import) or sent (110106 Export). */
 export function messageEvent(m: MessageAudit): AuditEvent {
-  const ok = m.ack === 'AA' || m.ack === 'CA' || m.ack === 'TA1-A';
+  const ok = m.ack === 'AA' || m.ack === 'CA' || m.ack === 'CA+AA' || m.ack === '999-A';
   return {
     resourceType: 'AuditEvent',
     type:

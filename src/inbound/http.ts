@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { authRoutes } from './auth.ts';
 import { messageRoutes } from './messages.ts';
 import type { ReceiveContext } from '../workflows/receive-hl7v2.ts';
+import type { X12Context } from '../workflows/receive-x12.ts';
 import { outcome, toHttpError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { migrationsApplied } from '../store/migrate.ts';
@@ -29,6 +30,7 @@ export type HttpAppOptions = {
   audit: AuditTrail | undefined;
   limiter: RateLimiter | undefined;
   receive: ReceiveContext;
+  x12: X12Context;
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
@@ -63,7 +65,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
 
   if (options.tokens && options.authenticator) app.route('/', authRoutes(options.authenticator, options.tokens, log));
   app.route('/fhir', fhirRoutes(options));
-  app.route('/', messageRoutes({ receive: options.receive, tokens: options.tokens, audit: options.audit, limiter: options.limiter, maxBodyBytes: options.maxBodyBytes }));
+  app.route('/', messageRoutes({ receive: options.receive, x12: options.x12, tokens: options.tokens, audit: options.audit, limiter: options.limiter, maxBodyBytes: options.maxBodyBytes }));
 
   app.notFound((c) =>
     c.body(JSON.stringify(outcome('not-found', `Nothing at ${c.req.method} ${new URL(c.req.url).pathname}`)), 404, {

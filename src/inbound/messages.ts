@@ -1,9 +1,11 @@
 /**
  * @module inbound/messages — the doors for integration engineers and partners over HTTP:
- * `POST /hl7v2` (an HL7 v2 message in, its ACK out: the same processing as MLLP), and the message log
+ * `POST /hl7v2` (an HL7 v2 message in, its ACK out: the same processing as MLLP), `POST /x12` (an X12
+ * interchange in, its TA1/999 out), and the message log
  * `GET /messages`, `GET /messages/{id}`, `POST /messages/{id}/$reprocess`. Token and scope checked, audited.
  *
- * Scopes: `system/hl7v2.c` to send, `system/Message.rs` to read the log, `system/Message.u` to reprocess.
+ * Scopes: `system/hl7v2.c` / `system/x12.c` to send, `system/Message.rs` to read the log, `system/Message.u` to
+ * reprocess.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -15,10 +17,12 @@ import type { AuditTrail } from '../audit/trail.ts';
 import { httpError, invalid } from '../outcome.ts';
 import { getMessage, listMessages } from '../store/messages.ts';
 import { receiveHl7v2Input, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
+import { receiveX12, type X12Context } from '../workflows/receive-x12.ts';
 import { auditRequests, type AuditEnv } from './fhir/audit.ts';
 
 export type MessageDoorOptions = {
   receive: ReceiveContext;
+  x12: X12Context;
   tokens: TokenService | undefined;
   audit: AuditTrail | undefined;
   limiter: RateLimiter | undefined;
@@ -30,9 +34,10 @@ const HL7_MEDIA = 'x-application/hl7-v2+er7; charset=utf-8';
 export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
   const app = new Hono<AuditEnv>({ strict: false });
   app.use('/hl7v2', auditRequests(o.audit, () => 'operation'));
+  app.use('/x12', auditRequests(o.audit, () => 'operation'));
   app.use('/messages/*', auditRequests(o.audit, (method) => (method === 'GET' ? 'read' : 'operation')));
   app.use('/messages', auditRequests(o.audit, () => 'search-type'));
-  for (const path of ['/hl7v2', '/messages', '/messages/*']) {
+  for (const path of ['/hl7v2', '/x12', '/messages', '/messages/*']) {
     app.use(path, requireToken(o.tokens));
     app.use(path, rateLimit(o.limiter));
   }
@@ -44,18 +49,25 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       demand(c.get('principal'), 'hl7v2', 'c', 'sending HL7 v2');
       const raw = Buffer.from(await c.req.arrayBuffer());
       if (raw.length === 0) invalid('The body must be an HL7 v2 message');
-      let peer = '';
-      try {
-        const info = getConnInfo(c).remote;
-        peer = `${info.address ?? ''}:${info.port ?? ''}`;
-      } catch {
-        peer = 'http';
-      }
-      const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peer });
+      const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peerOf(c) });
       const headers = { 'X-Message-Id': result.messageIds.join(', ') };
       // Enhanced mode with MSH-15 and MSH-16 both NE asks for no acknowledgment at all.
       if (!result.acks.length) return c.body(null, 204, headers);
       return c.body(result.acks.join(''), 200, { ...headers, 'Content-Type': HL7_MEDIA });
+    }
+  );
+
+  app.post(
+    '/x12',
+    bodyLimit({ maxSize: o.maxBodyBytes, onError: () => { throw httpError(413, 'too-costly', `X12 body larger than ${o.maxBodyBytes} bytes`); } }),
+    async (c) => {
+      demand(c.get('principal'), 'x12', 'c', 'sending X12');
+      const raw = Buffer.from(await c.req.arrayBuffer());
+      if (raw.length === 0) invalid('The body must be an X12 interchange');
+      const result = await receiveX12(o.x12, raw, 'http', peerOf(c));
+      // Not an interchange at all: nothing to acknowledge in X12; the raw bytes are stored all the same.
+      if (!result.ok) throw httpError(400, 'structure', `${result.error.message} (TA1 note ${result.error.code}); stored as message ${result.messageId}`, 'ISA');
+      return c.body(result.response, 200, { 'Content-Type': 'application/edi-x12', 'X-Message-Id': result.messageId });
     }
   );
 
@@ -98,4 +110,14 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
     return c.json({ id: result.messageId, status: result.status, acknowledgment: result.acks.join('') });
   });
   return app;
+}
+
+/** The remote address of an HTTP request, as the message log keeps it. */
+function peerOf(c: Parameters<typeof getConnInfo>[0]): string {
+  try {
+    const info = getConnInfo(c).remote;
+    return `${info.address ?? ''}:${info.port ?? ''}`;
+  } catch {
+    return 'http';
+  }
 }
