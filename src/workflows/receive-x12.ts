@@ -56,12 +56,12 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
   if (!ix) {
     const error = envelopeError as X12EnvelopeError;
     await finishMessage(ctx.sql, stored.id, { status: 'rejected', response: '', outcome: outcome('structure', error.message, 'ISA') });
-    await audit(ctx, stored.id, undefined, peer, 'rejected', []);
+    await audit(ctx, stored.id, undefined, '', peer, 'rejected', []);
     return { ok: false, error, messageId: stored.id };
   }
   if (stored.duplicate && stored.response !== null) {
     ctx.log.info({ messageId: stored.id, control: ix.control }, 'x12 duplicate: first answer resent');
-    await audit(ctx, stored.id, ix, peer, stored.status, []);
+    await audit(ctx, stored.id, ix, types, peer, stored.status, []);
     return { ok: true, response: stored.response, messageId: stored.id, status: stored.status };
   }
   const resources: string[] = [];
@@ -97,7 +97,7 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
     unmapped,
     ...(refused.length ? { outcome: outcome(resources.length ? 'processing' : 'not-supported', refused.join('\n')) } : {}),
   });
-  await audit(ctx, stored.id, ix, peer, status, resources);
+  await audit(ctx, stored.id, ix, types, peer, status, resources);
   return { ok: true, response, messageId: stored.id, status };
 }
 
@@ -107,12 +107,12 @@ function numeric(id: string): string {
   return digits.slice(-9).padStart(9, '0');
 }
 
-async function audit(ctx: X12Context, messageId: string, ix: X12Interchange | undefined, peer: string, status: string, resources: string[]): Promise<void> {
+async function audit(ctx: X12Context, messageId: string, ix: X12Interchange | undefined, types: string, peer: string, status: string, resources: string[]): Promise<void> {
   await ctx.audit.record(
     messageEvent({
       direction: 'inbound',
       protocol: 'x12',
-      messageType: ix ? [...new Set(ix.groups.flatMap((g) => g.transactions.map((t) => t.id)))].join(',') : '',
+      messageType: types,
       controlId: ix?.control ?? '',
       messageId,
       peer,

@@ -14,7 +14,7 @@
  * RF1-11 to the referred-to (MSH-6 of a REF, MSH-4 of an RRI).
  */
 import type { Address, ContactPoint, Identifier, Organization, Practitioner, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { builderOf, condition, coverages, facilityOf, patientEntry, practitioner, unmappedSegments, type TranslateOptions } from './adt.ts';
+import { builderOf, condition, coverages, facilityOf, patientEntry, practitioner, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
 import { address, codeableConcept, contactPoint, contentError, date, dateTime, each, humanName, type Comp } from './datatypes.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
@@ -22,7 +22,7 @@ import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
 
 const REFERRAL = { system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' };
 const FULFILL = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill', display: 'Fulfill the focal request' }] };
-const PLACER = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'PLAC' }] };
+const PLACER = { coding: [{ system: V2_0203, code: 'PLAC' }] };
 const PROVIDER = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'prov', display: 'Healthcare Provider' }] };
 const V2 = (table: string) => `http://terminology.hl7.org/CodeSystem/v2-${table}`;
 const REF_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'PID', 'DG1', 'IN1', 'IN2', 'NTE']);

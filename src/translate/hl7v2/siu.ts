@@ -10,13 +10,12 @@
  * (AIP-3, known by id), locations (AIL-3) and other resources (AIG-3, by name). Message-level NTEs → comment.
  */
 import type { Appointment, Location } from '@medplum/fhirtypes';
-import { condition, facilityOf, builderOf, patientEntry, practitioner, scoped, unmappedSegments, type TranslateOptions } from './adt.ts';
+import { builderOf, condition, facilityOf, patientEntry, practitioner, scoped, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
 import { addMinutes, codeableConcept, contentError, dateTime, type Comp } from './datatypes.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import type { Hl7v2Message, Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
 
-const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const SIU_SEGMENTS = new Set(['MSH', 'SCH', 'TQ1', 'NTE', 'PID', 'PD1', 'DG1', 'RGS', 'AIS', 'AIG', 'AIL', 'AIP']);
 
 /** Status the event sets whatever SCH-25 says; S12/S13/S14 take SCH-25, else booked. */

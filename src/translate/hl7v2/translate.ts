@@ -4,14 +4,15 @@
  * One table for the gateway (which types it accepts: anything else is answered AR), the `translate` CLI and the
  * README. Translations are pure: text in, plan out (./plan.ts).
  */
-import { mergePlan, registrationPlan, type TranslateOptions } from './adt.ts';
+import { mergePlan, registrationPlan } from './adt.ts';
+import type { TranslateOptions } from './entries.ts';
 import { contentError } from './datatypes.ts';
 import { Hl7v2Message } from './parse.ts';
 import { referralPlan, referralResponsePlan } from './ref.ts';
 import { schedulingPlan } from './siu.ts';
 import type { Plan } from './plan.ts';
 
-export type { TranslateOptions } from './adt.ts';
+export type { TranslateOptions } from './entries.ts';
 
 export type Translator = (msg: Hl7v2Message, opts: TranslateOptions) => Plan;
 
