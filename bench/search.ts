@@ -2,7 +2,9 @@
  * `npm run bench:search` (part of `npm run bench`): the front-office searches of issue #4 over real HTTP, on
  * 100,000 synthetic patients and 200,000 appointments (plus coverages, referrals and eligibility responses),
  * written through the gateway's own write path (validation, search-value extraction). p50/p95 of each query,
- * beside a primary-key read over the same HTTP stack as the baseline. Sizes: BENCH_PATIENTS, BENCH_APPOINTMENTS.
+ * beside a primary-key read over the same HTTP stack as the baseline. Sizes: BENCH_PATIENTS, BENCH_APPOINTMENTS;
+ * BENCH_REUSE=1 (with DATABASE_URL or BENCH_DATA_DIR) queries a database that an earlier run loaded instead of
+ * loading it again.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -19,7 +21,9 @@ const PRACTITIONERS = 200;
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const FAMILIES = ['Muñoz', 'Smith', 'Nguyen', 'Patel', 'García', 'Okafor', 'Kowalski', 'Haddad', 'Larsen', 'Tanaka'];
 
-const dir = process.env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'frontdesk-bench-search-'));
+// BENCH_DATA_DIR: an embedded cluster kept after the run (with BENCH_REUSE=1 the next run queries it as it is).
+const kept = process.env.BENCH_DATA_DIR;
+const dir = process.env.DATABASE_URL || kept ? kept : await mkdtemp(join(tmpdir(), 'frontdesk-bench-search-'));
 const config = loadConfig({
   ...process.env,
   PORT: '0',
@@ -50,7 +54,7 @@ async function load(n: number, make: (i: number) => Resource, label: string): Pr
   console.error(`loaded ${n} ${label} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-try {
+async function loadAll(): Promise<void> {
   await load(PRACTITIONERS, (i) => ({ resourceType: 'Practitioner', identifier: [{ system: 'http://hl7.org/fhir/sid/us-npi', value: `NPI${i}` }], name: [{ family: `Doctor${i}` }] }), 'practitioners');
   await load(PATIENTS, (i) => ({
     resourceType: 'Patient',
@@ -93,6 +97,14 @@ try {
     outcome: 'complete',
     insurer: { display: 'Synthetic Payer' },
   }), 'eligibility responses');
+}
+
+// BENCH_REUSE=1: a database that already holds a full load (an earlier run's) is queried as it is.
+const [loaded] = await g.db.sql<{ n: string }[]>`SELECT count(*) AS n FROM resource WHERE resource_type = 'Appointment' AND NOT deleted`;
+const reuse = process.env.BENCH_REUSE === '1' && Number(loaded?.n) === APPOINTMENTS;
+
+try {
+  if (!reuse) await loadAll();
   // Steady state, as after autovacuum: statistics current, visibility map set (index-only scans stay index-only).
   await g.db.sql`VACUUM (ANALYZE)`;
 
@@ -141,5 +153,5 @@ try {
   for (const r of rows) console.log(r);
 } finally {
   await g.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  if (dir && !kept) await rm(dir, { recursive: true, force: true });
 }

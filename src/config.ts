@@ -4,6 +4,7 @@
  * The result is passed in to whoever needs it (no global getter). `DATABASE_URL` is left as a string for
  * `postgres()`, which also reads the `PG*` variables itself.
  */
+import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 
 /** Every setting, its environment variable and its default — the table the README mirrors. */
@@ -24,6 +25,8 @@ export const DEFAULTS = {
   FRONTDESK_LOG_LEVEL: 'info',
   FRONTDESK_MAX_BODY_BYTES: String(16 * 1024 * 1024),
   FRONTDESK_DB_POOL: '10',
+  /** Embedded PostgreSQL's shared_buffers in MB; default: a quarter of the memory, between 128 and 2048. */
+  FRONTDESK_DB_SHARED_BUFFERS_MB: '',
   FRONTDESK_SHUTDOWN_TIMEOUT_MS: '10000',
   FRONTDESK_AUTH: 'on',
   FRONTDESK_BOOTSTRAP_CLIENT: '',
@@ -53,6 +56,8 @@ export type Config = {
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   readonly maxBodyBytes: number;
   readonly dbPoolSize: number;
+  /** shared_buffers of the embedded PostgreSQL (MB): its working set stays in its own memory, not the page cache. */
+  readonly dbSharedBuffersMb: number;
   readonly shutdownTimeoutMs: number;
   /** false only for local development (`FRONTDESK_AUTH=off`), refused unless every listener is on loopback. */
   readonly auth: boolean;
@@ -114,6 +119,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: logLevel as Config['logLevel'],
     maxBodyBytes: int('FRONTDESK_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
     dbPoolSize: int('FRONTDESK_DB_POOL', 1, 200),
+    dbSharedBuffersMb: get('FRONTDESK_DB_SHARED_BUFFERS_MB')
+      ? int('FRONTDESK_DB_SHARED_BUFFERS_MB', 16, 1024 * 1024)
+      : Math.min(2048, Math.max(128, Math.floor(totalmem() / 4 / 2 ** 20))),
     shutdownTimeoutMs: int('FRONTDESK_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
   };
   const authSetting = get('FRONTDESK_AUTH');

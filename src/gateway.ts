@@ -58,6 +58,7 @@ export async function startGateway(
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
   const audit = new AuditTrail(db.sql);
+  audit.onProjectionError = (err) => log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'audit projection failed; retried with the next event');
   await partners.ensureOrganizations(repo);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
@@ -124,7 +125,8 @@ export async function startGateway(
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       });
       await mllpClosed;
-      // 2. then the pool, 3. then the embedded database.
+      // 2. the searchable audit copies brought up to date, 3. then the pool, 4. then the embedded database.
+      await audit.catchUp().catch((err: unknown) => audit.onProjectionError(err));
       await db.close();
     })());
   return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12, stop };

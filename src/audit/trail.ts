@@ -4,6 +4,11 @@
  * Writers queue events; one flush at a time takes everything queued, locks the chain head, hashes the events
  * in order and writes them in one transaction (group commit), then resolves every waiter. A caller awaits
  * {@link AuditTrail.record} before answering, so no access is answered without its trace committed.
+ *
+ * The log is the record of truth. The searchable copies (AuditEvent resources, with history and search rows:
+ * 4–6 ms for the event of a search that returned 48 resources) are projected from it after the commit, many at a
+ * time, by whichever gateway process gets there first (`audit_projection` says how far they go). Whoever reads
+ * AuditEvents calls {@link AuditTrail.catchUp} first, so a search sees every event committed before it.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
@@ -13,11 +18,17 @@ import { writeVersion } from '../store/write.ts';
 type Pending = { event: AuditEvent; resolve: () => void; reject: (err: unknown) => void };
 
 const MAX_BATCH = 500;
+const PROJECT_BATCH = 200;
 
 export class AuditTrail {
   private readonly sql: Sql;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  /** The projection running now, and whether another run must follow it (events committed since it started). */
+  private projecting: Promise<void> | undefined;
+  private again = false;
+  /** Set by the gateway: a projection that fails is retried later; its error is only logged. */
+  onProjectionError: (err: unknown) => void = () => undefined;
 
   constructor(sql: Sql) {
     this.sql = sql;
@@ -31,6 +42,15 @@ export class AuditTrail {
     });
   }
 
+  /**
+   * Brings the searchable copies up to every event committed so far (this process's and other processes').
+   * Resolves once they are written.
+   */
+  async catchUp(): Promise<void> {
+    await this.flushing;
+    await this.project();
+  }
+
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
@@ -42,6 +62,48 @@ export class AuditTrail {
       }
     }
     this.flushing = undefined;
+    // In the background: nobody waits for the copies but a reader of AuditEvents (catchUp).
+    this.project().catch((err: unknown) => this.onProjectionError(err));
+  }
+
+  /**
+   * One projection at a time per process. A call during a run makes that run look again before it ends (what
+   * was committed before the call is then included), and shares its promise.
+   */
+  private project(): Promise<void> {
+    if (this.projecting) {
+      this.again = true;
+      return this.projecting;
+    }
+    this.projecting = (async () => {
+      try {
+        do {
+          this.again = false;
+          while ((await this.projectSome()) === PROJECT_BATCH);
+        } while (this.again);
+      } finally {
+        this.projecting = undefined;
+      }
+    })();
+    return this.projecting;
+  }
+
+  /** Copies the next log records into searchable AuditEvents; the position moves in the same transaction. */
+  private async projectSome(): Promise<number> {
+    return this.sql.begin(async (tx) => {
+      // The row lock makes projectors of several processes take turns; the second finds the work done.
+      const [at] = await tx<{ seq: string }[]>`SELECT seq FROM audit_projection WHERE id = 1 FOR UPDATE`;
+      const rows = await tx<{ seq: string; content: string }[]>`
+        SELECT seq, content FROM audit_log WHERE seq > ${at!.seq} ORDER BY seq LIMIT ${PROJECT_BATCH}`;
+      if (rows.length === 0) return 0;
+      const writes = rows.map((row) => {
+        const resource = JSON.parse(row.content) as AuditEvent & { id: string; meta: { lastUpdated: string } };
+        return writeVersion(tx as unknown as Sql, { type: 'AuditEvent', id: resource.id, version: 1, lastUpdated: resource.meta.lastUpdated, resource, isNew: true });
+      });
+      writes.push(tx`UPDATE audit_projection SET seq = ${rows[rows.length - 1]!.seq} WHERE id = 1`.then(() => undefined));
+      await Promise.all(writes);
+      return rows.length;
+    });
   }
 
   private async write(events: AuditEvent[]): Promise<void> {
@@ -50,7 +112,6 @@ export class AuditTrail {
       let seq = Number(head!.seq);
       let prev = head!.hash;
       const rows = [];
-      const writes: Promise<void>[] = [];
       for (const e of events) {
         const recorded = new Date().toISOString();
         const resource: AuditEvent = { ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } };
@@ -59,12 +120,12 @@ export class AuditTrail {
         seq += 1;
         rows.push({ seq, id: resource.id as string, recorded: resource.recorded, content, prev_hash: prev, hash });
         prev = hash;
-        // Issued without waiting: the statements are pipelined on the transaction's connection.
-        writes.push(writeVersion(tx as unknown as Sql, { type: 'AuditEvent', id: resource.id as string, version: 1, lastUpdated: recorded, resource, isNew: true }));
       }
-      writes.push(tx`INSERT INTO audit_log ${tx(rows, 'seq', 'id', 'recorded', 'content', 'prev_hash', 'hash')}`.then(() => undefined));
-      writes.push(tx`UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1`.then(() => undefined));
-      await Promise.all(writes);
+      // Issued without waiting: the statements are pipelined on the transaction's connection.
+      await Promise.all([
+        tx`INSERT INTO audit_log ${tx(rows, 'seq', 'id', 'recorded', 'content', 'prev_hash', 'hash')}`,
+        tx`UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1`,
+      ]);
     });
   }
 }

@@ -14,10 +14,10 @@ export type Database = {
 };
 
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize'> & Partial<Pick<Config, 'dbSharedBuffersMb'>>,
   log: (msg: string) => void = () => undefined
 ): Promise<Database> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log);
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log, config.dbSharedBuffersMb);
   const url = config.databaseUrl ?? embedded!.url;
   const sql = connect(url, config.dbPoolSize);
   try {

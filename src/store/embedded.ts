@@ -14,9 +14,15 @@ import { dirname, join } from 'node:path';
 
 export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
 
+/**
+ * `sharedBuffersMb`: PostgreSQL's own cache. Its default (128 MB) is smaller than a practice's database, and the
+ * kernel's page cache, which serves the rest, is reclaimed by the host when pages turn cold: searches then wait
+ * on the disk (bench/search).
+ */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  log: (msg: string) => void = () => undefined
+  log: (msg: string) => void = () => undefined,
+  sharedBuffersMb = 128
 ): Promise<EmbeddedDatabase> {
   const clusterDir = join(dataDir, 'pg');
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
@@ -53,7 +59,10 @@ export async function startEmbeddedPostgres(
     authMethod: 'scram-sha-256',
     persistent: true,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'log_min_error_statement=panic'],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'log_min_error_statement=panic'],
+      ...['-c', `shared_buffers=${Math.round(sharedBuffersMb)}MB`],
+    ],
     onLog: remember,
     onError: remember,
   });

@@ -19,6 +19,7 @@ import {
   type TypedValue,
 } from '@medplum/core';
 import type { Address, CodeableConcept, Coding, HumanName, Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import { compilePath, type PathEvaluator } from './path-expression.ts';
 import { indexedParams } from './search-params.ts';
 
 export type IndexRows = {
@@ -61,16 +62,36 @@ function atom(type: string, expression: string): Atom | null {
   return a;
 }
 
+/** Plain-path expressions walked directly (./path-expression.ts); null: evaluated by the FHIRPath engine. */
+const paths = new Map<string, PathEvaluator | null>();
+
+/** The values of `expression` on `root` (a resource of `type`). */
+export function evaluate(type: string, expression: string, root: TypedValue[]): TypedValue[] {
+  const key = `${type}\u0000${expression}`;
+  let fast = paths.get(key);
+  if (fast === undefined) {
+    fast = compilePath(type, expression) ?? null;
+    paths.set(key, fast);
+  }
+  if (fast) return fast(root);
+  const parsedExpression = atom(type, expression);
+  return parsedExpression ? evalFhirPathTyped(parsedExpression, root) : [];
+}
+
+/** The same values through the FHIRPath engine alone: what the fast path is tested against. */
+export function evaluateWithEngine(type: string, expression: string, root: TypedValue[]): TypedValue[] {
+  const parsedExpression = atom(type, expression);
+  return parsedExpression ? evalFhirPathTyped(parsedExpression, root) : [];
+}
+
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { tokens: [], numbers: [], strings: [], references: [], dates: [] };
   const root = [toTypedValue(resource)];
   for (const param of indexedParams(resource.resourceType)) {
     const code = param.code as string;
-    const expression = atom(resource.resourceType, param.expression as string);
-    if (!expression) continue;
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(expression, root);
+      values = evaluate(resource.resourceType, param.expression as string, root);
     } catch {
       continue; // an expression the engine cannot evaluate on this resource indexes nothing
     }
@@ -185,7 +206,7 @@ function dedupe(rows: IndexRows): IndexRows {
   const uniq = <T>(list: T[]): T[] => {
     const seen = new Set<string>();
     return list.filter((x) => {
-      const k = JSON.stringify(x);
+      const k = Object.values(x as object).join('\u0001');
       if (seen.has(k)) return false;
       seen.add(k);
       return true;

@@ -216,10 +216,13 @@ export class Repository {
       .map((f) => `${f.code}:${f.operator}=${f.value}`)
       .sort()
       .join('&')}`;
-    await this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
     const { where, unsupported } = buildWhere(this.sql, search, this.options.baseUrl);
     if (unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${unsupported.join(', ')}`);
-    const rows = await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
+    // Sent together (one round trip): the connection runs them in order, so the match is read under the lock.
+    const [, rows] = await Promise.all([
+      this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`,
+      this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`,
+    ]);
     return rows.map((r) => r.id);
   }
 

@@ -23,25 +23,52 @@ export type SearchSql = { where: Fragment; unsupported: string[] };
 const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type']);
 const MAX_CHAIN = 3;
 
-/** Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches. */
+/**
+ * Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches.
+ *
+ * Search rows exist only for live versions (a new version replaces them, a deletion has none), so the matches
+ * can be found in the search tables alone, and resource rows read only for them. When a filter is a plain
+ * positive one (`actor=Practitioner/7`), it supplies the candidates in a fenced subquery (`OFFSET 0`) together
+ * with every other condition that needs only the resource's key; the resource rows join last. Otherwise
+ * PostgreSQL, misjudging a hot reference target, reads the 1,000 appointments of a practitioner's year before
+ * checking which fall on the day asked for (test/store/explain.int.test.ts, bench/search).
+ */
 export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, types?: readonly string[]): SearchSql {
   const unsupported: string[] = [];
   const typeList = types ?? [request.resourceType];
-  const conditions: Fragment[] = [
-    typeList.length === 1 ? sql`r.resource_type = ${typeList[0] as string}` : sql`r.resource_type = ANY(${typeList as string[]})`,
-    sql`NOT r.deleted`,
-  ];
+  const typeIs = (alias: Fragment | Helper<string>) =>
+    typeList.length === 1 ? sql`${alias}.resource_type = ${typeList[0] as string}` : sql`${alias}.resource_type = ANY(${typeList as string[]})`;
+  const outer: Fragment[] = [typeIs(sql`r`), sql`NOT r.deleted`];
+  const keyed: Fragment[] = [];
   const b = new Builder(sql, baseUrl, unsupported);
+  let driver: Candidates | undefined;
   for (const filter of request.filters ?? []) {
     if (CONTROL.has(filter.code)) continue;
     const condition = b.filter(typeList, filter, 'r', 0);
-    if (condition) conditions.push(condition);
-    else unsupported.push(filter.operator === 'eq' ? filter.code : `${filter.code}:${filter.operator}`);
+    if (!condition) {
+      unsupported.push(filter.operator === 'eq' ? filter.code : `${filter.code}:${filter.operator}`);
+      continue;
+    }
+    const candidates = b.candidates.get(condition);
+    if (!driver && candidates) driver = candidates;
+    else if (filter.code === '_lastUpdated') outer.push(condition); // a column of the resource row
+    else keyed.push(condition);
   }
-  return { where: and(sql, conditions), unsupported };
+  if (!driver) return { where: and(sql, [...outer, ...keyed]), unsupported };
+  const { alias, from } = driver;
+  const rows = sql`SELECT ${alias}.resource_type, ${alias}.id FROM ${from} AND ${typeIs(alias)}`;
+  // Inside the subquery `r` names the candidate (its resource_type and id), which is all the conditions read.
+  const filtered = keyed.length ? sql`WHERE ${and(sql, keyed)}` : sql``;
+  outer.push(sql`r.id IN (SELECT r.id FROM (${rows}) r ${filtered} OFFSET 0)`);
+  return { where: and(sql, outer), unsupported };
 }
 
+/** A positive filter's own rows (`FROM search_x s WHERE s.code = … AND (…)`): candidates for the matches. */
+type Candidates = { alias: Helper<string>; from: Fragment };
+
 class Builder {
+  /** The EXISTS fragments of plain positive filters, and the rows that can stand for them as candidates. */
+  readonly candidates = new Map<Fragment, Candidates>();
   private readonly sql: Sql;
   private readonly baseUrl: string;
   private readonly unsupported: string[];
@@ -73,9 +100,12 @@ class Builder {
     const param = paramOf(types, f.code);
     if (!param?.type) return undefined;
     const s = sql(`s${++this.aliases}`);
-    const own = (table: string, cond: Fragment, code = f.code) =>
-      sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id
+    const own = (table: string, cond: Fragment, code = f.code) => {
+      const exists = sql`EXISTS (SELECT 1 FROM ${sql(table)} ${s} WHERE ${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id
         AND ${s}.code = ${code} AND (${cond}))`;
+      this.candidates.set(exists, { alias: s, from: sql`${sql(table)} ${s} WHERE ${s}.code = ${code} AND (${cond})` });
+      return exists;
+    };
     if (f.operator === 'missing') {
       const table = tableOf(param);
       if (!table) return undefined;

@@ -46,10 +46,15 @@ function pageQuery(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchO
   return { query, where, unsupported, count };
 }
 
-/** The plan PostgreSQL chooses for a search (EXPLAIN, JSON format): tests prove the indexes are used. */
-export async function explainSearch(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<unknown> {
+/**
+ * The plan PostgreSQL chooses for a search (EXPLAIN, JSON format): tests prove the indexes are used; with
+ * `analyze` the plan is run and carries its row counts (EXPLAIN ANALYZE).
+ */
+export async function explainSearch(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}, analyze = false): Promise<unknown> {
   const { query } = pageQuery(sql, request, baseUrl, o);
-  const [row] = await sql<{ 'QUERY PLAN': unknown }[]>`EXPLAIN (FORMAT JSON) ${query}`;
+  const [row] = analyze
+    ? await sql<{ 'QUERY PLAN': unknown }[]>`EXPLAIN (ANALYZE, FORMAT JSON) ${query}`
+    : await sql<{ 'QUERY PLAN': unknown }[]>`EXPLAIN (FORMAT JSON) ${query}`;
   return row?.['QUERY PLAN'];
 }
 
@@ -87,7 +92,7 @@ async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarge
       const from = frontier.filter((r) => r.resourceType === t.resourceType);
       if (from.length === 0) continue;
       const rows = await sql<{ content: Resource }[]>`
-        SELECT DISTINCT r.content FROM search_reference s
+        SELECT DISTINCT ON (r.resource_type, r.id) r.content FROM search_reference s
           JOIN resource r ON r.resource_type = split_part(s.target, '/', 1) AND r.id = split_part(s.target, '/', 2)
         WHERE s.resource_type = ${t.resourceType} AND s.id = ANY(${from.map((r) => r.id)}) AND s.code = ${t.searchParam}
           AND NOT r.deleted ${t.targetType ? sql`AND r.resource_type = ${t.targetType}` : sql``}
@@ -97,7 +102,7 @@ async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarge
     for (const t of revs) {
       checkTarget(t, '_revinclude');
       const rows = await sql<{ content: Resource }[]>`
-        SELECT DISTINCT r.content FROM search_reference s
+        SELECT DISTINCT ON (r.resource_type, r.id) r.content FROM search_reference s
           JOIN resource r ON r.resource_type = s.resource_type AND r.id = s.id
         WHERE s.target = ANY(${frontier.map(ref)}) AND s.code = ${t.searchParam} AND s.resource_type = ${t.resourceType}
           AND NOT r.deleted

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import type { Sql } from 'postgres';
 import type { Repository } from '../store/repository.ts';
 import { contentError } from '../translate/hl7v2/datatypes.ts';
 import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
@@ -22,7 +23,8 @@ export type Applied = { resources: string[]; unmapped: string[] };
 /** Arrays united (by value) rather than replaced when a message meets a stored resource. */
 const UNITED = ['identifier', 'link'] as const;
 
-export async function applyPlan(repo: Repository, plan: Plan): Promise<Applied> {
+/** `within` runs inside the transaction after the writes (the caller records the message's outcome with them). */
+export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql, applied: Applied) => Promise<void>): Promise<Applied> {
   return repo.transaction(async (tx) => {
     const ids = new Map<string, { type: string; id: string; existing: boolean }>();
     const resolve = (text: string): string => {
@@ -59,7 +61,9 @@ export async function applyPlan(repo: Repository, plan: Plan): Promise<Applied> 
       validateEntry(merged, e);
       await tx.update(merged);
     }
-    return { resources: [...new Set(written)], unmapped: plan.unmapped };
+    const applied = { resources: [...new Set(written)], unmapped: plan.unmapped };
+    await within?.(tx.sql, applied);
+    return applied;
   });
 }
 

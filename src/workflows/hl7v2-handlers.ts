@@ -13,7 +13,7 @@ import type { Hl7Handler } from './receive-hl7v2.ts';
 export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHeader) => TranslateOptions): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
   for (const [type, translator] of TRANSLATORS) {
-    handlers.set(type, async (header, text) => applyPlan(repo, translateWith(translator, new Hl7v2Message(text), optionsFor(header))));
+    handlers.set(type, async (header, text, within) => applyPlan(repo, translateWith(translator, new Hl7v2Message(text), optionsFor(header)), within));
   }
   return handlers;
 }

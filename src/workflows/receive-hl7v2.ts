@@ -28,7 +28,13 @@ import { splitBatch } from '../translate/hl7v2/batch.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
 import { HeaderError, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 
-export type Hl7Handler = (header: MessageHeader, text: string) => Promise<{ resources: string[]; unmapped: string[] }>;
+export type Hl7Applied = { resources: string[]; unmapped: string[] };
+
+/**
+ * `within`, when the handler writes in a transaction, is run inside it after its writes: the message's outcome
+ * is then committed together with the resources (one commit instead of two). A handler may ignore it.
+ */
+export type Hl7Handler = (header: MessageHeader, text: string, within?: (sql: Sql, applied: Hl7Applied) => Promise<void>) => Promise<Hl7Applied>;
 
 export type ReceiveContext = {
   sql: Sql;
@@ -173,10 +179,17 @@ async function handle(
     return fail('reject', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
   }
   try {
-    const result = await handler(header, text);
     const acks = acksFor('ok');
-    const unmapped = charsetProblem ? [...result.unmapped, `MSH-18: ${charsetProblem}`] : result.unmapped;
-    await finishMessage(ctx.sql, id, { status: 'processed', response: acks.join(''), resources: result.resources, unmapped });
+    const done = (sql: Sql, r: Hl7Applied) => {
+      const unmapped = charsetProblem ? [...r.unmapped, `MSH-18: ${charsetProblem}`] : r.unmapped;
+      return finishMessage(sql, id, { status: 'processed', response: acks.join(''), resources: r.resources, unmapped });
+    };
+    let finished = false;
+    const result = await handler(header, text, async (sql, r) => {
+      await done(sql, r);
+      finished = true;
+    });
+    if (!finished) await done(ctx.sql, result);
     return { acks, status: 'processed', resources: result.resources };
   } catch (err) {
     // Content errors (validation, missing fields) → AE with the element; anything else → AE 207, kept for reprocessing.

@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { connect as tcp } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restEvent } from '../../src/audit/events.ts';
+import { AuditTrail } from '../../src/audit/trail.ts';
 import { frame } from '../../src/inbound/mllp/framer.ts';
 import { dropAll, freshDatabase } from '../helpers/database.ts';
 import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
@@ -94,6 +96,32 @@ describe('audit trail of the FHIR door', () => {
     expect(mine.type.code).toBe('110107');
     expect(mine.outcome).toBe('4');
     expect(mine.agent[0].altId).toBe('AUDITAPP^FAC');
+  });
+});
+
+describe('searchable copies projected from the log', () => {
+  it('commits the log record before the answer, and makes it searchable for the next reader', async () => {
+    const id = unique('projected');
+    const before = Number((await g.db.sql<{ seq: string }[]>`SELECT seq FROM audit_head WHERE id = 1`)[0]!.seq);
+    expect((await fhir('GET', `Patient/${id}`)).status).toBe(404);
+    const [logged] = await g.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM audit_log WHERE seq > ${before} AND content LIKE ${'%Patient/' + id + '%'}`;
+    expect(logged!.n).toBe(1); // in the log as soon as the answer is out
+    expect(await auditSearch(`entity=Patient/${id}`)).toHaveLength(1);
+  });
+
+  it('projects what another gateway process logged but did not project (it stopped first)', async () => {
+    await g.audit.catchUp(); // nothing of this gateway's left to project: what follows is the other process's alone
+    const other = new AuditTrail(g.db.sql);
+    (other as unknown as { project: () => Promise<void> }).project = async () => undefined; // a process that died before projecting
+    const id = unique('elsewhere');
+    await other.record(restEvent({ clientId: 'other-process', address: '10.0.0.9', method: 'GET', interaction: 'read', status: 404, references: [`Patient/${id}`], patients: [] }));
+    const [copies] = await g.db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + id + '%'}`;
+    expect(copies!.n).toBe(0);
+    expect((await verify()).out).toMatch(/audit trail intact: \d+ records verified \(1 not yet searchable/);
+    const events = await auditSearch(`entity=Patient/${id}`);
+    expect(events.map((e: any) => e.agent[0].altId)).toEqual(['other-process']);
+    expect((await verify()).out).not.toMatch(/not yet searchable/);
   });
 });
 

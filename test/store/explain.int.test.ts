@@ -54,7 +54,7 @@ afterAll(async () => {
   await dropAll();
 });
 
-type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] };
+type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Actual Loops'?: number; 'Actual Rows'?: number; Plans?: PlanNode[] };
 
 function nodes(plan: unknown): PlanNode[] {
   const out: PlanNode[] = [];
@@ -80,14 +80,28 @@ describe('front-office queries use indexes (EXPLAIN)', () => {
     ['Patient by identifier', 'Patient', { identifier: 'urn:mrn|M12345' }, ['search_token_value']],
     ['Patient by family + birth date', 'Patient', { family: 'fam42', birthdate: '1950-03-04' }, ['search_string_value', 'search_date_range']],
     ['Patient by phone', 'Patient', { phone: '5550012345' }, ['search_token_value']],
-    ['Appointment by date + actor', 'Appointment', { actor: 'Practitioner/Practitioner7', date: '2026-03-10', _sort: 'date' }, ['search_reference_target', 'search_reference_by_target']],
-    ['Coverage by beneficiary + status', 'Coverage', { beneficiary: 'Patient/Patient77', status: 'active' }, ['search_reference_target', 'search_reference_by_target']],
-    ['ServiceRequest by subject + status', 'ServiceRequest', { subject: 'Patient/Patient77', status: 'active' }, ['search_reference_target', 'search_reference_by_target']],
-    ['CoverageEligibilityResponse by patient + created', 'CoverageEligibilityResponse', { patient: 'Patient/Patient77', created: 'ge2025-06-01' }, ['search_reference_target', 'search_reference_by_target']],
+    ['Appointment by date + actor', 'Appointment', { actor: 'Practitioner/Practitioner7', date: '2026-03-10', _sort: 'date' }, ['search_reference_by_target']],
+    ['Coverage by beneficiary + status', 'Coverage', { beneficiary: 'Patient/Patient77', status: 'active' }, ['search_reference_by_target']],
+    ['ServiceRequest by subject + status', 'ServiceRequest', { subject: 'Patient/Patient77', status: 'active' }, ['search_reference_by_target']],
+    ['CoverageEligibilityResponse by patient + created', 'CoverageEligibilityResponse', { patient: 'Patient/Patient77', created: 'ge2025-06-01' }, ['search_reference_by_target']],
   ];
   it.each(cases)('%s', async (_name, type, query, expected) => {
     const p = await plan(type, query);
     expect(p.indexes.some((i) => expected.includes(i)), `plan used ${p.indexes.join(', ')}`).toBe(true);
     expect(p.seqScans).toEqual([]);
+  });
+});
+
+describe('a practitioner\'s day reads resource rows only for its matches', () => {
+  it('finds the candidates in the search tables and joins the resource table last (EXPLAIN ANALYZE)', async () => {
+    // Practitioner7 has 300 appointments in the table, one of them on 2026-03-10 at most a few: the plan must not
+    // visit the resource rows of the other ~300 to find out (what PostgreSQL did when the resource table drove).
+    const request = parseSearchRequest('Appointment', { actor: 'Practitioner/Practitioner7', date: '2026-03-10', _sort: 'date' });
+    const all = nodes(await explainSearch(sql, request, 'http://localhost/fhir', {}, true));
+    const matches = (all[0]?.['Actual Rows'] ?? 0);
+    const resourceProbes = all.filter((n) => n['Relation Name'] === 'resource').reduce((sum, n) => sum + (n['Actual Loops'] ?? 0) * Math.max(1, n['Actual Rows'] ?? 0), 0);
+    const candidates = all.filter((n) => n['Index Name']?.startsWith('search_reference_')).reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1), 0);
+    expect(candidates).toBeGreaterThanOrEqual(300);
+    expect(resourceProbes).toBeLessThanOrEqual(Math.max(matches, 1));
   });
 });

@@ -59,6 +59,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
 
   app.post('/', async (c) => {
     const bundle = await readBody(c);
+    if (readsAudit(bundle)) await options.audit?.catchUp();
     const ctx = { repo, baseUrl, principal: c.get('principal') };
     c.set('bundleType', (bundle as { type?: string } | null)?.type);
     const response = await processBundle(ctx, bundle, returnPreference(c.req.header('prefer')));
@@ -79,6 +80,9 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
       ifNoneMatch: c.req.header('if-none-match'),
       strict: /(^|[;,\s])handling=strict/.test(c.req.header('prefer') ?? ''),
     };
+    // AuditEvents are made searchable just after their record commits (audit/trail.ts): a reader waits for that.
+    const type = path.split('/')[0] ?? '';
+    if (type === 'AuditEvent' || type === '' || type === '_history' || url.search.includes('AuditEvent')) await options.audit?.catchUp();
     if (method === 'POST' && path.endsWith('/_search')) {
       req.query = await searchForm(c, url.searchParams);
     } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
@@ -99,6 +103,12 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
 
 export function json(c: HonoContext<AuditEnv>, status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(body), status as 200, { ...headers, 'Content-Type': FHIR_JSON });
+}
+
+/** Whether a batch or transaction Bundle has an entry that reads AuditEvents (or searches every type). */
+function readsAudit(bundle: unknown): boolean {
+  const entries = (bundle as { entry?: { request?: { url?: string } }[] } | null)?.entry ?? [];
+  return entries.some((e) => /^(\/?AuditEvent|\/?\?|\/?_history|\/?_search)/.test(e.request?.url ?? ''));
 }
 
 /** `W/"3"` → `3` (http.html#concurrency); a bare `3` is accepted as well. */
