@@ -19,7 +19,7 @@ export async function openDatabase(
 ): Promise<Database> {
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log, config.dbSharedBuffersMb);
   const url = config.databaseUrl ?? embedded!.url;
-  const sql = connect(url, config.dbPoolSize);
+  const sql = connect(url, config.dbPoolSize, embedded?.socket);
   try {
     const applied = await migrate(sql);
     if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
@@ -40,9 +40,11 @@ export async function openDatabase(
   };
 }
 
-export function connect(url: string, max = 10): Sql {
+/** `socket`: a Unix socket file to use instead of the URL's host and port (the embedded server's). */
+export function connect(url: string, max = 10, socket?: string): Sql {
   return postgres(url, {
     max,
+    ...(socket ? { path: socket } : {}),
     onnotice: () => undefined,
     // Search statements are prepared once and reused; after five runs PostgreSQL may switch to a generic plan
     // that ignores how selective this query's values are (a patient's references vs. "status=active") and turns

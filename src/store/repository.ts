@@ -3,8 +3,8 @@
  * search and their conditional forms (http.html), each write validated and versioned.
  *
  * Concurrency: an update locks the current row (`FOR UPDATE`), so two PUTs with the same `If-Match` serialise
- * and the second gets 412. Conditional writes take a transaction-scoped advisory lock on their normalised
- * search, so ten concurrent `If-None-Exist` creates for one identifier make exactly one resource.
+ * and the second gets 412. Conditional writes that match nothing take a transaction-scoped advisory lock on their
+ * normalised search, so ten concurrent `If-None-Exist` creates for one identifier make exactly one resource.
  */
 import { randomUUID } from 'node:crypto';
 import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
@@ -203,8 +203,8 @@ export class Repository {
   }
 
   /**
-   * Ids matching the search of a conditional write (`Type?query`), at most two, holding the advisory lock until
-   * the transaction ends: what the transaction processor resolves conditional entries with.
+   * Ids matching the search of a conditional write (`Type?query`), at most two; after a miss the advisory lock is
+   * held until the transaction ends: what the transaction processor resolves conditional entries with.
    */
   async matchForWrite(type: string, query: string, where: string): Promise<string[]> {
     return this.lockAndMatch(parseConditional(type, query, where));
@@ -216,13 +216,19 @@ export class Repository {
       .map((f) => `${f.code}:${f.operator}=${f.value}`)
       .sort()
       .join('&')}`;
-    const { where, unsupported } = buildWhere(this.sql, search, this.options.baseUrl);
-    if (unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${unsupported.join(', ')}`);
-    // Sent together (one round trip): the connection runs them in order, so the match is read under the lock.
-    const [, rows] = await Promise.all([
-      this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`,
-      this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`,
-    ]);
+    const where = () => {
+      const built = buildWhere(this.sql, search, this.options.baseUrl);
+      if (built.unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${built.unsupported.join(', ')}`);
+      return built.where;
+    };
+    const match = () => this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where()} LIMIT 2`;
+    // The lock guards the create that follows a miss. When a match exists nobody can create a second one, so no
+    // lock is taken (ADT messages naming one payer do not queue behind each other) and the statement is planned
+    // once, not twice. After a miss, lock and match again are sent together (one round trip): the connection
+    // runs them in order, so the second look happens under the lock.
+    const first = await match();
+    if (first.length > 0) return first.map((r) => r.id);
+    const [, rows] = await Promise.all([this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`, match()]);
     return rows.map((r) => r.id);
   }
 

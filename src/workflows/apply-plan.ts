@@ -35,36 +35,64 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
       }
       return out;
     };
-    for (const e of plan.entries) {
-      const type = e.resource.resourceType;
-      const found = await tx.matchForWrite(type, resolve(e.match), `${e.source} match`);
-      if (found.length > 1) throw contentError(`More than one ${type} matches the ${e.source} identifiers: cannot tell which to update`, e.source, '205');
-      if (!found[0] && e.mode === 'update-existing') throw contentError(`No active ${type} matches ${e.source}`, e.source, '204');
-      ids.set(e.key, found[0] ? { type, id: found[0], existing: true } : { type, id: randomUUID(), existing: false });
+    // Pass 1 in waves: the entries whose matches name no unresolved entry are looked up together (their
+    // statements share a round trip, and take their locks in plan order, as before).
+    let pending = plan.entries;
+    // A match that requires a reference to a resource this message creates (`patient=<new Patient>`) cannot find
+    // anything: the new id is unknown outside this transaction. It is not looked up, and needs no lock.
+    const fresh = (value: string) => plan.entries.some((o) => o.fullUrl === value && ids.get(o.key)?.existing === false);
+    const missesSurely = (e: PlanEntry) => e.match.split('&').some((part) => fresh(part.slice(part.indexOf('=') + 1)));
+    while (pending.length > 0) {
+      const waiting = (e: PlanEntry) => pending.some((o) => o !== e && e.match.includes(o.fullUrl));
+      const wave = pending.filter((e) => !waiting(e));
+      const ready = wave.length > 0 ? wave : [pending[0] as PlanEntry]; // a cycle cannot happen; never stall
+      const found = await Promise.all(ready.map((e) => (missesSurely(e) ? [] : tx.matchForWrite(e.resource.resourceType, resolve(e.match), `${e.source} match`))));
+      ready.forEach((e, i) => {
+        const type = e.resource.resourceType;
+        const hits = found[i] as string[];
+        if (hits.length > 1) throw contentError(`More than one ${type} matches the ${e.source} identifiers: cannot tell which to update`, e.source, '205');
+        if (!hits[0] && e.mode === 'update-existing') throw contentError(`No active ${type} matches ${e.source}`, e.source, '204');
+        ids.set(e.key, hits[0] ? { type, id: hits[0], existing: true } : { type, id: randomUUID(), existing: false });
+      });
+      pending = pending.filter((e) => !ready.includes(e));
     }
+    // Pass 2: the writes of different resources go out together; entries that met the same stored resource
+    // are written one after the other.
     const written: string[] = [];
+    const byTarget = new Map<string, PlanEntry[]>();
     for (const e of plan.entries) {
       const target = ids.get(e.key) as { type: string; id: string; existing: boolean };
       if (e.distinctFrom && ids.get(e.distinctFrom)?.id === target.id) continue;
-      written.push(`${target.type}/${target.id}`);
-      const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
-      if (!target.existing) {
-        const created = { ...e.defaults, ...incoming, id: target.id } as Resource;
-        validateEntry(created, e);
-        await tx.createWithId(created, target.id);
-        continue;
-      }
-      if (e.mode === 'ensure') continue;
-      const stored = await tx.read(target.type, target.id);
-      const merged = mergeInto(stored, incoming, e.remove);
-      if (sameContent(stored, merged)) continue;
-      validateEntry(merged, e);
-      await tx.update(merged);
+      const ref = `${target.type}/${target.id}`;
+      written.push(ref);
+      byTarget.set(ref, [...(byTarget.get(ref) ?? []), e]);
     }
     const applied = { resources: [...new Set(written)], unmapped: plan.unmapped };
-    await within?.(tx.sql, applied);
+    await Promise.all([
+      ...[...byTarget.values()].map(async (entries) => {
+        for (const e of entries) await writeEntry(tx, e, ids.get(e.key) as { type: string; id: string; existing: boolean }, resolve);
+      }),
+      within?.(tx.sql, applied),
+    ]);
     return applied;
   });
+}
+
+async function writeEntry(tx: Repository, e: PlanEntry, target: { type: string; id: string; existing: boolean }, resolve: (text: string) => string): Promise<void> {
+  const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
+  if (!target.existing) {
+    const created = { ...e.defaults, ...incoming, id: target.id } as Resource;
+    validateEntry(created, e);
+    target.existing = true; // a second entry for the same resource (written after this one) updates it
+    await tx.createWithId(created, target.id);
+    return;
+  }
+  if (e.mode === 'ensure') return;
+  const stored = await tx.read(target.type, target.id);
+  const merged = mergeInto(stored, incoming, e.remove);
+  if (sameContent(stored, merged)) return;
+  validateEntry(merged, e);
+  await tx.update(merged);
 }
 
 /** The entry's profiles; the base R4 validation is the repository's, on every write. */

@@ -35,7 +35,8 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-describe('frontdesk translate', () => {
+// Each case runs the CLI as a child process, which compiles the R4 JSON schema once (seconds on a loaded machine).
+describe('frontdesk translate', { timeout: 90_000 }, () => {
   it('prints a transaction Bundle that loads into a FHIR server, and loading it again changes nothing', async () => {
     const out = await translate(join(FIXTURES, 'ADT-A04-01.hl7'), '--time-zone', 'America/Chicago');
     expect(out.code, out.stderr).toBe(0);
