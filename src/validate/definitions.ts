@@ -12,9 +12,15 @@ import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhir
 let loaded = false;
 const baseDefinitions = new Map<string, StructureDefinition>();
 
+/** The narratives (`text.div`, 33 MB of XHTML) serve human readers of the specification, not validation. */
+function withoutNarratives(bundle: Bundle<StructureDefinition>): Bundle<StructureDefinition> {
+  for (const e of bundle.entry ?? []) if (e.resource) delete e.resource.text;
+  return bundle;
+}
+
 export function loadDefinitions(): void {
   if (loaded) return;
-  const types = readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>;
+  const types = withoutNarratives(readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>);
   indexStructureDefinitionBundle(types);
   for (const e of types.entry ?? []) {
     const sd = e.resource;
@@ -22,7 +28,7 @@ export function loadDefinitions(): void {
       baseDefinitions.set(sd.type, sd);
     }
   }
-  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+  const resources = withoutNarratives(readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>);
   indexStructureDefinitionBundle(resources);
   for (const e of resources.entry ?? []) {
     const sd = e.resource;
