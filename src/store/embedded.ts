@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 export type EmbeddedDatabase = { url: string; port: number; socket?: string; stop: () => Promise<void> };
 
 /** A Unix socket path must fit `sun_path` (108 bytes with its NUL); the directory list setting splits on commas. */
-function socketFor(dir: string, port: number): string | undefined {
+export function socketFor(dir: string, port: number): string | undefined {
   const path = join(dir, `.s.PGSQL.${port}`);
   return Buffer.byteLength(path) < 100 && !/[,\s'"\\]/.test(dir) ? path : undefined;
 }

@@ -73,9 +73,7 @@ export function evaluate(type: string, expression: string, root: TypedValue[]): 
     fast = compilePath(type, expression) ?? null;
     paths.set(key, fast);
   }
-  if (fast) return fast(root);
-  const parsedExpression = atom(type, expression);
-  return parsedExpression ? evalFhirPathTyped(parsedExpression, root) : [];
+  return fast ? fast(root) : evaluateWithEngine(type, expression, root);
 }
 
 /** The same values through the FHIRPath engine alone: what the fast path is tested against. */

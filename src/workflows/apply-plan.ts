@@ -16,9 +16,8 @@ import type { Sql } from 'postgres';
 import type { Repository } from '../store/repository.ts';
 import { contentError } from '../translate/hl7v2/datatypes.ts';
 import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
+import type { Hl7Applied as Applied } from './receive-hl7v2.ts';
 import { validate } from '../validate/validator.ts';
-
-export type Applied = { resources: string[]; unmapped: string[] };
 
 /** Arrays united (by value) rather than replaced when a message meets a stored resource. */
 const UNITED = ['identifier', 'link'] as const;
@@ -83,7 +82,6 @@ async function writeEntry(tx: Repository, e: PlanEntry, target: { type: string; 
   if (!target.existing) {
     const created = { ...e.defaults, ...incoming, id: target.id } as Resource;
     validateEntry(created, e);
-    target.existing = true; // a second entry for the same resource (written after this one) updates it
     await tx.createWithId(created, target.id);
     return;
   }
