@@ -16,9 +16,12 @@
  */
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Sql } from 'postgres';
 import { loadConfig } from '../src/config.ts';
 import { startGateway } from '../src/gateway.ts';
 import { startMllpListener } from '../src/inbound/mllp/listener.ts';
@@ -27,6 +30,7 @@ import { createLogger } from '../src/log.ts';
 import { buildAck } from '../src/translate/hl7v2/ack.ts';
 import { readHeader } from '../src/translate/hl7v2/header.ts';
 import { Hl7v2Message } from '../src/translate/hl7v2/parse.ts';
+import { writeNewResources } from '../src/store/write.ts';
 
 const N = Number(process.env.BENCH_MLLP_N ?? 3000);
 const WARMUP = Number(process.env.BENCH_MLLP_WARMUP ?? 300);
@@ -138,6 +142,69 @@ const baseline = await startMllpListener(
   }
 );
 
+/**
+ * The database floor: the rows one ADT^A04 leaves — its message row, Patient and Coverage with their history and
+ * search rows, its audit_log record and AuditEvent copy with theirs — copied from what the gateway stored in the
+ * warm-up and written in the fewest statements the store has (`writeNewResources`, one multi-row insert per
+ * table), `perTx` messages per transaction, `parallel` transactions at once. No HL7, matching, validation or
+ * ACK: what PostgreSQL alone allows on this machine for the same rows. Written into a schema of copies of the
+ * tables (same indexes, logged), dropped afterwards, so the gateway's data and audit chain are not touched.
+ */
+async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: number): Promise<number> {
+  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log'];
+  await sql`DROP SCHEMA IF EXISTS bench_floor CASCADE`;
+  await sql`CREATE SCHEMA bench_floor`;
+  for (const t of tables) await sql`CREATE TABLE ${sql('bench_floor.' + t)} (LIKE ${sql('public.' + t)} INCLUDING ALL)`;
+  const one = async (type: string) =>
+    (await sql<{ content: Resource }[]>`SELECT content FROM resource WHERE resource_type = ${type} AND NOT deleted ORDER BY last_updated DESC LIMIT 1`)[0]!.content;
+  const [patient, coverage] = [await one('Patient'), await one('Coverage')];
+  const [msg] = await sql<{ sender: string; receiver: string; message_type: string; raw: Buffer; response: string; resources: string[] }[]>`
+    SELECT sender, receiver, message_type, raw, response, resources FROM message WHERE direction = 'inbound' AND status = 'processed' ORDER BY id DESC LIMIT 1`;
+  const [log] = await sql<{ content: string }[]>`SELECT content FROM audit_log ORDER BY seq DESC LIMIT 1`;
+  let next = 0;
+  const write = async (): Promise<void> => {
+    const items = Array.from({ length: perTx }, () => ({ n: next++, p: randomUUID(), c: randomUUID(), a: randomUUID() }));
+    const now = new Date().toISOString();
+    const copy = (r: Resource, id: string) => ({ type: r.resourceType, id, lastUpdated: now, resource: { ...r, id } as Resource });
+    await sql.begin(async (tx) => {
+      await tx`SET LOCAL search_path = bench_floor`;
+      await Promise.all([
+        tx`INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, response, resources, processed_at)
+           SELECT 'inbound', 'hl7v2', 'mllp', '127.0.0.1', ${msg!.sender}, ${msg!.receiver}, 'floor' || x, ${msg!.message_type}, 'processed', ${msg!.raw}, ${msg!.response}, ${msg!.resources}, clock_timestamp()
+           FROM unnest(${items.map((i) => i.n)}::bigint[]) x`,
+        writeNewResources(tx as unknown as Sql, items.flatMap((i) => [copy(patient, i.p), copy(coverage, i.c)])),
+      ]);
+    });
+    // The audit record, then its searchable copy, as the trail writes them (hashes not chained: a copy table).
+    await sql.begin(async (tx) => {
+      await tx`SET LOCAL search_path = bench_floor`;
+      await tx`INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
+        SELECT x.n, x.id, now(), ${log!.content}, '\\x00', '\\x00' FROM unnest(${items.map((i) => i.n)}::bigint[], ${items.map((i) => i.a)}::text[]) AS x(n, id)`;
+    });
+    await sql.begin(async (tx) => {
+      await tx`SET LOCAL search_path = bench_floor`;
+      await writeNewResources(tx as unknown as Sql, items.map((i) => copy({ ...(JSON.parse(log!.content) as Resource) }, i.a)));
+    });
+  };
+  try {
+    await write(); // warm
+    next = 1_000_000;
+    const started = performance.now();
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (done < total) {
+          done += perTx;
+          await write();
+        }
+      })
+    );
+    return done / ((performance.now() - started) / 1000);
+  } finally {
+    await sql`DROP SCHEMA bench_floor CASCADE`;
+  }
+}
+
 let index = 0;
 const batch = (n: number): Message[] => Array.from({ length: n }, () => adtA04(index++));
 const rows = [
@@ -159,6 +226,12 @@ try {
       if (s.failures > 0) failed.push(`${r.name}, ${door}: ${s.failures} of ${N} not AA (first: ${s.firstFailure})`);
     }
   }
+  const floors = [
+    { name: 'database floor, 1 message per transaction, 8 at once', perTx: 1, parallel: 8 },
+    { name: 'database floor, 32 messages per transaction, 2 at once', perTx: 32, parallel: 2 },
+  ];
+  const floorRates: { name: string; perSecond: number }[] = [];
+  for (const f of floors) floorRates.push({ name: f.name, perSecond: await databaseFloor(g.db.sql, N, f.perTx, f.parallel) });
   // Durability check: every message the gateway acknowledged is in the message store as processed.
   const [stored] = await g.db.sql<{ n: string }[]>`
     SELECT count(*) AS n FROM message WHERE direction = 'inbound' AND status = 'processed' AND control_id LIKE ${RUN + '%'}`;
@@ -173,6 +246,10 @@ try {
   for (const { name, gateway: s, base: b } of results) {
     console.log(`| ${name} | ${s.perSecond.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${b.perSecond.toFixed(0)} | ${b.p99.toFixed(2)} | ${(s.perSecond / b.perSecond).toPrecision(2)} |`);
   }
+  const eight = results[1]!.gateway.perSecond;
+  console.log('\n| database floor (same rows, no HL7, no matching, no validation) | msg/s | gateway on 8 connections / floor |');
+  console.log('| --- | --- | --- |');
+  for (const f of floorRates) console.log(`| ${f.name} | ${f.perSecond.toFixed(0)} | ${(eight / f.perSecond).toPrecision(2)} |`);
   console.log('\ngateway: stored raw, Patient + payer Organization + Coverage upserted and validated in one transaction, AA after commit, audited; baseline: same listener, parse + ACK, no database');
 } finally {
   await baseline.close();

@@ -1,32 +1,45 @@
 /**
  * @module audit/trail — appends AuditEvents to the hash-chained, append-only audit log.
  *
- * Writers queue events; one flush at a time takes everything queued, locks the chain head, hashes the events
- * in order and writes them in one transaction (group commit), then resolves every waiter. A caller awaits
- * {@link AuditTrail.record} before answering, so no access is answered without its trace committed.
+ * Writers queue events; one flush at a time takes everything queued, hashes the events in order from the chain
+ * head and appends them in one statement that moves the head only if no other process moved it first (group
+ * commit, one round trip; a lost race reads the head and hashes again), then resolves every waiter. A caller
+ * awaits {@link AuditTrail.record} before answering, so no access is answered without its trace committed.
  *
  * The log is the record of truth. The searchable copies (AuditEvent resources, with history and search rows:
  * 4–6 ms for the event of a search that returned 48 resources) are projected from it after the commit, many at a
- * time, by whichever gateway process gets there first (`audit_projection` says how far they go). Whoever reads
+ * time, by whichever gateway process gets there first (`audit_projection` says how far they go): a process's
+ * own appends from memory, in one statement each, while the position is just before them; otherwise, and for
+ * other processes' records, read back from the log. Whoever reads
  * AuditEvents calls {@link AuditTrail.catchUp} first, so a search sees every event committed before it.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import { writeVersion } from '../store/write.ts';
+import { writeNewResources } from '../store/write.ts';
 
 type Pending = { event: AuditEvent; resolve: () => void; reject: (err: unknown) => void };
+type Stored = AuditEvent & { id: string; meta: { lastUpdated: string } };
+/** Events this process appended, seq `first`..`last`, waiting to be projected from memory. */
+type Appended = { first: number; last: number; events: Stored[] };
 
 const MAX_BATCH = 500;
 const PROJECT_BATCH = 200;
+/** Appends that lost the race for the head to another process's, in a row, before giving up. */
+const MAX_HEAD_RACES = 100;
 
 export class AuditTrail {
   private readonly sql: Sql;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  /** The chain head as this process last wrote or read it; another process's append makes it stale (retried). */
+  private head: { seq: number; hash: Buffer } | undefined;
+  /** Committed appends not yet projected, in order. */
+  private appended: Appended[] = [];
   /** The projection running now, and whether another run must follow it (events committed since it started). */
   private projecting: Promise<void> | undefined;
   private again = false;
+  private againFromLog = false;
   /** Set by the gateway: a projection that fails is retried later; its error is only logged. */
   onProjectionError: (err: unknown) => void = () => undefined;
 
@@ -48,7 +61,7 @@ export class AuditTrail {
    */
   async catchUp(): Promise<void> {
     await this.flushing;
-    await this.project();
+    await this.project(true);
   }
 
   private async flush(): Promise<void> {
@@ -63,23 +76,33 @@ export class AuditTrail {
     }
     this.flushing = undefined;
     // In the background: nobody waits for the copies but a reader of AuditEvents (catchUp).
-    this.project().catch((err: unknown) => this.onProjectionError(err));
+    this.project(false).catch((err: unknown) => this.onProjectionError(err));
   }
 
   /**
    * One projection at a time per process. A call during a run makes that run look again before it ends (what
-   * was committed before the call is then included), and shares its promise.
+   * was committed before the call is then included), and shares its promise. `fromLog`: also what other
+   * processes appended (read back from the log); otherwise this process's own appends, from memory.
    */
-  private project(): Promise<void> {
+  private project(fromLog: boolean): Promise<void> {
     if (this.projecting) {
       this.again = true;
+      this.againFromLog ||= fromLog;
       return this.projecting;
     }
     this.projecting = (async () => {
       try {
+        let log = fromLog;
         do {
           this.again = false;
-          while ((await this.projectSome()) === PROJECT_BATCH);
+          this.againFromLog = false;
+          if (!(await this.projectAppended())) log = true;
+          if (log) {
+            const known = this.appended.length; // committed before the log is read: projected with it
+            while ((await this.projectSome()) === PROJECT_BATCH);
+            this.appended.splice(0, known);
+          }
+          log = this.againFromLog;
         } while (this.again);
       } finally {
         this.projecting = undefined;
@@ -88,45 +111,86 @@ export class AuditTrail {
     return this.projecting;
   }
 
+  /**
+   * This process's appends, from memory, each batch in one statement that also moves the position — only if the
+   * position is just before the batch (else another process projected it, or the log holds records of others
+   * before it: false, and the log is read instead).
+   */
+  private async projectAppended(): Promise<boolean> {
+    while (this.appended.length > 0) {
+      const a = this.appended[0]!;
+      const moved = await writeNewResources(
+        this.sql,
+        a.events.map((e) => ({ type: 'AuditEvent', id: e.id, lastUpdated: e.meta.lastUpdated, resource: e })),
+        this.sql`UPDATE audit_projection SET seq = ${a.last} WHERE id = 1 AND seq = ${a.first - 1} RETURNING 1`
+      );
+      if (!moved) return false;
+      this.appended.shift();
+    }
+    return true;
+  }
+
   /** Copies the next log records into searchable AuditEvents; the position moves in the same transaction. */
   private async projectSome(): Promise<number> {
     return this.sql.begin(async (tx) => {
       // The row lock makes projectors of several processes take turns; the second finds the work done.
-      const [at] = await tx<{ seq: string }[]>`SELECT seq FROM audit_projection WHERE id = 1 FOR UPDATE`;
       const rows = await tx<{ seq: string; content: string }[]>`
-        SELECT seq, content FROM audit_log WHERE seq > ${at!.seq} ORDER BY seq LIMIT ${PROJECT_BATCH}`;
+        SELECT l.seq, l.content FROM (SELECT seq FROM audit_projection WHERE id = 1 FOR UPDATE) p
+          JOIN audit_log l ON l.seq > p.seq ORDER BY l.seq LIMIT ${PROJECT_BATCH}`;
       if (rows.length === 0) return 0;
-      const writes = rows.map((row) => {
-        const resource = JSON.parse(row.content) as AuditEvent & { id: string; meta: { lastUpdated: string } };
-        return writeVersion(tx as unknown as Sql, { type: 'AuditEvent', id: resource.id, version: 1, lastUpdated: resource.meta.lastUpdated, resource, isNew: true });
-      });
-      writes.push(tx`UPDATE audit_projection SET seq = ${rows[rows.length - 1]!.seq} WHERE id = 1`.then(() => undefined));
-      await Promise.all(writes);
+      const resources = rows.map((row) => JSON.parse(row.content) as Stored);
+      await Promise.all([
+        writeNewResources(tx as unknown as Sql, resources.map((r) => ({ type: 'AuditEvent', id: r.id, lastUpdated: r.meta.lastUpdated, resource: r }))),
+        tx`UPDATE audit_projection SET seq = ${rows[rows.length - 1]!.seq} WHERE id = 1`,
+      ]);
       return rows.length;
     });
   }
 
+  /**
+   * Appends in one statement, which commits on its own: the head moves from the seq this process believes it
+   * has to the new one, and the records go in only if it did. When another process appended in between, the
+   * head is read again and the chain recomputed.
+   */
   private async write(events: AuditEvent[]): Promise<void> {
-    await this.sql.begin(async (tx) => {
-      const [head] = await tx<{ seq: string; hash: Buffer }[]>`SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`;
-      let seq = Number(head!.seq);
-      let prev = head!.hash;
-      const rows = [];
-      for (const e of events) {
-        const recorded = new Date().toISOString();
-        const resource: AuditEvent = { ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } };
-        const content = JSON.stringify(resource);
+    const recorded = new Date().toISOString();
+    const resources: Stored[] = events.map((e) => ({ ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } }));
+    const contents = resources.map((r) => JSON.stringify(r));
+    for (let race = 0; race < MAX_HEAD_RACES; race++) {
+      const head = this.head ?? (await this.readHead());
+      let seq = head.seq;
+      let prev = head.hash;
+      const seqs: number[] = [];
+      const prevs: string[] = [];
+      const hashes: string[] = [];
+      for (const content of contents) {
         const hash = chainHash(prev, content);
-        seq += 1;
-        rows.push({ seq, id: resource.id as string, recorded: resource.recorded, content, prev_hash: prev, hash });
+        seqs.push(++seq);
+        prevs.push(prev.toString('hex'));
+        hashes.push(hash.toString('hex'));
         prev = hash;
       }
-      // Issued without waiting: the statements are pipelined on the transaction's connection.
-      await Promise.all([
-        tx`INSERT INTO audit_log ${tx(rows, 'seq', 'id', 'recorded', 'content', 'prev_hash', 'hash')}`,
-        tx`UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1`,
-      ]);
-    });
+      const [row] = await this.sql<{ moved: boolean }[]>`
+        WITH h AS (UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1 AND seq = ${head.seq} RETURNING 1),
+        ins AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
+          SELECT x.seq, x.id, x.recorded, x.content, decode(x.prev, 'hex'), decode(x.hash, 'hex')
+          FROM unnest(${seqs}::bigint[], ${resources.map((r) => r.id)}::text[], ${resources.map((r) => r.recorded as string)}::timestamptz[],
+                      ${contents}::text[], ${prevs}::text[], ${hashes}::text[]) AS x(seq, id, recorded, content, prev, hash)
+          WHERE EXISTS (SELECT 1 FROM h))
+        SELECT EXISTS (SELECT 1 FROM h) AS moved`;
+      if (row?.moved) {
+        this.head = { seq, hash: prev };
+        this.appended.push({ first: head.seq + 1, last: seq, events: resources });
+        return;
+      }
+      this.head = undefined; // another process appended: read the head again
+    }
+    throw new Error(`audit append lost the chain head to other writers ${MAX_HEAD_RACES} times in a row`);
+  }
+
+  private async readHead(): Promise<{ seq: number; hash: Buffer }> {
+    const [head] = await this.sql<{ seq: string; hash: Buffer }[]>`SELECT seq, hash FROM audit_head WHERE id = 1`;
+    return { seq: Number(head!.seq), hash: head!.hash };
   }
 }
 

@@ -19,15 +19,28 @@ export type NewInbound = {
 
 export type StoredMessage = { id: string; status: string; response: string | null };
 
+/** A message's fate: what {@link finishMessage} records, or {@link recordInbound} with the row. */
+export type MessageOutcome = {
+  status: 'processed' | 'rejected' | 'error';
+  response: string;
+  outcome?: OperationOutcome;
+  resources?: string[];
+  unmapped?: string[];
+};
+
 /**
- * Records a received message. When (protocol, sender, control id) was seen before, nothing is inserted and the
- * earlier row is returned with `duplicate: true`, so the caller can answer with the first acknowledgment.
+ * Records a received message; with `done`, in its final state (processed or refused) in the same row write.
+ * When (protocol, sender, control id) was seen before, nothing is inserted and the earlier row is returned with
+ * `duplicate: true`, so the caller can answer with the first acknowledgment.
  */
-export async function recordInbound(sql: Sql, m: NewInbound): Promise<StoredMessage & { duplicate: boolean }> {
+export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutcome): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
-    INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner)
+    INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner,
+                         response, outcome, resources, unmapped, processed_at)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
-            ${m.messageType}, 'received', ${m.raw}, ${m.partner ?? null})
+            ${m.messageType}, ${done?.status ?? 'received'}, ${m.raw}, ${m.partner ?? null},
+            ${done ? done.response : null}, ${done?.outcome ? sql.json(done.outcome as never) : null}::jsonb,
+            ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' DO NOTHING
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
@@ -38,11 +51,7 @@ export async function recordInbound(sql: Sql, m: NewInbound): Promise<StoredMess
   return { ...first, duplicate: true };
 }
 
-export async function finishMessage(
-  sql: Sql,
-  id: string,
-  f: { status: 'processed' | 'rejected' | 'error'; response: string; outcome?: OperationOutcome; resources?: string[]; unmapped?: string[] }
-): Promise<void> {
+export async function finishMessage(sql: Sql, id: string, f: MessageOutcome): Promise<void> {
   await sql`
     UPDATE message SET status = ${f.status}, response = ${f.response}, outcome = ${f.outcome ? sql.json(f.outcome as never) : null}::jsonb,
       resources = ${f.resources ?? []}, unmapped = ${f.unmapped ?? []}, processed_at = now()

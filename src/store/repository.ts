@@ -216,12 +216,13 @@ export class Repository {
       .map((f) => `${f.code}:${f.operator}=${f.value}`)
       .sort()
       .join('&')}`;
-    const where = () => {
+    const match = () => {
       const built = buildWhere(this.sql, search, this.options.baseUrl);
       if (built.unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${built.unsupported.join(', ')}`);
-      return built.where;
+      return built.ids
+        ? this.sql<{ id: string }[]>`${built.ids} LIMIT 2`
+        : this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${built.where} LIMIT 2`;
     };
-    const match = () => this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where()} LIMIT 2`;
     // The lock guards the create that follows a miss. When a match exists nobody can create a second one, so no
     // lock is taken (ADT messages naming one payer do not queue behind each other) and the statement is planned
     // once, not twice. After a miss, lock and match again are sent together (one round trip): the connection
@@ -275,9 +276,9 @@ export class Repository {
       if (!isConditionalReference(site.value)) continue;
       const [type, query] = splitOnce(site.value, '?');
       const search = parseConditional(type, query, site.path);
-      const { where, unsupported } = buildWhere(this.sql, search, this.options.baseUrl);
+      const { where, unsupported, ids } = buildWhere(this.sql, search, this.options.baseUrl);
       if (unsupported.length > 0) invalid(`Unsupported search parameter(s) in conditional reference: ${unsupported.join(', ')}`, site.path);
-      const rows = await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
+      const rows = ids ? await this.sql<{ id: string }[]>`${ids} LIMIT 2` : await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
       if (rows.length !== 1) {
         throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${rows.length === 0 ? 'no' : 'more than one'} resource`, site.path);
       }

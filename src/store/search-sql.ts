@@ -18,7 +18,12 @@ import { searchParam } from './search-params.ts';
 
 export type Fragment = PendingQuery<Row[]>;
 
-export type SearchSql = { where: Fragment; unsupported: string[] };
+/**
+ * `ids`, when the search has a positive filter and no condition on the resource row itself (`_lastUpdated`):
+ * `SELECT DISTINCT r.id …` straight from the search rows, without the resource table. Search rows exist only for
+ * current, undeleted versions, so the ids are the same; conditional writes look up with it (half the planning).
+ */
+export type SearchSql = { where: Fragment; unsupported: string[]; ids?: Fragment };
 
 const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type']);
 const MAX_CHAIN = 3;
@@ -59,8 +64,9 @@ export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, ty
   const rows = sql`SELECT ${alias}.resource_type, ${alias}.id FROM ${from} AND ${typeIs(alias)}`;
   // Inside the subquery `r` names the candidate (its resource_type and id), which is all the conditions read.
   const filtered = keyed.length ? sql`WHERE ${and(sql, keyed)}` : sql``;
+  const ids = outer.length === 2 ? sql`SELECT DISTINCT r.id FROM (${rows}) r ${filtered}` : undefined;
   outer.push(sql`r.id IN (SELECT r.id FROM (${rows}) r ${filtered} OFFSET 0)`);
-  return { where: and(sql, outer), unsupported };
+  return { where: and(sql, outer), unsupported, ...(ids ? { ids } : {}) };
 }
 
 /** A positive filter's own rows (`FROM search_x s WHERE s.code = … AND (…)`): candidates for the matches. */

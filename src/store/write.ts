@@ -63,3 +63,57 @@ function clearIndex(sql: Sql, v: VersionRow) {
     d4 AS (DELETE FROM search_date WHERE resource_type = ${v.type} AND id = ${v.id}),
     d5 AS (DELETE FROM search_number WHERE resource_type = ${v.type} AND id = ${v.id}),`;
 }
+
+/** A resource's first version, for {@link writeNewResources}. */
+export type NewResource = { type: string; id: string; lastUpdated: string; resource: Resource };
+
+/**
+ * The first versions of many resources in one statement: current rows, history rows and every search row, each
+ * table filled from one JSON array. One round trip and one plan, however many resources. With `guard` (an
+ * `UPDATE … RETURNING` fragment) nothing is written unless the guard's update matched a row; the result says
+ * whether it did (the caller's precondition, checked and applied in the same statement).
+ */
+export async function writeNewResources(sql: Sql, resources: NewResource[], guard?: ReturnType<Sql>): Promise<boolean> {
+  const own = (r: NewResource) => ({ resource_type: r.type, id: r.id });
+  const tokens: object[] = [];
+  const numbers: object[] = [];
+  const strings: object[] = [];
+  const references: object[] = [];
+  const dates: object[] = [];
+  for (const r of resources) {
+    const rows = extractIndexRows(r.resource);
+    const key = own(r);
+    for (const x of rows.tokens) tokens.push({ ...key, ...x });
+    for (const x of rows.numbers) numbers.push({ ...key, ...x });
+    for (const x of rows.strings) strings.push({ ...key, ...x });
+    for (const x of rows.references) references.push({ ...key, ...x });
+    for (const x of rows.dates) dates.push({ ...key, ...x });
+  }
+  const versions = resources.map((r) => ({ ...own(r), last_updated: r.lastUpdated, content: r.resource }));
+  const json = (rows: object[]) => sql.json(rows as never);
+  const when = guard ? sql`WHERE EXISTS (SELECT 1 FROM g)` : sql``;
+  const [row] = await sql<{ ok: boolean }[]>`
+    WITH g AS (${guard ?? sql`SELECT 1`}),
+    v AS (SELECT * FROM jsonb_to_recordset(${json(versions)}::jsonb) AS x(resource_type text, id text, last_updated timestamptz, content jsonb) ${when}),
+    cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT resource_type, id, 1, last_updated, false, content FROM v),
+    hist AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT resource_type, id, 1, last_updated, false, content FROM v),
+    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
+      SELECT x.resource_type, x.id, x.code, x.system, x.value, x.text
+      FROM jsonb_to_recordset(${json(tokens)}::jsonb) AS x(resource_type text, id text, code text, system text, value text, text text) ${when}),
+    i5 AS (INSERT INTO search_number (resource_type, id, code, system, unit, low, high)
+      SELECT x.resource_type, x.id, x.code, x.system, x.unit, x.low, x.high
+      FROM jsonb_to_recordset(${json(numbers)}::jsonb) AS x(resource_type text, id text, code text, system text, unit text, low numeric, high numeric) ${when}),
+    i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
+      SELECT x.resource_type, x.id, x.code, x.value, x.raw
+      FROM jsonb_to_recordset(${json(strings)}::jsonb) AS x(resource_type text, id text, code text, value text, raw text) ${when}),
+    i3 AS (INSERT INTO search_reference (resource_type, id, code, target)
+      SELECT x.resource_type, x.id, x.code, x.target
+      FROM jsonb_to_recordset(${json(references)}::jsonb) AS x(resource_type text, id text, code text, target text) ${when}),
+    i4 AS (INSERT INTO search_date (resource_type, id, code, low, high)
+      SELECT x.resource_type, x.id, x.code, x.low::timestamptz, x.high::timestamptz
+      FROM jsonb_to_recordset(${json(dates)}::jsonb) AS x(resource_type text, id text, code text, low text, high text) ${when})
+    SELECT EXISTS (SELECT 1 FROM g) AS ok`;
+  return row?.ok === true;
+}

@@ -1,9 +1,12 @@
 /**
  * @module workflows/receive-hl7v2 — what happens to an HL7 v2 message once a door (MLLP, HTTP) has it.
  *
- * Stored raw first; a resend of the same (sender, MSH-10) gets the first acknowledgment again; then it is
- * checked and handed to the handler of its type. The acknowledgment is returned only after the database has
- * recorded the outcome and the audit trail the exchange (durability before acknowledgement). Message types
+ * Checked, then handed to the handler of its type; the raw message is stored with its outcome, in the transaction
+ * of the resources it produced (one commit), or on its own when it was refused or failed (nothing is lost: a
+ * message that fails is stored with the error and can be reprocessed). A resend of the same (sender, MSH-10) gets
+ * the first acknowledgment again: its own writes are rolled back. The acknowledgment is returned only after the
+ * database has recorded the outcome and the audit trail the exchange (durability before acknowledgement); a
+ * message whose transaction never committed was never acknowledged, and its sender sends it again. Message types
  * without a handler get AR with the reason (HL7 table 0357 code 200), never a silent drop. A stored message can
  * be processed again (`reprocessHl7v2`), e.g. after a mapping was fixed.
  *
@@ -22,7 +25,7 @@ import type { AuditTrail } from '../audit/trail.ts';
 import type { Logger } from '../log.ts';
 import { outcome } from '../outcome.ts';
 import type { Partner, PartnerRegistry } from '../partners.ts';
-import { finishMessage, recordInbound } from '../store/messages.ts';
+import { finishMessage, recordInbound, type MessageOutcome, type NewInbound } from '../store/messages.ts';
 import { buildAck, hl7Time, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
 import { splitBatch } from '../translate/hl7v2/batch.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
@@ -83,7 +86,7 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
   const text = decoded.text;
   const { header, error } = tryHeader(text);
   const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
-  const stored = await recordInbound(ctx.sql, {
+  const inbound: NewInbound = {
     protocol: 'hl7v2',
     transport,
     peer: peer.address,
@@ -93,20 +96,15 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
     messageType: header?.messageType ?? '',
     raw,
     partner: partner?.id,
-  });
-  let result: Processed;
-  if (stored.duplicate && stored.response !== null) {
-    ctx.log.info({ messageId: stored.id, controlId: header?.controlId }, 'hl7v2 duplicate: first acknowledgment resent');
-    result = { acks: splitAcks(stored.response), status: stored.status, resources: [] };
-  } else if (peer.partner && header && claimed?.id !== peer.partner) {
-    // A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4.
-    const why = `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${peer.partner}", whose certificate this connection presented`;
-    result = await handle(ctx, stored.id, text, header, undefined, undefined, { code: '207', text: why, location: 'MSH^1^4' });
-  } else {
-    result = await handle(ctx, stored.id, text, header, error, decoded.problem);
-  }
-  await auditExchange(ctx, stored.id, header, peer.address, result, partner);
-  return { acks: result.acks, messageId: stored.id, status: result.status };
+  };
+  // A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4.
+  const refused: AckError | undefined =
+    peer.partner && header && claimed?.id !== peer.partner
+      ? { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${peer.partner}", whose certificate this connection presented`, location: 'MSH^1^4' }
+      : undefined;
+  const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, refused);
+  await auditExchange(ctx, result.messageId, header, peer.address, result, partner);
+  return { acks: result.acks, messageId: result.messageId, status: result.status };
 }
 
 /** The configured partner whose sender keys match MSH-3/MSH-4. */
@@ -124,7 +122,7 @@ export async function reprocessHl7v2(ctx: ReceiveContext, messageId: string): Pr
   const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
   const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
   const { header, error } = tryHeader(decoded.text);
-  const result = await handle(ctx, messageId, decoded.text, header, error, decoded.problem);
+  const result = await handle(ctx, { id: messageId }, decoded.text, header, error, decoded.problem);
   await auditExchange(ctx, messageId, header, row.peer, result, claimed);
   return { acks: result.acks, messageId, status: result.status };
 }
@@ -137,6 +135,15 @@ export function splitAcks(response: string): string[] {
 
 type Processed = { acks: string[]; status: string; resources: string[] };
 
+/**
+ * Where the outcome goes: the stored row of a message processed again, or a new row for a message just received
+ * (written with its outcome, in the transaction of its resources when there is one).
+ */
+type Slot = { id: string } | { inbound: NewInbound };
+
+/** Thrown inside the transaction of a message already recorded (a resend): rolls its writes back. */
+class Resent extends Error {}
+
 /** Table 0155: whether an acknowledgment is wanted for this outcome. Empty (in enhanced mode) counts as AL. */
 function wanted(mode: string, success: boolean): boolean {
   return mode === '' || mode === 'AL' || (mode === 'ER' && !success) || (mode === 'SU' && success);
@@ -144,13 +151,13 @@ function wanted(mode: string, success: boolean): boolean {
 
 async function handle(
   ctx: ReceiveContext,
-  id: string,
+  slot: Slot,
   text: string,
   header: MessageHeader | undefined,
   headerError: HeaderError | undefined,
   charsetProblem?: string,
   refused?: AckError
-): Promise<Processed> {
+): Promise<Processed & { messageId: string }> {
   const enhanced = !!header && (header.acceptAckType !== '' || header.applicationAckType !== '');
   const ack = (code: AckCode, error?: AckError): string =>
     buildAck(header, { code, controlId: ctx.newControlId(), time: new Date(), text: error?.text, error });
@@ -161,12 +168,31 @@ async function handle(
     if (level !== 'reject' && wanted(header.applicationAckType, level === 'ok')) out.push(ack(level === 'error' ? 'AE' : 'AA', error));
     return out;
   };
-  const fail = async (level: 'reject' | 'error', error: AckError): Promise<Processed> => {
+  // Records the outcome. A message received before (same sender and MSH-10) keeps its first outcome: `first`.
+  const store = async (sql: Sql, done: MessageOutcome): Promise<{ id: string; first?: Processed }> => {
+    if ('id' in slot) {
+      await finishMessage(sql, slot.id, done);
+      return { id: slot.id };
+    }
+    const s = await recordInbound(sql, slot.inbound, done);
+    if (!s.duplicate) return { id: s.id };
+    if (s.response === null) {
+      await finishMessage(sql, s.id, done); // a row an interrupted earlier run left without an outcome
+      return { id: s.id };
+    }
+    return { id: s.id, first: { acks: splitAcks(s.response), status: s.status, resources: [] } };
+  };
+  const resent = (s: { id: string; first?: Processed }) => {
+    ctx.log.info({ messageId: s.id, controlId: header?.controlId }, 'hl7v2 duplicate: first acknowledgment resent');
+    return { ...(s.first as Processed), messageId: s.id };
+  };
+  const fail = async (level: 'reject' | 'error', error: AckError): Promise<Processed & { messageId: string }> => {
     const acks = acksFor(level, error);
     const status = level === 'reject' ? 'rejected' : 'error';
-    await finishMessage(ctx.sql, id, { status, response: acks.join(''), outcome: outcome(level === 'reject' ? 'not-supported' : 'invalid', error.text, error.location) });
-    ctx.log.info({ messageId: id, controlId: header?.controlId, type: header?.messageType, code: error.code }, `hl7v2 ${status}`);
-    return { acks, status, resources: [] };
+    const s = await store(ctx.sql, { status, response: acks.join(''), outcome: outcome(level === 'reject' ? 'not-supported' : 'invalid', error.text, error.location) });
+    if (s.first) return resent(s);
+    ctx.log.info({ messageId: s.id, controlId: header?.controlId, type: header?.messageType, code: error.code }, `hl7v2 ${status}`);
+    return { acks, status, resources: [], messageId: s.id };
   };
   if (!header) return fail('reject', { code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
   if (refused) return fail('reject', refused);
@@ -178,26 +204,29 @@ async function handle(
   if (!handler) {
     return fail('reject', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
   }
+  let stored: { id: string; first?: Processed } | undefined;
   try {
     const acks = acksFor('ok');
-    const done = (sql: Sql, r: Hl7Applied) => {
+    // The message row goes in with its resources, in their transaction (one commit for both). A resend of a
+    // message already recorded conflicts there: its writes are rolled back and the first acknowledgment stands.
+    const within = async (sql: Sql, r: Hl7Applied) => {
       const unmapped = charsetProblem ? [...r.unmapped, `MSH-18: ${charsetProblem}`] : r.unmapped;
-      return finishMessage(sql, id, { status: 'processed', response: acks.join(''), resources: r.resources, unmapped });
+      stored = await store(sql, { status: 'processed', response: acks.join(''), resources: r.resources, unmapped });
+      if (stored.first) throw new Resent();
     };
-    let finished = false;
-    const result = await handler(header, text, async (sql, r) => {
-      await done(sql, r);
-      finished = true;
-    });
-    if (!finished) await done(ctx.sql, result);
-    return { acks, status: 'processed', resources: result.resources };
+    const result = await handler(header, text, within);
+    if (!stored) await within(ctx.sql, result);
+    const s = stored as { id: string; first?: Processed } | undefined;
+    return { acks, status: 'processed', resources: result.resources, messageId: s?.id ?? '' };
   } catch (err) {
+    const s = stored as { id: string; first?: Processed } | undefined;
+    if (err instanceof Resent && s?.first) return resent(s);
     // Content errors (validation, missing fields) → AE with the element; anything else → AE 207, kept for reprocessing.
     if (err instanceof OperationOutcomeError) {
       const issue = err.outcome.issue?.[0];
       return fail('error', { code: errorCode(issue), text: issue?.diagnostics ?? issue?.details?.text ?? 'Invalid content', location: issue?.expression?.[0] });
     }
-    ctx.log.error({ messageId: id, err: { name: (err as Error).name } }, 'hl7v2 handler failed');
+    ctx.log.error({ messageId: s?.id, err: { name: (err as Error).name } }, 'hl7v2 handler failed');
     return fail('error', { code: '207', text: 'Application internal error; the message is kept and can be reprocessed' });
   }
 }

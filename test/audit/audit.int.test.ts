@@ -125,6 +125,37 @@ describe('searchable copies projected from the log', () => {
   });
 });
 
+describe('several gateway processes appending to one trail', () => {
+  it('keeps one unbroken chain and projects every record once, whoever appended it', async () => {
+    await g.audit.catchUp();
+    const tag = unique('race');
+    // Two more "processes" (trails with pools of their own) race this gateway's trail for the head.
+    const { connect } = await import('../../src/store/db.ts');
+    const pools = [connect(dbUrl, 4), connect(dbUrl, 4)];
+    const trails = [g.audit, ...pools.map((p) => new AuditTrail(p))];
+    try {
+      const before = Number((await g.db.sql<{ seq: string }[]>`SELECT seq FROM audit_head WHERE id = 1`)[0]!.seq);
+      await Promise.all(
+        Array.from({ length: 90 }, (_, i) =>
+          trails[i % 3]!.record(restEvent({ clientId: `proc-${i % 3}`, address: '10.0.0.8', method: 'GET', interaction: 'read', status: 404, references: [`Patient/${tag}-${i}`], patients: [] }))
+        )
+      );
+      const rows = await g.db.sql<{ seq: string }[]>`SELECT seq FROM audit_log WHERE seq > ${before} ORDER BY seq`;
+      expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 90 }, (_, i) => before + 1 + i));
+      const res = await verify();
+      expect(res.code).toBe(0);
+      await Promise.all(trails.map((t) => t.catchUp()));
+      const [copies] = await g.db.sql<{ n: number; distinct: number }[]>`
+        SELECT count(*)::int AS n, count(DISTINCT id)::int AS distinct FROM resource
+        WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + tag + '-%'}`;
+      expect(copies).toEqual({ n: 90, distinct: 90 });
+      expect((await verify()).out).not.toMatch(/not yet searchable/);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+});
+
 describe('audit verify', () => {
   it('passes on an untouched trail', async () => {
     await fhir('GET', 'Patient?_count=1');

@@ -94,3 +94,30 @@ describe('concurrent writes over real HTTP', () => {
     expect(coverages.body.entry).toHaveLength(6);
   });
 });
+
+describe('conditional writes find their resource from its search rows', () => {
+  it('counts a resource that matches on two of its identifiers once, not as two matches', async () => {
+    const [a, b] = [unique('mrn-a'), unique('mrn-b')];
+    const created = await fhir('POST', 'Patient', { ...patient(a), identifier: [{ system: SYSTEM, value: a }, { system: SYSTEM, value: b }] });
+    const query = `identifier=${encodeURIComponent(`${SYSTEM}|${a}`)},${encodeURIComponent(`${SYSTEM}|${b}`)}`;
+    const updated = await fhir('PUT', `Patient?${query}`, { ...patient(a), identifier: [{ system: SYSTEM, value: a }, { system: SYSTEM, value: b }], gender: 'female' });
+    expect(updated.status).toBe(200);
+    expect(updated.body.id).toBe(created.body.id);
+    const again = await fhir('POST', 'Patient', patient(a), { 'if-none-exist': query });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(created.body.id);
+  });
+
+  it('does not find a deleted resource, nor its old identifier after an update', async () => {
+    const [old, renamed] = [unique('mrn-old'), unique('mrn-new')];
+    const created = await fhir('POST', 'Patient', patient(old));
+    await fhir('PUT', `Patient/${created.body.id}`, { ...created.body, identifier: [{ system: SYSTEM, value: renamed }] });
+    const byOld = await fhir('POST', 'Patient', patient(old), { 'if-none-exist': `identifier=${SYSTEM}|${old}` });
+    expect(byOld.status).toBe(201);
+    expect(byOld.body.id).not.toBe(created.body.id);
+    expect((await fhir('DELETE', `Patient/${byOld.body.id}`)).status).toBeLessThan(300);
+    const afterDelete = await fhir('POST', 'Patient', patient(old), { 'if-none-exist': `identifier=${SYSTEM}|${old}` });
+    expect(afterDelete.status).toBe(201);
+    expect(afterDelete.body.id).not.toBe(byOld.body.id);
+  });
+});

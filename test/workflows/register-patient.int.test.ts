@@ -103,6 +103,52 @@ describe('ADT registration over MLLP', () => {
     expect(res.body.entry[0].resource.meta.versionId).toBe('1');
   });
 
+  it('keeps the first outcome when a resend carries other content: the resend changes nothing', async () => {
+    const mrn = unique('M');
+    const control = unique('c').slice(-20);
+    const first = await send(adt({ control, mrn }));
+    const again = await send(adt({ control, mrn, pid: Object.assign([], { 5: 'Otherperson^Sam' }) }));
+    expect(again.slice(1)).toEqual(first.slice(1));
+    const res = await fhir('GET', `Patient?identifier=${MRN_SYSTEM}|${mrn}`);
+    expect(res.body.entry[0].resource.name[0].family).toBe('Testperson');
+    expect(res.body.entry[0].resource.meta.versionId).toBe('1');
+  });
+
+  it('processes one message sent on several connections at once exactly once, and answers each alike', async () => {
+    const mrn = unique('M');
+    const control = unique('c').slice(-20);
+    const sockets = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const s = connect(g.mllp.port, '127.0.0.1');
+        await new Promise((r) => s.once('connect', r));
+        return s;
+      })
+    );
+    try {
+      const answers = await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<string>((resolve) => {
+              const framer = new MllpFramer(1 << 22);
+              s.on('data', (c) => {
+                for (const e of framer.push(c)) if ('frame' in e) resolve(e.frame.toString('utf8'));
+              });
+              s.write(frame(adt({ control, mrn })));
+            })
+        )
+      );
+      const msas = answers.map((a) => a.split('\r')[1]);
+      expect(new Set(msas)).toEqual(new Set([`MSA|AA|${control}`]));
+      const res = await fhir('GET', `Patient?identifier=${MRN_SYSTEM}|${mrn}`);
+      expect(res.body.entry).toHaveLength(1);
+      expect(res.body.entry[0].resource.meta.versionId).toBe('1');
+      const [row] = await g.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM message WHERE direction = 'inbound' AND control_id = ${control}`;
+      expect(row!.n).toBe(1);
+    } finally {
+      for (const s of sockets) s.end();
+    }
+  });
+
   it('makes the payer and the coverage from IN1, and does not duplicate them on a repeat', async () => {
     const mrn = unique('M');
     const policy = unique('POL');
