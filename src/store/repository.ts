@@ -19,7 +19,7 @@ import { buildWhere } from './search-sql.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
 
 export type { SearchResult } from './search.ts';
-import { writeVersion } from './write.ts';
+import { writeNewResources, writeVersion } from './write.ts';
 
 export type RepositoryOptions = {
   /** Absolute FHIR base, to recognise absolute references to this server. */
@@ -96,6 +96,22 @@ export class Repository {
   /** Creates with an id chosen before the write (transaction entries whose id others already reference). */
   async createWithId<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
     return this.insert(resource, id);
+  }
+
+  /**
+   * Creates several resources, each under the id chosen for it, in one statement (their rows, history and search
+   * rows written together): what a translated message's new resources are stored with.
+   */
+  async createManyWithIds(items: { resource: Resource; id: string }[]): Promise<WithId<Resource>[]> {
+    if (items.length === 1) return [await this.insert(items[0]!.resource, items[0]!.id)];
+    const stored = await Promise.all(items.map((i) => this.prepare(i.resource, i.id, 1)));
+    try {
+      await writeNewResources(this.sql, stored.map((r) => ({ type: r.resourceType, id: r.id, lastUpdated: r.meta.lastUpdated, resource: r })));
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `One of ${stored.map((r) => `${r.resourceType}/${r.id}`).join(', ')} already exists`);
+      throw err;
+    }
+    return stored;
   }
 
   /** update (http.html#update), update-as-create when the id is new; `ifMatch` is a version id. */

@@ -67,9 +67,15 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
       byTarget.set(ref, [...(byTarget.get(ref) ?? []), e]);
     }
     const applied = { resources: [...new Set(written)], unmapped: plan.unmapped };
+    // The resources this message creates go in together, in one statement; each has an id of its own, so none
+    // shares a target with another entry.
+    const target = (e: PlanEntry) => ids.get(e.key) as { type: string; id: string; existing: boolean };
+    const creates = [...byTarget.values()].filter((entries) => !target(entries[0] as PlanEntry).existing).map((entries) => entries[0] as PlanEntry);
+    const updates = [...byTarget.values()].filter((entries) => target(entries[0] as PlanEntry).existing);
     await Promise.all([
-      ...[...byTarget.values()].map(async (entries) => {
-        for (const e of entries) await writeEntry(tx, e, ids.get(e.key) as { type: string; id: string; existing: boolean }, resolve);
+      creates.length ? tx.createManyWithIds(creates.map((e) => ({ resource: newResource(e, target(e).id, resolve), id: target(e).id }))) : undefined,
+      ...updates.map(async (entries) => {
+        for (const e of entries) await writeEntry(tx, e, target(e), resolve);
       }),
       within?.(tx.sql, applied),
     ]);
@@ -77,15 +83,17 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
   });
 }
 
+/** An entry's resource as it is created: placeholders resolved, its defaults under it, checked against its profiles. */
+function newResource(e: PlanEntry, id: string, resolve: (text: string) => string): Resource {
+  const created = { ...e.defaults, ...(JSON.parse(resolve(JSON.stringify(e.resource))) as Resource), id } as Resource;
+  validateEntry(created, e);
+  return created;
+}
+
+/** An entry that met a stored resource: the message's values merged over it (a new version only if changed). */
 async function writeEntry(tx: Repository, e: PlanEntry, target: { type: string; id: string; existing: boolean }, resolve: (text: string) => string): Promise<void> {
-  const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
-  if (!target.existing) {
-    const created = { ...e.defaults, ...incoming, id: target.id } as Resource;
-    validateEntry(created, e);
-    await tx.createWithId(created, target.id);
-    return;
-  }
   if (e.mode === 'ensure') return;
+  const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
   const stored = await tx.read(target.type, target.id);
   const merged = mergeInto(stored, incoming, e.remove);
   if (sameContent(stored, merged)) return;
