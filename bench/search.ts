@@ -9,6 +9,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadConfig } from '../src/config.ts';
 import { startGateway } from '../src/gateway.ts';
@@ -109,6 +111,24 @@ try {
   // and the load's dirty pages written out (a checkpoint spreading them over the measured minutes adds its I/O).
   await g.db.sql`VACUUM (ANALYZE)`;
   await g.db.sql`CHECKPOINT`;
+  // A gateway that has run all day has its tables and indexes in shared_buffers; so has one that has just loaded
+  // them, but not a cluster reopened with BENCH_REUSE. pg_prewarm (contrib) reads them in; where the server has no
+  // pg_prewarm, the run goes on cold and says so.
+  try {
+    await g.db.sql`CREATE EXTENSION IF NOT EXISTS pg_prewarm`;
+    const [warm] = await g.db.sql<{ pages: string }[]>`
+      SELECT sum(pg_prewarm(c.oid))::text AS pages FROM pg_class c
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')`;
+    console.error(`prewarmed ${(Number(warm?.pages) * 8 / 1024).toFixed(0)} MB into shared_buffers`);
+  } catch {
+    console.error('pg_prewarm is not available on this server: measuring with the cache as it is');
+  }
+  // And the same for this process's heap: what the load left is collected now, not during the measured requests.
+  const heap = () => (process.memoryUsage().heapUsed / 2 ** 20).toFixed(0);
+  const before = heap();
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  console.error(`heap ${before} MB before a full collection, ${heap()} MB after`);
 
   const tokenRes = await fetch(`${origin}/auth/token`, {
     method: 'POST',
