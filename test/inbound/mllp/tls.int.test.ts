@@ -5,7 +5,7 @@
  * in the repository, nothing secret committed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -66,6 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await g?.stop();
   await serverOnly?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 type Conn = { socket: TLSSocket; acks: string[]; closed: Promise<void> };

@@ -4,7 +4,7 @@
  * merges through its FHIRPath Patch; bad input → exit code 1 and an OperationOutcome on stderr.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,7 +33,10 @@ beforeAll(async () => {
   fhir = client(g);
   dir = await mkdtemp(join(tmpdir(), 'frontdesk-translate-'));
 });
-afterAll(async () => g?.stop());
+afterAll(async () => {
+  await g?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
 
 // Each case runs the CLI as a child process, which compiles the R4 JSON schema once (seconds on a loaded machine).
 describe('frontdesk translate', { timeout: 90_000 }, () => {
