@@ -54,7 +54,7 @@ export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutco
 export async function finishMessage(sql: Sql, id: string, f: MessageOutcome): Promise<void> {
   await sql`
     UPDATE message SET status = ${f.status}, response = ${f.response}, outcome = ${f.outcome ? sql.json(f.outcome as never) : null}::jsonb,
-      resources = ${f.resources ?? []}, unmapped = ${f.unmapped ?? []}, processed_at = now()
+      resources = ${f.resources ?? []}, unmapped = ${f.unmapped ?? []}, processed_at = clock_timestamp()
     WHERE id = ${id}`;
 }
 

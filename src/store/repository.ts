@@ -15,7 +15,7 @@ import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
 import { checkId, checkIfMatch, multipleMatches, parseConditional, splitOnce } from './preconditions.ts';
 import { isConditionalReference, referenceSites } from './references.ts';
-import { buildWhere } from './search-sql.ts';
+import { lockAndMatch, matchIds } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
 
 export type { SearchResult } from './search.ts';
@@ -226,27 +226,9 @@ export class Repository {
     return this.lockAndMatch(parseConditional(type, query, where));
   }
 
-  /** Ids matching a conditional search, at most two (one is enough to decide, two prove ambiguity). */
-  private async lockAndMatch(search: SearchRequest): Promise<string[]> {
-    const key = `${search.resourceType}?${(search.filters ?? [])
-      .map((f) => `${f.code}:${f.operator}=${f.value}`)
-      .sort()
-      .join('&')}`;
-    const match = () => {
-      const built = buildWhere(this.sql, search, this.options.baseUrl);
-      if (built.unsupported.length > 0) invalid(`Search parameter(s) not supported in a condition: ${built.unsupported.join(', ')}`);
-      return built.ids
-        ? this.sql<{ id: string }[]>`${built.ids} LIMIT 2`
-        : this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${built.where} LIMIT 2`;
-    };
-    // The lock guards the create that follows a miss. When a match exists nobody can create a second one, so no
-    // lock is taken (ADT messages naming one payer do not queue behind each other) and the statement is planned
-    // once, not twice. After a miss, lock and match again are sent together (one round trip): the connection
-    // runs them in order, so the second look happens under the lock.
-    const first = await match();
-    if (first.length > 0) return first.map((r) => r.id);
-    const [, rows] = await Promise.all([this.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`, match()]);
-    return rows.map((r) => r.id);
+  /** Ids matching a conditional search, at most two; the advisory lock after a miss (./match.ts). */
+  private lockAndMatch(search: SearchRequest): Promise<string[]> {
+    return lockAndMatch(this.sql, search, this.options.baseUrl, (names) => invalid(`Search parameter(s) not supported in a condition: ${names}`));
   }
 
   private async lockCurrent(type: string, id: string): Promise<CurrentRow | undefined> {
@@ -292,13 +274,11 @@ export class Repository {
       if (!isConditionalReference(site.value)) continue;
       const [type, query] = splitOnce(site.value, '?');
       const search = parseConditional(type, query, site.path);
-      const { where, unsupported, ids } = buildWhere(this.sql, search, this.options.baseUrl);
-      if (unsupported.length > 0) invalid(`Unsupported search parameter(s) in conditional reference: ${unsupported.join(', ')}`, site.path);
-      const rows = ids ? await this.sql<{ id: string }[]>`${ids} LIMIT 2` : await this.sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${where} LIMIT 2`;
-      if (rows.length !== 1) {
-        throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${rows.length === 0 ? 'no' : 'more than one'} resource`, site.path);
+      const ids = await matchIds(this.sql, search, this.options.baseUrl, (names) => invalid(`Unsupported search parameter(s) in conditional reference: ${names}`, site.path));
+      if (ids.length !== 1) {
+        throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${ids.length === 0 ? 'no' : 'more than one'} resource`, site.path);
       }
-      site.set(`${type}/${rows[0]?.id}`);
+      site.set(`${type}/${ids[0]}`);
     }
   }
 }

@@ -44,6 +44,7 @@ export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, ty
   const typeIs = (alias: Fragment | Helper<string>) =>
     typeList.length === 1 ? sql`${alias}.resource_type = ${typeList[0] as string}` : sql`${alias}.resource_type = ANY(${typeList as string[]})`;
   const outer: Fragment[] = [typeIs(sql`r`), sql`NOT r.deleted`];
+  let onRow = false; // a condition on the resource row itself (`_lastUpdated`)
   const keyed: Fragment[] = [];
   const b = new Builder(sql, baseUrl, unsupported);
   let driver: Candidates | undefined;
@@ -56,7 +57,10 @@ export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, ty
     }
     const candidates = b.candidates.get(condition);
     if (!driver && candidates) driver = candidates;
-    else if (filter.code === '_lastUpdated') outer.push(condition); // a column of the resource row
+    else if (filter.code === '_lastUpdated') {
+      outer.push(condition); // a column of the resource row
+      onRow = true;
+    }
     else keyed.push(condition);
   }
   if (!driver) return { where: and(sql, [...outer, ...keyed]), unsupported };
@@ -64,7 +68,7 @@ export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, ty
   const rows = sql`SELECT ${alias}.resource_type, ${alias}.id FROM ${from} AND ${typeIs(alias)}`;
   // Inside the subquery `r` names the candidate (its resource_type and id), which is all the conditions read.
   const filtered = keyed.length ? sql`WHERE ${and(sql, keyed)}` : sql``;
-  const ids = outer.length === 2 ? sql`SELECT DISTINCT r.id FROM (${rows}) r ${filtered}` : undefined;
+  const ids = onRow ? undefined : sql`SELECT DISTINCT r.id FROM (${rows}) r ${filtered}`;
   outer.push(sql`r.id IN (SELECT r.id FROM (${rows}) r ${filtered} OFFSET 0)`);
   return { where: and(sql, outer), unsupported, ...(ids ? { ids } : {}) };
 }

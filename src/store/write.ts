@@ -1,5 +1,5 @@
 /**
- * @module store/write — the SQL that records one version of one resource.
+ * @module store/write — the SQL that records one version of one resource, or the first versions of many.
  *
  * A version is written as one statement (data-modifying CTEs): the current row, the history row and the
  * search rows go in together, so a plain create is a single round trip and atomic even outside a
@@ -9,6 +9,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { extractIndexRows } from './index-values.ts';
+import type { Fragment } from './search-sql.ts';
 
 export type VersionRow = {
   type: string;
@@ -22,7 +23,7 @@ export type VersionRow = {
 };
 
 export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
-  const rows = v.resource ? extractIndexRows(v.resource) : { tokens: [], numbers: [], strings: [], references: [], dates: [] };
+  const rows = indexRowsOf(v.resource ? [{ type: v.type, id: v.id, resource: v.resource }] : []);
   const content = v.resource ? sql.json(v.resource as never) : null;
   const deleted = v.resource === undefined;
   const current = v.isNew
@@ -36,21 +37,7 @@ export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
       VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)),
     ${v.isNew ? sql`` : clearIndex(sql, v)}
-    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
-      SELECT ${v.type}, ${v.id}, x.code, x.system, x.value, x.text
-      FROM jsonb_to_recordset(${sql.json(rows.tokens as never)}::jsonb) AS x(code text, system text, value text, text text)),
-    i5 AS (INSERT INTO search_number (resource_type, id, code, system, unit, low, high)
-      SELECT ${v.type}, ${v.id}, x.code, x.system, x.unit, x.low, x.high
-      FROM jsonb_to_recordset(${sql.json(rows.numbers as never)}::jsonb) AS x(code text, system text, unit text, low numeric, high numeric)),
-    i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
-      SELECT ${v.type}, ${v.id}, x.code, x.value, x.raw
-      FROM jsonb_to_recordset(${sql.json(rows.strings as never)}::jsonb) AS x(code text, value text, raw text)),
-    i3 AS (INSERT INTO search_reference (resource_type, id, code, target)
-      SELECT ${v.type}, ${v.id}, x.code, x.target
-      FROM jsonb_to_recordset(${sql.json(rows.references as never)}::jsonb) AS x(code text, target text)),
-    i4 AS (INSERT INTO search_date (resource_type, id, code, low, high)
-      SELECT ${v.type}, ${v.id}, x.code, x.low::timestamptz, x.high::timestamptz
-      FROM jsonb_to_recordset(${sql.json(rows.dates as never)}::jsonb) AS x(code text, low text, high text))
+    ${indexInserts(sql, rows, sql``)}
     SELECT 1`;
 }
 
@@ -73,47 +60,53 @@ export type NewResource = { type: string; id: string; lastUpdated: string; resou
  * `UPDATE … RETURNING` fragment) nothing is written unless the guard's update matched a row; the result says
  * whether it did (the caller's precondition, checked and applied in the same statement).
  */
-export async function writeNewResources(sql: Sql, resources: NewResource[], guard?: ReturnType<Sql>): Promise<boolean> {
-  const own = (r: NewResource) => ({ resource_type: r.type, id: r.id });
-  const tokens: object[] = [];
-  const numbers: object[] = [];
-  const strings: object[] = [];
-  const references: object[] = [];
-  const dates: object[] = [];
-  for (const r of resources) {
-    const rows = extractIndexRows(r.resource);
-    const key = own(r);
-    for (const x of rows.tokens) tokens.push({ ...key, ...x });
-    for (const x of rows.numbers) numbers.push({ ...key, ...x });
-    for (const x of rows.strings) strings.push({ ...key, ...x });
-    for (const x of rows.references) references.push({ ...key, ...x });
-    for (const x of rows.dates) dates.push({ ...key, ...x });
-  }
-  const versions = resources.map((r) => ({ ...own(r), last_updated: r.lastUpdated, content: r.resource }));
-  const json = (rows: object[]) => sql.json(rows as never);
+export async function writeNewResources(sql: Sql, resources: NewResource[], guard?: Fragment): Promise<boolean> {
+  const versions = resources.map((r) => ({ resource_type: r.type, id: r.id, last_updated: r.lastUpdated, content: r.resource }));
   const when = guard ? sql`WHERE EXISTS (SELECT 1 FROM g)` : sql``;
   const [row] = await sql<{ ok: boolean }[]>`
     WITH g AS (${guard ?? sql`SELECT 1`}),
-    v AS (SELECT * FROM jsonb_to_recordset(${json(versions)}::jsonb) AS x(resource_type text, id text, last_updated timestamptz, content jsonb) ${when}),
+    v AS (SELECT * FROM jsonb_to_recordset(${sql.json(versions as never)}::jsonb) AS x(resource_type text, id text, last_updated timestamptz, content jsonb) ${when}),
     cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
       SELECT resource_type, id, 1, last_updated, false, content FROM v),
     hist AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
       SELECT resource_type, id, 1, last_updated, false, content FROM v),
-    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
-      SELECT x.resource_type, x.id, x.code, x.system, x.value, x.text
-      FROM jsonb_to_recordset(${json(tokens)}::jsonb) AS x(resource_type text, id text, code text, system text, value text, text text) ${when}),
-    i5 AS (INSERT INTO search_number (resource_type, id, code, system, unit, low, high)
-      SELECT x.resource_type, x.id, x.code, x.system, x.unit, x.low, x.high
-      FROM jsonb_to_recordset(${json(numbers)}::jsonb) AS x(resource_type text, id text, code text, system text, unit text, low numeric, high numeric) ${when}),
-    i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
-      SELECT x.resource_type, x.id, x.code, x.value, x.raw
-      FROM jsonb_to_recordset(${json(strings)}::jsonb) AS x(resource_type text, id text, code text, value text, raw text) ${when}),
-    i3 AS (INSERT INTO search_reference (resource_type, id, code, target)
-      SELECT x.resource_type, x.id, x.code, x.target
-      FROM jsonb_to_recordset(${json(references)}::jsonb) AS x(resource_type text, id text, code text, target text) ${when}),
-    i4 AS (INSERT INTO search_date (resource_type, id, code, low, high)
-      SELECT x.resource_type, x.id, x.code, x.low::timestamptz, x.high::timestamptz
-      FROM jsonb_to_recordset(${json(dates)}::jsonb) AS x(resource_type text, id text, code text, low text, high text) ${when})
+    ${indexInserts(sql, indexRowsOf(resources), when)}
     SELECT EXISTS (SELECT 1 FROM g) AS ok`;
   return row?.ok === true;
+}
+
+/** The search rows of several resources, each row carrying its owner (`resource_type`, `id`). */
+type OwnedRows = { tokens: object[]; numbers: object[]; strings: object[]; references: object[]; dates: object[] };
+
+function indexRowsOf(resources: { type: string; id: string; resource: Resource }[]): OwnedRows {
+  const out: OwnedRows = { tokens: [], numbers: [], strings: [], references: [], dates: [] };
+  for (const r of resources) {
+    const rows = extractIndexRows(r.resource);
+    const owner = { resource_type: r.type, id: r.id };
+    for (const kind of ['tokens', 'numbers', 'strings', 'references', 'dates'] as const) {
+      for (const x of rows[kind]) out[kind].push({ ...owner, ...x });
+    }
+  }
+  return out;
+}
+
+/** The last CTEs of a write (`i1` … `i5`): the search rows, one JSON array per table; `when` filters them all (a guard). */
+function indexInserts(sql: Sql, rows: OwnedRows, when: Fragment) {
+  const json = (r: object[]) => sql.json(r as never);
+  return sql`
+    i1 AS (INSERT INTO search_token (resource_type, id, code, system, value, text)
+      SELECT x.resource_type, x.id, x.code, x.system, x.value, x.text
+      FROM jsonb_to_recordset(${json(rows.tokens)}::jsonb) AS x(resource_type text, id text, code text, system text, value text, text text) ${when}),
+    i5 AS (INSERT INTO search_number (resource_type, id, code, system, unit, low, high)
+      SELECT x.resource_type, x.id, x.code, x.system, x.unit, x.low, x.high
+      FROM jsonb_to_recordset(${json(rows.numbers)}::jsonb) AS x(resource_type text, id text, code text, system text, unit text, low numeric, high numeric) ${when}),
+    i2 AS (INSERT INTO search_string (resource_type, id, code, value, raw)
+      SELECT x.resource_type, x.id, x.code, x.value, x.raw
+      FROM jsonb_to_recordset(${json(rows.strings)}::jsonb) AS x(resource_type text, id text, code text, value text, raw text) ${when}),
+    i3 AS (INSERT INTO search_reference (resource_type, id, code, target)
+      SELECT x.resource_type, x.id, x.code, x.target
+      FROM jsonb_to_recordset(${json(rows.references)}::jsonb) AS x(resource_type text, id text, code text, target text) ${when}),
+    i4 AS (INSERT INTO search_date (resource_type, id, code, low, high)
+      SELECT x.resource_type, x.id, x.code, x.low::timestamptz, x.high::timestamptz
+      FROM jsonb_to_recordset(${json(rows.dates)}::jsonb) AS x(resource_type text, id text, code text, low text, high text) ${when})`;
 }

@@ -204,29 +204,28 @@ async function handle(
   if (!handler) {
     return fail('reject', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
   }
-  let stored: { id: string; first?: Processed } | undefined;
+  // Where `within` recorded the message (an object: the callback sets it, the catch reads it).
+  const at: { stored?: { id: string; first?: Processed } } = {};
   try {
     const acks = acksFor('ok');
     // The message row goes in with its resources, in their transaction (one commit for both). A resend of a
     // message already recorded conflicts there: its writes are rolled back and the first acknowledgment stands.
     const within = async (sql: Sql, r: Hl7Applied) => {
       const unmapped = charsetProblem ? [...r.unmapped, `MSH-18: ${charsetProblem}`] : r.unmapped;
-      stored = await store(sql, { status: 'processed', response: acks.join(''), resources: r.resources, unmapped });
-      if (stored.first) throw new Resent();
+      at.stored = await store(sql, { status: 'processed', response: acks.join(''), resources: r.resources, unmapped });
+      if (at.stored.first) throw new Resent();
     };
     const result = await handler(header, text, within);
-    if (!stored) await within(ctx.sql, result);
-    const s = stored as { id: string; first?: Processed } | undefined;
-    return { acks, status: 'processed', resources: result.resources, messageId: s?.id ?? '' };
+    if (!at.stored) await within(ctx.sql, result); // a handler that writes without a transaction
+    return { acks, status: 'processed', resources: result.resources, messageId: at.stored?.id ?? '' };
   } catch (err) {
-    const s = stored as { id: string; first?: Processed } | undefined;
-    if (err instanceof Resent && s?.first) return resent(s);
+    if (err instanceof Resent && at.stored?.first) return resent(at.stored);
     // Content errors (validation, missing fields) → AE with the element; anything else → AE 207, kept for reprocessing.
     if (err instanceof OperationOutcomeError) {
       const issue = err.outcome.issue?.[0];
       return fail('error', { code: errorCode(issue), text: issue?.diagnostics ?? issue?.details?.text ?? 'Invalid content', location: issue?.expression?.[0] });
     }
-    ctx.log.error({ messageId: s?.id, err: { name: (err as Error).name } }, 'hl7v2 handler failed');
+    ctx.log.error({ messageId: at.stored?.id, err: { name: (err as Error).name } }, 'hl7v2 handler failed');
     return fail('error', { code: '207', text: 'Application internal error; the message is kept and can be reprocessed' });
   }
 }
