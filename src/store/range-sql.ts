@@ -46,7 +46,10 @@ function rangeCondition(
   high: Fragment,
   approx: () => [string, string]
 ): Fragment | undefined {
-  const within = sql`(${low} >= ${vlow} AND ${high} <= ${vhigh})`;
+  // Every indexed range has low <= high (a Period's start after its end fails the per-1 invariant on write), so
+  // conditions on high imply bounds on low, written out: the (code, low, high) index can then scan just the
+  // range asked for — "appointments on 2026-03-10" reads that day's rows, not every row from that day on.
+  const within = sql`(${low} >= ${vlow} AND ${low} <= ${vhigh} AND ${high} <= ${vhigh})`;
   switch (op) {
     case 'eq':
       return within;
@@ -63,7 +66,7 @@ function rangeCondition(
     case 'sa':
       return sql`${low} > ${vhigh}`;
     case 'eb':
-      return sql`${high} < ${vlow}`;
+      return sql`(${high} < ${vlow} AND ${low} < ${vlow})`;
     case 'ap': {
       const [alow, ahigh] = approx();
       return sql`(${low} <= ${ahigh} AND ${high} >= ${alow})`;

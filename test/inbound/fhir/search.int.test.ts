@@ -69,6 +69,36 @@ describe('search by date', () => {
     expect(found(await fhir('GET', `Patient?${q}&birthdate=ne1978`))).toEqual([ids.smith]);
   });
 
+  it('compares Periods as the range they cover, open ends included (R4 prefix semantics)', async () => {
+    const system = `urn:test:${tag}`;
+    const make = async (key: string, period: Record<string, string>) => {
+      const res = await fhir('POST', 'Encounter', {
+        resourceType: 'Encounter', status: 'finished', identifier: [{ system, value: key }], period,
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${ids.smith}` },
+      });
+      expect(res.status).toBe(201);
+    };
+    await Promise.all([
+      make('half-year', { start: '2026-01-01', end: '2026-06-30' }),
+      make('open', { start: '2026-03-01' }),
+      make('hour', { start: '2026-03-10T09:00:00Z', end: '2026-03-10T10:00:00Z' }),
+    ]);
+    // Encounter `date` is Encounter.period.
+    const dated = async (value: string) => {
+      const res = await fhir('GET', `Encounter?identifier=${encodeURIComponent(`${system}|`)}&date=${value}&_count=10`);
+      expect(res.status).toBe(200);
+      return (res.body.entry ?? []).filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.identifier[0].value).sort();
+    };
+    expect(await dated('2026')).toEqual(['half-year', 'hour']); // within the year; an open end is not
+    expect(await dated('2026-03-10')).toEqual(['hour']);
+    expect(await dated('eb2026-07')).toEqual(['half-year', 'hour']);
+    expect(await dated('sa2026-02')).toEqual(['hour', 'open']);
+    expect(await dated('ap2026-03-10')).toEqual(['half-year', 'hour', 'open']);
+    expect(await dated('lt2026-03-01')).toEqual(['half-year']);
+    expect(await dated('gt2026-12')).toEqual(['open']);
+    expect(await dated('ne2026')).toEqual(['open']);
+  });
+
   it('refuses an invalid date with 400 naming the parameter', async () => {
     const res = await fhir('GET', 'Patient?birthdate=yesterday');
     expect(res.status).toBe(400);
