@@ -57,7 +57,7 @@ export async function startGateway(
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
-  const audit = new AuditTrail(db.sql);
+  const audit = new AuditTrail(db.sql, db.background);
   audit.onProjectionError = (err) => log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'audit projection failed; retried with the next event');
   await partners.ensureOrganizations(repo);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).

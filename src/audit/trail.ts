@@ -12,10 +12,13 @@
  * own appends from memory, in one statement each, while the position is just before them; otherwise, and for
  * other processes' records, read back from the log. Whoever reads
  * AuditEvents calls {@link AuditTrail.catchUp} first, so a search sees every event committed before it.
+ * Projection nobody waits for runs on the database's background connection (lowest CPU priority with the embedded
+ * server), so it takes the cores requests leave; a waiting reader, or a backlog past MAX_BACKLOG, gets normal priority.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
+import type { Background } from '../store/db.ts';
 import { writeNewResources, type NewResource } from '../store/write.ts';
 
 type Pending = { event: AuditEvent; resolve: () => void; reject: (err: unknown) => void };
@@ -29,6 +32,10 @@ const PROJECT_BATCH = 200;
 const MAX_HEAD_RACES = 100;
 /** Flushes kept in memory for projection; beyond (projection failing for long), the oldest are read from the log. */
 const MAX_APPENDED = 1000;
+/** Unprojected events of this process beyond which projection stops yielding the CPU (the copies fall behind). */
+const MAX_BACKLOG = 500;
+/** How often the background connection's priority is checked (it may have reconnected). */
+const LOWER_EVERY_MS = 60_000;
 
 /** The searchable copy of a log record: an AuditEvent resource, first version. */
 const copyOf = (e: Stored): NewResource => ({ type: 'AuditEvent', id: e.id, lastUpdated: e.meta.lastUpdated, resource: e });
@@ -48,8 +55,15 @@ export class AuditTrail {
   /** Set by the gateway: a projection that fails is retried later; its error is only logged. */
   onProjectionError: (err: unknown) => void = () => undefined;
 
-  constructor(sql: Sql) {
+  /** Where projection runs while it keeps up: the database's low-priority connection (store/db.ts). */
+  private readonly background: Background;
+  private lowered = 0;
+  /** A reader waits for the copies (catchUp): the run finishes at normal priority. */
+  private urgent = false;
+
+  constructor(sql: Sql, background: Background = { sql, lower: async () => undefined }) {
     this.sql = sql;
+    this.background = background;
   }
 
   /** Appends one AuditEvent (id, recorded and meta are assigned here); resolves once committed. */
@@ -66,6 +80,7 @@ export class AuditTrail {
    */
   async catchUp(): Promise<void> {
     await this.flushing;
+    this.urgent = true;
     await this.project(true);
   }
 
@@ -97,6 +112,10 @@ export class AuditTrail {
     }
     this.projecting = (async () => {
       try {
+        if (Date.now() - this.lowered > LOWER_EVERY_MS) {
+          this.lowered = Date.now();
+          await this.background.lower();
+        }
         let log = fromLog;
         do {
           this.again = false;
@@ -109,11 +128,27 @@ export class AuditTrail {
           }
           log = this.againFromLog;
         } while (this.again);
+      } catch (err) {
+        this.lowered = 0; // the connection may be new: check its priority on the next run
+        throw err;
       } finally {
         this.projecting = undefined;
+        this.urgent = false;
       }
     })();
     return this.projecting;
+  }
+
+  /**
+   * The pool for the next projection statement. Background projection yields the CPU to requests and messages
+   * (its copies are derived, and every reader catches up first); when a reader waits, or this process's backlog
+   * passes MAX_BACKLOG under sustained load, it runs at normal priority so the copies never fall far behind.
+   */
+  private projector(): Sql {
+    if (this.urgent || this.background.sql === this.sql) return this.sql;
+    let backlog = 0;
+    for (const a of this.appended) backlog += a.events.length;
+    return backlog > MAX_BACKLOG ? this.sql : this.background.sql;
   }
 
   /**
@@ -124,7 +159,8 @@ export class AuditTrail {
   private async projectAppended(): Promise<boolean> {
     while (this.appended.length > 0) {
       const a = this.appended[0]!;
-      const moved = await writeNewResources(this.sql, a.events.map(copyOf), this.sql`UPDATE audit_projection SET seq = ${a.last} WHERE id = 1 AND seq = ${a.first - 1} RETURNING 1`);
+      const sql = this.projector();
+      const moved = await writeNewResources(sql, a.events.map(copyOf), sql`UPDATE audit_projection SET seq = ${a.last} WHERE id = 1 AND seq = ${a.first - 1} RETURNING 1`);
       if (!moved) return false;
       this.appended.shift();
     }
@@ -133,7 +169,7 @@ export class AuditTrail {
 
   /** Copies the next log records into searchable AuditEvents; the position moves in the same transaction. */
   private async projectSome(): Promise<number> {
-    return this.sql.begin(async (tx) => {
+    return this.projector().begin(async (tx) => {
       // The row lock makes projectors of several processes take turns; the second finds the work done.
       const rows = await tx<{ seq: string; content: string }[]>`
         SELECT l.seq, l.content FROM (SELECT seq FROM audit_projection WHERE id = 1 FOR UPDATE) p

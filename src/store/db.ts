@@ -1,6 +1,7 @@
 /**
  * @module store/db — opens the database: `DATABASE_URL` when set, the embedded PostgreSQL otherwise; migrates.
  */
+import { setPriority } from 'node:os';
 import postgres, { type Sql } from 'postgres';
 import type { Config } from '../config.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
@@ -8,6 +9,13 @@ import { migrate } from './migrate.ts';
 
 export type Database = {
   sql: Sql;
+  /**
+   * Work nobody waits for (the audit projection). With the embedded server — this machine's processes, started
+   * for us — its one connection's server process runs at the lowest CPU priority, so requests and messages take the
+   * cores first and it uses what they leave (bench/search); {@link Background.lower} makes sure of that after a
+   * reconnection. With `DATABASE_URL` it is the main pool: a remote server's processes are not ours to re-prioritise.
+   */
+  background: Background;
   /** Where the data lives, for the start-up banner: never includes the password. */
   describe: string;
   close: () => Promise<void>;
@@ -28,22 +36,59 @@ export async function openDatabase(
     await embedded?.stop();
     throw err;
   }
+  const background: Background = embedded
+    ? lowPriority(connect(url, 1, embedded.socket, { max_lifetime: 0, idle_timeout: 0 }))
+    : { sql, lower: async () => undefined };
   return {
     sql,
+    background,
     describe: embedded
       ? `embedded PostgreSQL on 127.0.0.1:${embedded.port}, data in ${config.dataDir}`
       : `PostgreSQL at ${redact(url)}`,
     close: async () => {
       await sql.end({ timeout: 5 });
+      if (background.sql !== sql) await background.sql.end({ timeout: 5 });
       await embedded?.stop();
     },
   };
 }
 
-/** `socket`: a Unix socket file to use instead of the URL's host and port (the embedded server's). */
-export function connect(url: string, max = 10, socket?: string): Sql {
+/** A pool for background work and how to keep its server process at the lowest CPU priority. */
+export type Background = {
+  sql: Sql;
+  /** Lowers the priority of the connection's server process (again, if it reconnected); never throws. */
+  lower: () => Promise<void>;
+};
+
+/** Nice 19: the scheduler gives the process what the others leave (about 1/70 of a busy core). */
+const LOWEST = 19;
+
+function lowPriority(sql: Sql): Background {
+  let lowered: number | undefined;
+  return {
+    sql,
+    lower: async () => {
+      try {
+        const [row] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        if (row && row.pid !== lowered) {
+          setPriority(row.pid, LOWEST);
+          lowered = row.pid;
+        }
+      } catch {
+        // Not permitted, or the connection is down: the work still runs, at normal priority.
+      }
+    },
+  };
+}
+
+/**
+ * `socket`: a Unix socket file to use instead of the URL's host and port (the embedded server's). `lifetime`: 0
+ * keeps connections (by default postgres.js replaces each after 30–60 minutes).
+ */
+export function connect(url: string, max = 10, socket?: string, lifetime: { max_lifetime?: 0; idle_timeout?: 0 } = {}): Sql {
   return postgres(url, {
     max,
+    ...lifetime,
     ...(socket ? { path: socket } : {}),
     onnotice: () => undefined,
     // Search statements are prepared once and reused; after five runs PostgreSQL may switch to a generic plan

@@ -156,6 +156,41 @@ describe('several gateway processes appending to one trail', () => {
   });
 });
 
+describe('projection in the background', () => {
+  it('runs on the low-priority connection while it keeps up, and on the main pool once this process falls behind', async () => {
+    await g.audit.catchUp(); // everything before is projected: this trail's own appends project from memory
+    const postgres = (await import('postgres')).default;
+    const seen = { main: [] as string[], background: [] as string[] };
+    const main = postgres(dbUrl, { max: 4, onnotice: () => undefined, debug: (_c, q) => void seen.main.push(q) });
+    const bg = postgres(dbUrl, { max: 1, onnotice: () => undefined, debug: (_c, q) => void seen.background.push(q) });
+    let lowered = 0;
+    const trail = new AuditTrail(main, { sql: bg, lower: async () => void lowered++ });
+    const projected = (q: string[]) => q.filter((s) => s.includes('UPDATE audit_projection')).length;
+    const event = (i: number, tag: string) => restEvent({ clientId: 'bg-test', address: '10.0.0.7', method: 'GET', interaction: 'read', status: 404, references: [`Patient/${tag}-${i}`], patients: [] });
+    const copies = async (tag: string) => (await g.db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + tag + '-%'}`)[0]!.n;
+    try {
+      const one = unique('bg');
+      await trail.record(event(0, one));
+      await (trail as unknown as { projecting?: Promise<void> }).projecting;
+      expect(await copies(one)).toBe(1);
+      expect({ lowered, background: projected(seen.background), main: projected(seen.main) }).toEqual({ lowered: 1, background: 1, main: 0 });
+
+      // 600 events in one flush: more than the backlog the background may hold, so they go at normal priority.
+      seen.main.length = 0;
+      seen.background.length = 0;
+      const many = unique('backlog');
+      await Promise.all(Array.from({ length: 600 }, (_, i) => trail.record(event(i, many))));
+      await (trail as unknown as { projecting?: Promise<void> }).projecting; // no reader waiting: only the backlog decides
+      expect(await copies(many)).toBe(600);
+      expect(projected(seen.main)).toBeGreaterThan(0);
+      expect((await verify()).out).not.toMatch(/not yet searchable/);
+    } finally {
+      await Promise.all([main.end(), bg.end()]);
+    }
+  });
+});
+
 describe('audit verify', () => {
   it('passes on an untouched trail', async () => {
     await fhir('GET', 'Patient?_count=1');

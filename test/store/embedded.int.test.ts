@@ -2,7 +2,7 @@
  * The embedded PostgreSQL as the gateway opens it: its own connections go over the Unix socket in the cluster
  * directory (loopback TCP cost a third of the CPU under HL7 v2 load), and its shared_buffers are the configured size.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,31 @@ describe('the embedded PostgreSQL', () => {
       const [row] = await db.sql<{ addr: string | null; buffers: string }[]>`
         SELECT inet_server_addr()::text AS addr, current_setting('shared_buffers') AS buffers`;
       expect(row).toEqual({ addr: null, buffers: '192MB' }); // no server address: not a TCP connection
+    } finally {
+      await db.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('runs the background connection\'s server process at the lowest CPU priority, also after it reconnects', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'fd-emb-'));
+    const db = await openDatabase({ databaseUrl: undefined, dataDir, dbPoolSize: 2 });
+    // /proc/<pid>/stat: the 19th field is the nice value (proc(5)); the fields after the command name start at 3.
+    const nice = async (pid: number) => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const pid = async (sql: typeof db.sql) => (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
+    try {
+      await db.background.lower();
+      const first = await pid(db.background.sql);
+      expect({ background: await nice(first), main: await nice(await pid(db.sql)) }).toEqual({ background: 19, main: 0 });
+      await db.sql`SELECT pg_terminate_backend(${first})`;
+      await new Promise((r) => setTimeout(r, 200));
+      await db.background.lower(); // the pool reconnects: a new server process, lowered in its turn
+      const second = await pid(db.background.sql);
+      expect(second).not.toBe(first);
+      expect(await nice(second)).toBe(19);
     } finally {
       await db.close();
       await rm(dataDir, { recursive: true, force: true });
