@@ -37,7 +37,7 @@ export async function openDatabase(
     throw err;
   }
   const background: Background = embedded
-    ? lowPriority(connect(url, 1, embedded.socket, { max_lifetime: 0, idle_timeout: 0 }))
+    ? lowPriority(connect(url, 1, embedded.socket, true))
     : { sql, lower: async () => undefined };
   return {
     sql,
@@ -82,19 +82,21 @@ function lowPriority(sql: Sql): Background {
 }
 
 /**
- * `socket`: a Unix socket file to use instead of the URL's host and port (the embedded server's). `lifetime`: 0
- * keeps connections (by default postgres.js replaces each after 30–60 minutes).
+ * `socket`: a Unix socket file to use instead of the URL's host and port (the embedded server's). `background`:
+ * the connection is kept (postgres.js replaces each after 30–60 minutes by default) and commits without waiting
+ * for the WAL flush — a low-priority process must not hold the WAL write lock that requests' commits queue on,
+ * and what it writes (AuditEvent copies, with their position) is derived: lost in a crash, it is projected again.
  */
-export function connect(url: string, max = 10, socket?: string, lifetime: { max_lifetime?: 0; idle_timeout?: 0 } = {}): Sql {
+export function connect(url: string, max = 10, socket?: string, background = false): Sql {
   return postgres(url, {
     max,
-    ...lifetime,
+    ...(background ? { max_lifetime: 0, idle_timeout: 0 } : {}),
     ...(socket ? { path: socket } : {}),
     onnotice: () => undefined,
     // Search statements are prepared once and reused; after five runs PostgreSQL may switch to a generic plan
     // that ignores how selective this query's values are (a patient's references vs. "status=active") and turns
     // a 1 ms lookup into a 150 ms scan. Custom plans cost about a millisecond of planning and never do that.
-    connection: { plan_cache_mode: 'force_custom_plan' },
+    connection: { plan_cache_mode: 'force_custom_plan', ...(background ? { synchronous_commit: 'off' } : {}) },
     transform: { undefined: null },
   });
 }
