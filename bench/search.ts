@@ -20,7 +20,7 @@ const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const APPOINTMENTS = Number(process.env.BENCH_APPOINTMENTS ?? 200_000);
 const OTHERS = Math.round(PATIENTS / 5);
 const PRACTITIONERS = 200;
-const RUNS = Number(process.env.BENCH_RUNS ?? 200);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const FAMILIES = ['Muñoz', 'Smith', 'Nguyen', 'Patel', 'García', 'Okafor', 'Kowalski', 'Haddad', 'Larsen', 'Tanaka'];
 
 // BENCH_DATA_DIR: an embedded cluster kept after the run (with BENCH_REUSE=1 the next run queries it as it is).

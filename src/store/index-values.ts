@@ -82,6 +82,20 @@ export function evaluateWithEngine(type: string, expression: string, root: Typed
   return parsedExpression ? evalFhirPathTyped(parsedExpression, root) : [];
 }
 
+/**
+ * The `search_reference` targets that `resource` has for its reference parameter `code`: the same values its
+ * search rows hold (written from the same content), computed without reading them back (`_include`).
+ */
+export function referenceTargets(resource: Resource, code: string): string[] {
+  const param = indexedParams(resource.resourceType).find((p) => p.code === code);
+  if (param?.type !== 'reference') return [];
+  try {
+    return convertToSearchableReferences(evaluate(resource.resourceType, param.expression as string, [toTypedValue(resource)]));
+  } catch {
+    return []; // as at write time: an expression the engine cannot evaluate indexes nothing
+  }
+}
+
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { tokens: [], numbers: [], strings: [], references: [], dates: [] };
   const root = [toTypedValue(resource)];

@@ -7,6 +7,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
 import { canonicalOrder } from './order.ts';
+import { referenceTargets } from './index-values.ts';
 import { buildWhere, type Fragment } from './search-sql.ts';
 import { searchParam } from './search-params.ts';
 
@@ -89,14 +90,21 @@ async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarge
     const found: WithId<Resource>[] = [];
     for (const t of incs) {
       checkTarget(t, '_include');
-      const from = frontier.filter((r) => r.resourceType === t.resourceType);
-      if (from.length === 0) continue;
+      // The matches' own references for the parameter (what their search rows hold), read by primary key.
+      const keys = new Set<string>();
+      for (const r of frontier) {
+        if (r.resourceType !== t.resourceType) continue;
+        for (const target of referenceTargets(r, t.searchParam)) {
+          const [type, id] = target.split('/');
+          if (type && id && /^[A-Z][A-Za-z]*$/.test(type) && (!t.targetType || type === t.targetType)) keys.add(`${type}/${id}`);
+        }
+      }
+      if (keys.size === 0) continue;
+      const pairs = [...keys].map((k) => k.split('/') as [string, string]);
       const rows = await sql<{ content: Resource }[]>`
-        SELECT DISTINCT ON (r.resource_type, r.id) r.content FROM search_reference s
-          JOIN resource r ON r.resource_type = split_part(s.target, '/', 1) AND r.id = split_part(s.target, '/', 2)
-        WHERE s.resource_type = ${t.resourceType} AND s.id = ANY(${from.map((r) => r.id)}) AND s.code = ${t.searchParam}
-          AND NOT r.deleted ${t.targetType ? sql`AND r.resource_type = ${t.targetType}` : sql``}
-        LIMIT ${MAX_INCLUDED}`;
+        SELECT r.content FROM unnest(${pairs.map((p) => p[0])}::text[], ${pairs.map((p) => p[1])}::text[]) AS k(resource_type, id)
+          JOIN resource r ON r.resource_type = k.resource_type AND r.id = k.id
+        WHERE NOT r.deleted ORDER BY r.resource_type, r.id LIMIT ${MAX_INCLUDED}`;
       found.push(...rows.map((r) => r.content as WithId<Resource>));
     }
     for (const t of revs) {

@@ -121,6 +121,24 @@ describe("a practitioner's day", () => {
 });
 
 describe('coverage, referrals, eligibility', () => {
+  it('includes the target type asked for, each resource once, and never a deleted one or a reference elsewhere', async () => {
+    const res = await fhir('GET', `Appointment?actor=Practitioner/${ids.patel}&date=2026-03-10&_include=Appointment:actor:Practitioner`);
+    expect(included(res)).toEqual([`Practitioner/${ids.patel}`]); // three appointments, one practitioner
+    const gone = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: `Gone${tag}` }] });
+    const appt = await fhir('POST', 'Appointment', {
+      resourceType: 'Appointment', status: 'booked', start: '2026-04-01T09:00:00Z', end: '2026-04-01T09:20:00Z',
+      participant: [
+        { actor: { reference: `Patient/${gone.body.id}` }, status: 'accepted' },
+        { actor: { reference: 'https://elsewhere.example/fhir/Practitioner/1' }, status: 'accepted' },
+        { actor: { reference: `Practitioner/${ids.other}` }, status: 'accepted' },
+      ],
+    });
+    expect((await fhir('DELETE', `Patient/${gone.body.id}`)).status).toBeLessThan(300);
+    const after = await fhir('GET', `Appointment?_id=${appt.body.id}&_include=Appointment:actor`);
+    expect(after.status).toBe(200);
+    expect(included(after)).toEqual([`Practitioner/${ids.other}`]);
+  });
+
   it("finds a patient's active coverages with the payer included", async () => {
     const res = await fhir('GET', `Coverage?beneficiary=Patient/${ids.munoz}&status=active&_include=Coverage:payor`);
     expect(matches(res)).toEqual([ids.covActive]);
