@@ -18,7 +18,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import type { Background } from '../store/db.ts';
+import { onMainPool, type Background } from '../store/db.ts';
 import { writeNewResources, type NewResource } from '../store/write.ts';
 
 type Pending = { event: AuditEvent; resolve: () => void; reject: (err: unknown) => void };
@@ -65,7 +65,7 @@ export class AuditTrail {
   /** A reader waits for the copies (catchUp): the run finishes at normal priority. */
   private urgent = false;
 
-  constructor(sql: Sql, background: Background = { sql, lower: async () => undefined }) {
+  constructor(sql: Sql, background: Background = onMainPool(sql)) {
     this.sql = sql;
     this.background = background;
   }

@@ -38,7 +38,7 @@ export async function openDatabase(
   }
   const background: Background = embedded
     ? lowPriority(connect(url, 1, embedded.socket, true))
-    : { sql, lower: async () => undefined };
+    : onMainPool(sql);
   return {
     sql,
     background,
@@ -59,6 +59,11 @@ export type Background = {
   /** Lowers the priority of the connection's server process (again, if it reconnected); never throws. */
   lower: () => Promise<void>;
 };
+
+/** No background connection: background work runs on the main pool, at normal priority. */
+export function onMainPool(sql: Sql): Background {
+  return { sql, lower: async () => undefined };
+}
 
 /** Nice 19: the scheduler gives the process what the others leave (about 1/70 of a busy core). */
 const LOWEST = 19;

@@ -20,7 +20,7 @@ import {
 } from '@medplum/core';
 import type { Address, CodeableConcept, Coding, HumanName, Identifier, Reference, Resource } from '@medplum/fhirtypes';
 import { compilePath, type PathEvaluator } from './path-expression.ts';
-import { indexedParams } from './search-params.ts';
+import { indexedParams, searchParam } from './search-params.ts';
 
 export type IndexRows = {
   tokens: { code: string; system: string; value: string; text: string }[];
@@ -87,10 +87,10 @@ export function evaluateWithEngine(type: string, expression: string, root: Typed
  * search rows hold (written from the same content), computed without reading them back (`_include`).
  */
 export function referenceTargets(resource: Resource, code: string): string[] {
-  const param = indexedParams(resource.resourceType).find((p) => p.code === code);
-  if (param?.type !== 'reference') return [];
+  const param = searchParam(resource.resourceType, code);
+  if (param?.type !== 'reference' || !param.expression) return [];
   try {
-    return convertToSearchableReferences(evaluate(resource.resourceType, param.expression as string, [toTypedValue(resource)]));
+    return convertToSearchableReferences(evaluate(resource.resourceType, param.expression, [toTypedValue(resource)]));
   } catch {
     return []; // as at write time: an expression the engine cannot evaluate indexes nothing
   }

@@ -91,16 +91,16 @@ async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarge
     for (const t of incs) {
       checkTarget(t, '_include');
       // The matches' own references for the parameter (what their search rows hold), read by primary key.
-      const keys = new Set<string>();
+      const keys = new Map<string, [type: string, id: string]>();
       for (const r of frontier) {
         if (r.resourceType !== t.resourceType) continue;
         for (const target of referenceTargets(r, t.searchParam)) {
           const [type, id] = target.split('/');
-          if (type && id && /^[A-Z][A-Za-z]*$/.test(type) && (!t.targetType || type === t.targetType)) keys.add(`${type}/${id}`);
+          if (type && id && /^[A-Z][A-Za-z]*$/.test(type) && (!t.targetType || type === t.targetType)) keys.set(`${type}/${id}`, [type, id]);
         }
       }
       if (keys.size === 0) continue;
-      const pairs = [...keys].map((k) => k.split('/') as [string, string]);
+      const pairs = [...keys.values()];
       const rows = await sql<{ content: Resource }[]>`
         SELECT r.content FROM unnest(${pairs.map((p) => p[0])}::text[], ${pairs.map((p) => p[1])}::text[]) AS k(resource_type, id)
           JOIN resource r ON r.resource_type = k.resource_type AND r.id = k.id
