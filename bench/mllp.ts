@@ -12,10 +12,12 @@
  * AA for its own MSH-10: any other answer is counted and fails the run (exit code 1).
  *
  * Options: BENCH_MLLP_N (messages per row, default 3000), BENCH_MLLP_WARMUP (excluded, default 300),
- * BENCH_MLLP_PAYERS (distinct payers, default 20).
+ * BENCH_MLLP_PAYERS (distinct payers, default 20), BENCH_PGBENCH (the pgbench binary for the C-client floor; found on
+ * PATH or under /usr/lib/postgresql otherwise, and left out when there is none).
  */
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -210,6 +212,98 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
   }
 }
 
+/**
+ * The same rows written by PostgreSQL's own C client, `pgbench` (prepared statements, `clients` connections, two
+ * threads): no Node.js, no postgres.js, so nearly all of the two cores are the server's. The most favourable
+ * case: every row of `perTx` messages in one statement and one transaction (message rows, Patient and Coverage
+ * with their history and search rows, the audit_log records, the AuditEvent copies with theirs), copied
+ * server-side from one message's rows that the gateway stored, under fresh ids. This is what PostgreSQL itself
+ * allows on this machine for what one registration must leave; undefined when no `pgbench` is installed
+ * (`BENCH_PGBENCH` names one).
+ */
+async function pgbenchFloor(sql: Sql, total: number, perTx: number, clients: number): Promise<{ perSecond: number; rows: number } | undefined> {
+  const candidates = [process.env.BENCH_PGBENCH, 'pgbench', ...(await readdir('/usr/lib/postgresql').catch(() => [] as string[])).map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`)];
+  const pgbench = candidates.find((c) => c && spawnSync(c, ['--version']).status === 0);
+  if (!pgbench) return undefined;
+  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log'];
+  const search = tables.filter((t) => t.startsWith('search_'));
+  const columns = async (t: string) =>
+    (await sql<{ c: string }[]>`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${t} ORDER BY ordinal_position`).map((r) => r.c);
+  await sql`DROP SCHEMA IF EXISTS bench_pgbench CASCADE`;
+  await sql`CREATE SCHEMA bench_pgbench`;
+  try {
+    for (const t of tables) await sql`CREATE TABLE ${sql('bench_pgbench.' + t)} (LIKE ${sql('public.' + t)} INCLUDING ALL)`;
+    await sql`CREATE SEQUENCE bench_pgbench.audit_seq`;
+    // One message's rows: the newest processed message, the Patient and Coverage it produced, its audit record and
+    // that record's AuditEvent copy, with their search rows.
+    const [msg] = await sql<{ id: string; resources: string[] }[]>`
+      SELECT id, resources FROM message WHERE direction = 'inbound' AND status = 'processed' ORDER BY id DESC LIMIT 1`;
+    const refs = msg!.resources.filter((r) => r.startsWith('Patient/') || r.startsWith('Coverage/'));
+    const [log] = await sql<{ seq: string; id: string }[]>`SELECT seq, id FROM audit_log ORDER BY seq DESC LIMIT 1`;
+    const owners = [...refs, `AuditEvent/${log!.id}`];
+    await sql`CREATE TABLE bench_pgbench.t_message AS SELECT * FROM message WHERE id = ${msg!.id}`;
+    await sql`CREATE TABLE bench_pgbench.t_audit_log AS SELECT * FROM audit_log WHERE seq = ${log!.seq}`;
+    for (const t of ['resource', ...search]) {
+      await sql`CREATE TABLE ${sql('bench_pgbench.t_' + t)} AS SELECT * FROM ${sql('public.' + t)} WHERE resource_type || '/' || id = ANY(${owners})`;
+    }
+    const [{ n } = { n: 0 }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM bench_pgbench.t_resource`;
+    if (n !== owners.length) throw new Error(`pgbench floor: ${n} of ${owners.length} template resources found`);
+    // Every column copied but the ones a new row needs fresh: ids, control id, sequence numbers, times.
+    const fresh: Record<string, string> = { id: 'i.new', version_id: '1', last_updated: 'now()', control_id: 'gen_random_uuid()::text', received_at: 'now()', processed_at: 'clock_timestamp()', seq: "nextval('bench_pgbench.audit_seq')", recorded: 'now()' };
+    const copy = async (t: string, from: string, join: string) => {
+      const cols = (await columns(t)).filter((c) => !(t === 'message' && c === 'id'));
+      const values = cols.map((c) => (t === 'audit_log' && c === 'id' ? 'gen_random_uuid()::text' : (fresh[c] ?? `t.${c}`)));
+      return `INSERT INTO bench_pgbench.${t} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${from} t ${join}`;
+    };
+    const owned = 'JOIN ids i ON i.resource_type = t.resource_type AND i.old = t.id';
+    const statement = [
+      `WITH ids AS (SELECT t.resource_type, t.id AS old, gen_random_uuid()::text AS new FROM bench_pgbench.t_resource t CROSS JOIN generate_series(1, ${perTx})),`,
+      `m AS (${await copy('message', 'bench_pgbench.t_message', `CROSS JOIN generate_series(1, ${perTx})`)}),`,
+      `a AS (${await copy('audit_log', 'bench_pgbench.t_audit_log', `CROSS JOIN generate_series(1, ${perTx})`)}),`,
+      ...(await Promise.all(['resource', 'resource_history', ...search].map(async (t, k) => `w${k} AS (${await copy(t, `bench_pgbench.t_${t === 'resource_history' ? 'resource' : t}`, owned)}),`))),
+      'done AS (SELECT 1) SELECT 1',
+    ].join(' ');
+    const scratch = await mkdtemp(join(tmpdir(), 'frontdesk-bench-pgbench-'));
+    try {
+      const script = join(scratch, 'floor.sql');
+      await writeFile(script, `BEGIN;
+${statement};
+COMMIT;
+`);
+      const [where] = await sql<{ db: string; socket: string; port: string }[]>`
+        SELECT current_database() AS db, current_setting('unix_socket_directories') AS socket, current_setting('port') AS port`;
+      const uri = process.env.DATABASE_URL ?? `postgresql://postgres@/${where!.db}?host=${encodeURIComponent(where!.socket.split(',')[0]?.trim() || '127.0.0.1')}&port=${where!.port}`;
+      const password = dir ? (await readFile(join(dir, 'pg-password'), 'utf8')).trim() : undefined;
+      const run = (transactions: number) =>
+        spawnSync(pgbench, ['-n', '-M', 'prepared', '-f', script, '-c', String(clients), '-j', '2', '-t', String(transactions), uri], {
+          encoding: 'utf8',
+          env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) },
+        });
+      const warm = Math.max(1, Math.ceil(20 / clients));
+      const measured = Math.max(1, Math.ceil(total / perTx / clients));
+      run(warm); // connections, plans, the tables' first pages
+      const r = run(measured);
+      const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)?.[1];
+      if (r.status !== 0 || !tps) throw new Error(`pgbench floor failed: ${r.stderr.split('\n').slice(0, 3).join(' ')}`);
+      // Every message left all of the template's rows: (warm-up + measured) × clients × perTx copies of each.
+      const messages = (warm + measured) * clients * perTx;
+      let rows = 0;
+      for (const t of tables) {
+        const from = t === 'resource_history' ? 't_resource' : `t_${t}`;
+        const [c] = await sql<{ made: number; per: number }[]>`
+          SELECT (SELECT count(*)::int FROM ${sql('bench_pgbench.' + t)}) AS made, (SELECT count(*)::int FROM ${sql('bench_pgbench.' + from)}) AS per`;
+        if (c!.made !== c!.per * messages) throw new Error(`pgbench floor: ${t} holds ${c!.made} rows, ${c!.per * messages} expected`);
+        rows += c!.per;
+      }
+      return { perSecond: Number(tps) * perTx, rows };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  } finally {
+    await sql`DROP SCHEMA bench_pgbench CASCADE`;
+  }
+}
+
 let index = 0;
 const batch = (n: number): Message[] => Array.from({ length: n }, () => adtA04(index++));
 const rows = [
@@ -236,7 +330,21 @@ try {
     { name: 'database floor, 32 messages per transaction, 2 at once', perTx: 32, parallel: 2 },
   ];
   const floorRates: { name: string; perSecond: number }[] = [];
+  let rowsPerMessage: number | undefined;
   for (const f of floors) floorRates.push({ name: f.name, perSecond: await databaseFloor(g.db.sql, N, f.perTx, f.parallel) });
+  const cFloors = [
+    { name: 'PostgreSQL alone (pgbench, C client, prepared), 1 message per transaction, 8 clients', perTx: 1, clients: 8 },
+    { name: 'PostgreSQL alone (pgbench, C client, prepared), 32 messages per transaction, 2 clients', perTx: 32, clients: 2 },
+  ];
+  for (const f of cFloors) {
+    const c = await pgbenchFloor(g.db.sql, N, f.perTx, f.clients);
+    if (c === undefined) {
+      console.log('(no pgbench installed: the C-client floor is left out)');
+      break;
+    }
+    floorRates.push({ name: f.name, perSecond: c.perSecond });
+    rowsPerMessage = c.rows;
+  }
   // Durability check: every message the gateway acknowledged is in the message store as processed.
   const [stored] = await g.db.sql<{ n: string }[]>`
     SELECT count(*) AS n FROM message WHERE direction = 'inbound' AND status = 'processed' AND control_id LIKE ${RUN + '%'}`;
@@ -255,6 +363,7 @@ try {
   console.log('\n| database floor (same rows, no HL7, no matching, no validation) | msg/s | gateway on 8 connections / floor |');
   console.log('| --- | --- | --- |');
   for (const f of floorRates) console.log(`| ${f.name} | ${f.perSecond.toFixed(0)} | ${(eight / f.perSecond).toPrecision(2)} |`);
+  if (rowsPerMessage) console.log(`\nrows one registration leaves (table rows, each with its index entries): ${rowsPerMessage}`);
   console.log('\ngateway: stored raw, Patient + payer Organization + Coverage upserted and validated in one transaction, AA after commit, audited; baseline: same listener, parse + ACK, no database');
 } finally {
   await baseline.close();

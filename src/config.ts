@@ -35,6 +35,8 @@ export const DEFAULTS = {
   FRONTDESK_RATE_LIMIT_BURST: '300',
   /** IANA zone for HL7 v2 times without an offset, unless the sending partner has its own; default: the host's. */
   FRONTDESK_TIME_ZONE: '',
+  /** HL7 v2 processing ids (MSH-11, table 0103) this gateway accepts; others get AR 202. `P,D`: also debugging. */
+  FRONTDESK_HL7_PROCESSING_ID: 'P',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -69,6 +71,8 @@ export type Config = {
   readonly rateLimitBurst: number;
   /** IANA time zone in which HL7 v2 times without an offset are read (a partner's own zone takes precedence). */
   readonly timeZone: string;
+  /** MSH-11 values accepted (P production, D debugging, T training): a training feed must not write production data. */
+  readonly hl7ProcessingIds: readonly string[];
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -151,10 +155,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const partnersFile = get('FRONTDESK_PARTNERS') ? resolve(get('FRONTDESK_PARTNERS')) : undefined;
   const timeZone = get('FRONTDESK_TIME_ZONE') || Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!isTimeZone(timeZone)) problems.push(`FRONTDESK_TIME_ZONE must be an IANA time zone such as America/Chicago (got "${timeZone}")`);
+  const hl7ProcessingIds = get('FRONTDESK_HL7_PROCESSING_ID').split(',').map((p) => p.trim()).filter(Boolean);
+  if (!hl7ProcessingIds.length || hl7ProcessingIds.some((p) => !['P', 'D', 'T'].includes(p))) {
+    problems.push(`FRONTDESK_HL7_PROCESSING_ID must list P, D and/or T (HL7 table 0103), e.g. "P" or "P,D" (got "${get('FRONTDESK_HL7_PROCESSING_ID')}")`);
+  }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst, timeZone, mllpTls, partnersFile };
+  return { ...config, auth, bootstrapClient, tokenTtlSeconds, rateLimitPerMinute, rateLimitBurst, timeZone, hl7ProcessingIds, mllpTls, partnersFile };
 }
 
 export function isTimeZone(zone: string): boolean {

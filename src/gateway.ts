@@ -12,7 +12,7 @@ import { AuditTrail } from './audit/trail.ts';
 import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
-import { receiveHl7v2Input, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
+import { receiveHl7v2Input, receiveOversized, type Hl7Handler, type ReceiveContext } from './workflows/receive-hl7v2.ts';
 import { loadPartners, type PartnerRegistry } from './partners.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import type { X12Context, X12Handler } from './workflows/receive-x12.ts';
@@ -62,11 +62,13 @@ export async function startGateway(
   await partners.ensureOrganizations(repo);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
-  // Times without an offset are read in the sending partner's zone, else the gateway's.
-  const handlers = hl7v2Handlers(repo, (h) => ({
-    timeZone: partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component)?.hl7v2.timeZone ?? config.timeZone,
-  }));
-  const receive = { sql: db.sql, log, handlers, newControlId, audit, partners };
+  // Times without an offset are read in the sending partner's zone, else the gateway's; its character set, if set,
+  // also decodes \Xhh\ escapes.
+  const handlers = hl7v2Handlers(repo, (h) => {
+    const partner = partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component);
+    return { timeZone: partner?.hl7v2.timeZone ?? config.timeZone, charset: partner?.hl7v2.charset };
+  });
+  const receive = { sql: db.sql, log, handlers, newControlId, audit, partners, processingIds: config.hl7ProcessingIds };
   // X12 transaction set handlers arrive with the eligibility and claims issues; until then every set gets IK5 R 1.
   const x12: X12Context & { handlers: Map<string, X12Handler> } = { sql: db.sql, log, audit, newControlId, handlers: new Map() };
   const app = createHttpApp({
@@ -97,6 +99,7 @@ export async function startGateway(
       newControlId,
       tls: config.mllpTls,
       partnerOf: (cert) => partners.byCertificate(cert)?.id,
+      oversized: (head, bytes, peer, ar) => receiveOversized(receive, head, bytes, 'mllp', peer, ar),
     },
     async (message, peer) => (await receiveHl7v2Input(receive, message, 'mllp', peer)).acks
   ).catch(async (err: unknown) => {

@@ -19,13 +19,15 @@ export type Partner = {
   organization: { name: string; identifier: { system: string; value: string } };
   hl7v2: { senders: { application?: string; facility?: string }[]; timeZone?: string; charset?: string };
   tls: { fingerprint256?: string[]; subject?: string[] };
+  /** OAuth client ids that speak for this partner over HTTP (`POST /hl7v2`): held to its HL7 v2 senders. */
+  clients: string[];
   /** `Organization/<id>` once the gateway has made sure the Organization exists. */
   reference?: string;
 };
 
 export type PartnerSettings = { timeZone?: string; charset?: string };
 
-const KEYS = new Set(['id', 'organization', 'hl7v2', 'tls']);
+const KEYS = new Set(['id', 'organization', 'hl7v2', 'tls', 'clients']);
 
 /** Reads and checks the partners file; throws one Error naming every problem. */
 export function loadPartners(path: string | undefined): PartnerRegistry {
@@ -72,11 +74,14 @@ export function loadPartners(path: string | undefined): PartnerRegistry {
     fingerprints.forEach((f) => {
       if (!/^[0-9A-F]{64}$/.test(f)) bad(`tls.fingerprint256 "${f}" is not a SHA-256 fingerprint`);
     });
+    const clients = raw.clients ?? [];
+    if (!Array.isArray(clients) || !clients.every((c) => typeof c === 'string' && c)) bad('clients must be a list of OAuth client ids');
     partners.push({
       id: raw.id,
       organization: { name: org?.name, identifier: { system: org?.identifier?.system, value: org?.identifier?.value } },
       hl7v2: { senders, ...(hl7v2.timeZone ? { timeZone: hl7v2.timeZone } : {}), ...(hl7v2.charset ? { charset: hl7v2.charset } : {}) },
       tls: { fingerprint256: fingerprints, subject: strings(tls.subject, 'subject') },
+      clients: Array.isArray(clients) ? clients.filter((c) => typeof c === 'string') : [],
     });
   });
   if (problems.length) throw new Error(`Invalid partners file ${path}:\n  - ${problems.join('\n  - ')}`);
@@ -98,6 +103,11 @@ export class PartnerRegistry {
     const app = sendingApplication.split(componentSeparator)[0] ?? '';
     const fac = sendingFacility.split(componentSeparator)[0] ?? '';
     return this.partners.find((p) => p.hl7v2.senders.some((s) => (s.application === undefined || s.application === app) && (s.facility === undefined || s.facility === fac)));
+  }
+
+  /** The partner an OAuth client speaks for, if a partner lists it. */
+  byClient(clientId: string): Partner | undefined {
+    return this.partners.find((p) => p.clients.includes(clientId));
   }
 
   /** The partner a verified client certificate belongs to: by SHA-256 fingerprint, else by subject CN. */

@@ -56,13 +56,15 @@ export type MessageAudit = {
   sender: string;
   ack: string;
   resources: string[];
+  /** Whether the message was processed; else read from the acknowledgment (none is sent in some enhanced modes). */
+  succeeded?: boolean;
   /** `Organization/<id>` of the configured partner the message came from, if known. */
   partner?: string;
 };
 
 /** An HL7 v2 or X12 message received (DICOM 110107 Import) or sent (110106 Export). */
 export function messageEvent(m: MessageAudit): AuditEvent {
-  const ok = m.ack === 'AA' || m.ack === 'CA' || m.ack === 'CA+AA' || m.ack === '999-A';
+  const ok = m.succeeded ?? (m.ack === 'AA' || m.ack === 'CA' || m.ack === 'CA+AA' || m.ack === '999-A');
   return {
     resourceType: 'AuditEvent',
     type:
@@ -73,7 +75,7 @@ export function messageEvent(m: MessageAudit): AuditEvent {
     action: m.direction === 'inbound' ? 'C' : 'R',
     recorded: new Date().toISOString(),
     outcome: ok ? '0' : '4',
-    outcomeDesc: `${m.protocol} ${m.ack}`,
+    outcomeDesc: `${m.protocol} ${m.ack || (ok ? 'processed, no acknowledgment sent' : 'failed, no acknowledgment sent')}`,
     agent: [
       {
         who: { ...(m.partner ? { reference: m.partner } : {}), identifier: { system: 'urn:frontdesk:partner', value: m.sender || 'unknown' } },

@@ -16,6 +16,7 @@ import type { TokenService } from '../access/tokens.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { httpError, invalid } from '../outcome.ts';
 import { getMessage, listMessages } from '../store/messages.ts';
+import { decodeHl7 } from '../translate/hl7v2/charset.ts';
 import { receiveHl7v2Input, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
 import { receiveX12, type X12Context } from '../workflows/receive-x12.ts';
 import { auditRequests, type AuditEnv } from './fhir/audit.ts';
@@ -49,7 +50,9 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       demand(c.get('principal'), 'hl7v2', 'c', 'sending HL7 v2');
       const raw = Buffer.from(await c.req.arrayBuffer());
       if (raw.length === 0) invalid('The body must be an HL7 v2 message');
-      const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peerOf(c) });
+      // A client a partner lists speaks for that partner only: MSH-3/MSH-4 must be one of its senders.
+      const partner = o.receive.partners?.byClient(c.get('principal').clientId)?.id;
+      const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peerOf(c), ...(partner ? { partner } : {}), receivedAt: new Date() });
       const headers = { 'X-Message-Id': result.messageIds.join(', ') };
       // Enhanced mode with MSH-15 and MSH-16 both NE asks for no acknowledgment at all.
       if (!result.acks.length) return c.body(null, 204, headers);
@@ -100,7 +103,11 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
     demand(c.get('principal'), 'Message', 'r', 'reading a message');
     const m = await getMessage(o.receive.sql, c.req.param('id'));
     if (!m) throw httpError(404, 'not-found', `No message ${c.req.param('id')}`);
-    return c.json(m);
+    // `raw`: the text as the gateway read it (HL7 v2: the partner's character set, else MSH-18); `rawBase64`: the
+    // bytes exactly as received.
+    const charset = m.protocol === 'hl7v2' ? o.receive.partners?.partners.find((p) => p.id === m.partner)?.hl7v2.charset : undefined;
+    const text = m.protocol === 'hl7v2' ? decodeHl7(m.raw, charset).text : m.raw.toString('utf8');
+    return c.json({ ...m, raw: text, rawBase64: m.raw.toString('base64') });
   });
 
   app.post('/messages/:id/:op{\\$reprocess}', async (c) => {

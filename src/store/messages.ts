@@ -15,6 +15,10 @@ export type NewInbound = {
   raw: Buffer;
   /** The configured partner it came from (src/partners.ts), if any. */
   partner?: string;
+  /** The partner was established by the connection's credentials (certificate, OAuth client), not by MSH-3/4. */
+  partnerAuthenticated?: boolean;
+  /** When the door received it (before any queueing); the database's time otherwise. */
+  receivedAt?: Date;
 };
 
 export type StoredMessage = { id: string; status: string; response: string | null };
@@ -36,9 +40,10 @@ export type MessageOutcome = {
 export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutcome): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
     INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner,
-                         response, outcome, resources, unmapped, processed_at)
+                         partner_authenticated, received_at, response, outcome, resources, unmapped, processed_at)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
             ${m.messageType}, ${done?.status ?? 'received'}, ${m.raw}, ${m.partner ?? null},
+            ${m.partnerAuthenticated ?? false}, ${m.receivedAt ? sql`${m.receivedAt.toISOString()}::timestamptz` : sql`now()`},
             ${done ? done.response : null}, ${done?.outcome ? sql.json(done.outcome as never) : null}::jsonb,
             ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' DO NOTHING
@@ -108,13 +113,14 @@ export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messag
   return { messages: rows.slice(0, f.count).map(summary), hasMore: rows.length > f.count };
 }
 
-export async function getMessage(sql: Sql, id: string): Promise<(MessageSummary & { raw: string; response: string | null }) | undefined> {
+/** One message with its raw bytes as stored (the door decides how to show them). */
+export async function getMessage(sql: Sql, id: string): Promise<(MessageSummary & { raw: Buffer; response: string | null }) | undefined> {
   if (!/^\d{1,18}$/.test(id)) return undefined;
   const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null })[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
            processed_at, status, outcome, resources, unmapped, partner, raw, response
     FROM message WHERE id = ${id}`;
-  return row ? { ...summary(row), raw: Buffer.from(row.raw).toString('utf8'), response: row.response } : undefined;
+  return row ? { ...summary(row), raw: Buffer.from(row.raw), response: row.response } : undefined;
 }
 
 type MessageRow = {

@@ -9,11 +9,15 @@ import type { MessageHeader } from '../translate/hl7v2/header.ts';
 import { applyPlan } from './apply-plan.ts';
 import type { Hl7Handler } from './receive-hl7v2.ts';
 
-/** Handlers by `CODE^TRIGGER`; `optionsFor` gives the sender's settings (its time zone). */
+/** Handlers by `CODE^TRIGGER`; `optionsFor` gives the sender's settings (its time zone and character set). */
 export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHeader) => TranslateOptions): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
   for (const [type, translator] of TRANSLATORS) {
-    handlers.set(type, async (header, text, within) => applyPlan(repo, translateWith(translator, new Hl7v2Message(text), optionsFor(header)), within));
+    handlers.set(type, async (header, text, within) => {
+      const opts = optionsFor(header);
+      // \Xhh\ escapes are bytes in the message's character set: the partner's when it overrides MSH-18.
+      return applyPlan(repo, translateWith(translator, new Hl7v2Message(text, { charset: opts.charset }), opts), within);
+    });
   }
   return handlers;
 }

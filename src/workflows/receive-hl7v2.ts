@@ -48,33 +48,46 @@ export type ReceiveContext = {
   audit: AuditTrail;
   /** The configured trading partners: their character sets, Organizations and certificate identities. */
   partners?: PartnerRegistry;
+  /** MSH-11 values accepted (FRONTDESK_HL7_PROCESSING_ID); default P, D and T. */
+  processingIds?: readonly string[];
 };
 
-/** Where a message came from: the remote address, and the partner its TLS client certificate belongs to. */
-export type Hl7Peer = { address: string; partner?: string };
+/**
+ * Where a message came from: the remote address; the partner the connection's credentials belong to (its TLS
+ * client certificate, or the OAuth client a partner lists), which MSH-3/MSH-4 must then agree with; and when the
+ * door received its bytes (the message log's received time, before any wait in the connection's queue).
+ */
+export type Hl7Peer = { address: string; partner?: string; receivedAt?: Date };
 
 /** `acks`: the acknowledgment messages to send back, in order (none, one, or commit + application). */
 export type Hl7Result = { acks: string[]; messageId: string; status: string };
 
-const PROCESSING_IDS = new Set(['P', 'D', 'T']);
+const PROCESSING_IDS = ['P', 'D', 'T'];
+const PROCESSING_NAMES: Record<string, string> = { P: 'production', D: 'debugging', T: 'training' };
 
 /** An HL7 v2 input from a door: one message, or a batch of them. */
 export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer): Promise<Hl7Result & { messageIds: string[] }> {
-  const head = raw.subarray(0, 8).toString('latin1').replace(/^\u00EF\u00BB\u00BF/, '');
-  if (!head.startsWith('FHS') && !head.startsWith('BHS')) {
+  // Read 1:1 as Latin-1 to find the messages: segment ends and names are ASCII in every HL7 character set, so each
+  // message keeps its own bytes and is decoded once, by its own MSH-18 or its partner's character set.
+  const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
+  const latin1 = bytes.toString('latin1').replace(/^[\r\n ]+/, '');
+  const enveloped = latin1.startsWith('FHS') || latin1.startsWith('BHS');
+  // Several messages one after the other without an envelope (a file of messages): each answered on its own.
+  const several = !enveloped && latin1.startsWith('MSH') && /[\r\n]MSH/.test(latin1);
+  if (!enveloped && !several) {
     const one = await receiveHl7v2(ctx, raw, transport, peer);
     return { ...one, messageIds: [one.messageId] };
   }
-  const { text } = decodeHl7(raw);
-  const batch = splitBatch(text);
+  const batch = splitBatch(latin1);
   if (batch.problems.length) ctx.log.warn({ problems: batch.problems, messages: batch.messages.length }, 'hl7v2 batch envelope problems');
   const acks: string[] = [];
   const ids: string[] = [];
   for (const message of batch.messages) {
-    const r = await receiveHl7v2(ctx, Buffer.from(message, 'utf8'), transport, peer);
+    const r = await receiveHl7v2(ctx, Buffer.from(message, 'latin1'), transport, peer);
     acks.push(...r.acks);
     ids.push(r.messageId);
   }
+  if (several) return { acks, messageId: ids[0] ?? '', messageIds: ids, status: 'several' };
   const envelope = batchAck(ctx, batch.fhs, batch.bhs, acks, batch.problems);
   return { acks: [envelope], messageId: ids[0] ?? '', messageIds: ids, status: batch.problems.length ? 'batch-problems' : 'batch' };
 }
@@ -86,7 +99,34 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
   const text = decoded.text;
   const { header, error } = tryHeader(text);
   const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
-  const inbound: NewInbound = {
+  const inbound = inboundRow(header, raw, transport, peer, partner);
+  const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, notTheirs(peer.partner, header, claimed));
+  await auditExchange(ctx, result.messageId, header, peer.address, result, partner);
+  return { acks: result.acks, messageId: result.messageId, status: result.status };
+}
+
+/**
+ * A frame over the size limit (MLLP): answered AR by the door, which keeps only its first bytes; they are stored as
+ * a rejected message (with the size in its outcome) and the exchange audited, like any other refusal.
+ */
+export async function receiveOversized(ctx: ReceiveContext, head: Buffer, bytes: number, transport: 'mllp' | 'http', peer: Hl7Peer, ar: string): Promise<string> {
+  const { header } = tryHeader(head.subarray(0, 4096).toString('latin1'));
+  const claimed = header ? partnerOf(ctx, header) : undefined;
+  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
+  const why = `Frame of at least ${bytes} bytes is over the size limit; refused, its first ${head.length} bytes kept`;
+  const stored = await recordInbound(
+    ctx.sql,
+    inboundRow(header, head, transport, peer, partner),
+    { status: 'rejected', response: ar, outcome: outcome('too-costly', why) }
+  );
+  ctx.log.info({ messageId: stored.id, bytes }, 'hl7v2 rejected: frame too large');
+  await auditExchange(ctx, stored.id, header, peer.address, { acks: [ar], status: 'rejected', resources: [] }, partner);
+  return ar;
+}
+
+/** The message store's row of a message received: who sent it, as what, through which door, when. */
+function inboundRow(header: MessageHeader | undefined, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, partner: Partner | undefined): NewInbound {
+  return {
     protocol: 'hl7v2',
     transport,
     peer: peer.address,
@@ -96,15 +136,15 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
     messageType: header?.messageType ?? '',
     raw,
     partner: partner?.id,
+    partnerAuthenticated: !!peer.partner,
+    ...(peer.receivedAt ? { receivedAt: peer.receivedAt } : {}),
   };
-  // A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4.
-  const refused: AckError | undefined =
-    peer.partner && header && claimed?.id !== peer.partner
-      ? { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${peer.partner}", whose certificate this connection presented`, location: 'MSH^1^4' }
-      : undefined;
-  const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, refused);
-  await auditExchange(ctx, result.messageId, header, peer.address, result, partner);
-  return { acks: result.acks, messageId: result.messageId, status: result.status };
+}
+
+/** A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4. */
+function notTheirs(certified: string | undefined, header: MessageHeader | undefined, claimed: Partner | undefined): AckError | undefined {
+  if (!certified || !header || claimed?.id === certified) return undefined;
+  return { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${certified}", whose certificate this connection presented`, location: 'MSH^1^4' };
 }
 
 /** The configured partner whose sender keys match MSH-3/MSH-4. */
@@ -114,16 +154,19 @@ function partnerOf(ctx: ReceiveContext, h: MessageHeader): Partner | undefined {
 
 /** Processes a stored message again (same checks, current mappings), replacing its outcome and acknowledgment. */
 export async function reprocessHl7v2(ctx: ReceiveContext, messageId: string): Promise<Hl7Result | undefined> {
-  const [row] = await ctx.sql<{ raw: Buffer; peer: string }[]>`
-    SELECT raw, peer FROM message WHERE id = ${messageId} AND direction = 'inbound' AND protocol = 'hl7v2'`;
+  const [row] = await ctx.sql<{ raw: Buffer; peer: string; partner: string | null; partner_authenticated: boolean }[]>`
+    SELECT raw, peer, partner, partner_authenticated FROM message WHERE id = ${messageId} AND direction = 'inbound' AND protocol = 'hl7v2'`;
   if (!row) return undefined;
   const raw = Buffer.from(row.raw);
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
   const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
   const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
   const { header, error } = tryHeader(decoded.text);
-  const result = await handle(ctx, { id: messageId }, decoded.text, header, error, decoded.problem);
-  await auditExchange(ctx, messageId, header, row.peer, result, claimed);
+  // A message that came with a partner's credentials (certificate, OAuth client) is held to that partner's senders again.
+  const certified = row.partner_authenticated && row.partner ? row.partner : undefined;
+  const partner = certified ? ctx.partners?.partners.find((p) => p.id === certified) : claimed;
+  const result = await handle(ctx, { id: messageId }, decoded.text, header, error, decoded.problem, notTheirs(certified, header, claimed));
+  await auditExchange(ctx, messageId, header, row.peer, result, partner);
   return { acks: result.acks, messageId, status: result.status };
 }
 
@@ -195,11 +238,26 @@ async function handle(
     return { acks, status, resources: [], messageId: s.id };
   };
   if (!header) return fail('reject', { code: headerError?.code ?? '100', text: headerError?.message ?? 'Unreadable message', location: 'MSH' });
+  // An acknowledgment is never acknowledged (v2.5 2.9.2): kept in the log, nothing sent back, whatever is wrong with it.
+  if (header.code === 'ACK' || header.code === 'MCF') {
+    const status = refused ? 'rejected' : 'processed';
+    const why = refused ? refused.text : 'An acknowledgment: stored, not answered (an acknowledgment is never acknowledged)';
+    const s = await store(ctx.sql, { status, response: '', outcome: outcome(refused ? 'forbidden' : 'informational', why, undefined, refused ? 'error' : 'information') });
+    return { acks: [], status, resources: [], messageId: s.id };
+  }
   if (refused) return fail('reject', refused);
   if (!header.controlId) return fail('reject', { code: '101', text: 'MSH-10 (message control id) is empty', location: 'MSH^1^10' });
-  if (!PROCESSING_IDS.has(header.processingId)) {
-    return fail('reject', { code: '202', text: `Processing id "${header.processingId}" (MSH-11) is not P, D or T`, location: 'MSH^1^11' });
+  const accepted = ctx.processingIds ?? PROCESSING_IDS;
+  if (!accepted.includes(header.processingId)) {
+    const what = PROCESSING_NAMES[header.processingId] ? ` (${PROCESSING_NAMES[header.processingId]})` : '';
+    const ours = accepted.map((p) => `${p} (${PROCESSING_NAMES[p]})`).join(', ');
+    return fail('reject', { code: '202', text: `Processing id "${header.processingId}"${what} (MSH-11): this gateway accepts ${ours}`, location: 'MSH^1^11' });
   }
+  const version = header.fields[12] ?? '';
+  if (version && !/^2\.[1-9](\.\d+)*$/.test(version.split(header.delimiters.component)[0] ?? '')) {
+    return fail('reject', { code: '203', text: `Version "${version}" (MSH-12) is not an HL7 version 2 this gateway reads (2.1 to 2.9)`, location: 'MSH^1^12' });
+  }
+
   const handler = ctx.handlers.get(`${header.code}^${header.trigger}`);
   if (!handler) {
     return fail('reject', { code: '200', text: `Message type ${header.code}^${header.trigger} is not supported by this gateway`, location: 'MSH^1^9' });
@@ -292,6 +350,7 @@ async function auditExchange(ctx: ReceiveContext, messageId: string, header: Mes
       peer,
       sender: header ? senderOf(header) : '',
       ack: r.acks.map((a) => a.split('\r')[1]?.slice(4, 6) ?? '').join('+'), // MSA-1, whatever the field separator
+      succeeded: r.status === 'processed',
       resources: r.resources,
       ...(partner?.reference ? { partner: partner.reference } : {}),
     })

@@ -103,7 +103,7 @@ describe('message log', () => {
       const res = await call('/hl7v2', { method: 'POST', body: msg(control, 'ZZE^Z01') });
       const [, msa, err] = res.body.split('\r');
       expect(msa).toBe(`MSA|AE|${control}|PID-3 is empty`);
-      expect(err).toContain('ERR||PID-3|102^Data type error^HL70357|E');
+      expect(err).toContain('ERR||PID^1^3|102^Data type error^HL70357|E');
       const stored = await call(`/messages/${res.headers.get('x-message-id')}`);
       expect(stored.body.status).toBe('error');
     } finally {

@@ -11,14 +11,17 @@ export const VT = 0x0b;
 export const FS = 0x1c;
 export const CR = 0x0d;
 
-export type FrameEvent = { frame: Buffer } | { error: 'too-large' | 'junk'; bytes: number };
+/** `head`: of a frame too large, its first bytes (up to the framer's `keepHead`), to say what it was. */
+export type FrameEvent = { frame: Buffer } | { error: 'too-large' | 'junk'; bytes: number; head?: Buffer };
 
 export class MllpFramer {
   private buffer: Buffer = Buffer.alloc(0);
   private readonly maxFrameBytes: number;
+  private readonly keepHead: number;
 
-  constructor(maxFrameBytes: number) {
+  constructor(maxFrameBytes: number, keepHead = 0) {
     this.maxFrameBytes = maxFrameBytes;
+    this.keepHead = keepHead;
   }
 
   /** Feeds bytes; returns the frames (and framing errors) they complete, in order. */
@@ -40,17 +43,21 @@ export class MllpFramer {
       const end = findEnd(this.buffer);
       if (end < 0) {
         if (this.buffer.length > this.maxFrameBytes + 3) {
-          events.push({ error: 'too-large', bytes: this.buffer.length });
+          events.push({ error: 'too-large', bytes: this.buffer.length, head: this.head(this.buffer.subarray(1)) });
           this.buffer = Buffer.alloc(0);
         }
         break;
       }
       const frame = this.buffer.subarray(1, end);
       this.buffer = this.buffer.subarray(end + 2);
-      if (frame.length > this.maxFrameBytes) events.push({ error: 'too-large', bytes: frame.length });
+      if (frame.length > this.maxFrameBytes) events.push({ error: 'too-large', bytes: frame.length, head: this.head(frame) });
       else events.push({ frame: Buffer.from(frame) });
     }
     return events;
+  }
+
+  private head(bytes: Buffer): Buffer | undefined {
+    return this.keepHead > 0 ? Buffer.from(bytes.subarray(0, this.keepHead)) : undefined;
   }
 
   /** Bytes held for a frame not yet complete. */

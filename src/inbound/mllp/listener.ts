@@ -3,8 +3,11 @@
  * with the acknowledgment its handler returns.
  *
  * Messages of one connection are processed strictly in order (a sender that pipelines gets its ACKs in the
- * order it sent); connections run concurrently. Idle connections are closed after `idleTimeoutMs`; a frame
- * larger than `maxFrameBytes` gets AR and the connection is closed (its bytes could not be kept).
+ * order it sent); connections run concurrently. A connection that queues more than {@link QUEUE_HIGH} messages
+ * is not read from until its queue drains (backpressure: memory stays bounded whatever a sender pipelines).
+ * Connections idle for `idleTimeoutMs` are closed, never while one of their messages is being processed (its
+ * ACK would be lost). A frame larger than `maxFrameBytes` gets AR and the connection is closed; its first
+ * {@link OVERSIZED_HEAD} bytes go to `oversized` (stored and audited), and nothing after it is processed.
  *
  * With `tls` the same handling runs over `tls.createServer`. With a CA, a client certificate is required and
  * verified against it, and must belong to a partner (`partnerOf`): a valid certificate of no known partner is
@@ -15,13 +18,23 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { buildAck } from '../../translate/hl7v2/ack.ts';
+import { readHeader, type MessageHeader } from '../../translate/hl7v2/header.ts';
 import { frame, MllpFramer } from './framer.ts';
+
+/** Queued messages of one connection above which it is paused, and at or below which it is read again. */
+export const QUEUE_HIGH = 64;
+const QUEUE_LOW = 16;
+/** How much of an oversized frame is kept (its header, and enough to tell what it was). */
+export const OVERSIZED_HEAD = 64 * 1024;
 
 /** The acknowledgments to send back, in order: usually one; none or two in enhanced acknowledgment mode. */
 export type MllpHandler = (message: Buffer, peer: MllpPeer) => Promise<string[]>;
 
-/** Who is on the other end: the remote address and, over TLS with client certificates, the partner's id. */
-export type MllpPeer = { address: string; partner?: string };
+/**
+ * Who is on the other end: the remote address and, over TLS with client certificates, the partner's id; and when
+ * the frame was complete (before it waited in the connection's queue).
+ */
+export type MllpPeer = { address: string; partner?: string; receivedAt?: Date };
 
 export type MllpOptions = {
   host: string;
@@ -33,6 +46,11 @@ export type MllpOptions = {
   tls?: { cert: string; key: string; ca?: string };
   /** The partner id a verified client certificate belongs to (undefined: unknown, refused). */
   partnerOf?: (cert: { fingerprint256?: string; subject?: Record<string, unknown> }) => string | undefined;
+  /**
+   * A frame over `maxFrameBytes`: its first bytes, its size so far and the AR to send (built here); returns the
+   * acknowledgment to send instead (e.g. after storing it). Without it the AR is sent as built.
+   */
+  oversized?: (head: Buffer, bytes: number, peer: MllpPeer, ar: string) => Promise<string>;
 };
 
 export type MllpListener = { port: number; close: () => Promise<void> };
@@ -47,38 +65,63 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
     socket.setNoDelay(true);
     const address = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
     const peer: MllpPeer = partner ? { address, partner } : { address };
-    const framer = new MllpFramer(options.maxFrameBytes);
+    const framer = new MllpFramer(options.maxFrameBytes, OVERSIZED_HEAD);
     let queue: Promise<void> = Promise.resolve();
-    socket.setTimeout(options.idleTimeoutMs, () => socket.end());
+    let queued = 0; // messages received and not yet answered
+    let closing = false; // after an oversized frame: nothing more is read or processed
+    // Idle means nothing is being processed either: the ACK of a slow message must not be cut off (writing it
+    // re-arms the timer).
+    socket.setTimeout(options.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (queued === 0) socket.end();
+    });
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', (err) => log.debug({ peer: address, code: (err as NodeJS.ErrnoException).code }, 'mllp socket error'));
+    const enqueue = (job: () => Promise<void>) => {
+      queued++;
+      if (queued > QUEUE_HIGH) socket.pause();
+      const work = queue.then(job).finally(() => {
+        queued--;
+        if (queued === 0) socket.setTimeout(options.idleTimeoutMs); // idle from now (a timeout while busy was ignored)
+        if (queued <= QUEUE_LOW && socket.isPaused() && !closing) socket.resume();
+      });
+      queue = work;
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    };
     socket.on('data', (chunk: Buffer) => {
+      if (closing) return;
       for (const event of framer.push(chunk)) {
+        const at: MllpPeer = { ...peer, receivedAt: new Date() };
         if ('error' in event) {
           log.warn({ peer: address, error: event.error, bytes: event.bytes }, 'mllp framing error');
           if (event.error === 'too-large') {
+            closing = true;
+            const head = event.head ?? Buffer.alloc(0);
             const text = `Frame larger than ${options.maxFrameBytes} bytes`;
-            const ack = buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
-            queue = queue.then(() => void socket.end(frame(ack)));
+            const ar = buildAck(headerOf(head), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
+            enqueue(async () => {
+              const ack = options.oversized ? await options.oversized(head, event.bytes, at, ar).catch(() => ar) : ar;
+              socket.end(frame(ack));
+            });
+            break;
           }
           continue;
         }
         const message = event.frame;
-        const work = queue.then(async () => {
+        enqueue(async () => {
           let acks: string[];
           try {
-            acks = await handle(message, peer);
+            acks = await handle(message, at);
           } catch (err) {
-            // The message could not even be recorded (database down): AR asks the sender to try again later.
+            // The message could not even be recorded (database down): AR asks the sender to try again later,
+            // echoing its MSH-10 so that it can tell which message to resend.
             log.error({ peer: address, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'mllp message not processed');
             const text = 'The gateway could not record the message; please resend later';
-            acks = [buildAck(undefined, { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
+            acks = [buildAck(headerOf(message), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
           }
           for (const ack of acks) if (!socket.destroyed) socket.write(frame(ack));
         });
-        queue = work;
-        inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
       }
     });
   };
@@ -100,6 +143,15 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
       await closed;
     },
   };
+}
+
+/** The header of a message the handler could not take (to address the AR to it), if it can be read at all. */
+function headerOf(bytes: Buffer): MessageHeader | undefined {
+  try {
+    return readHeader(bytes.subarray(0, 4096).toString('latin1'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The TLS variant: a client certificate, when required, must be valid and belong to a known partner. */

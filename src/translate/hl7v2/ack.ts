@@ -2,7 +2,7 @@
  * @module translate/hl7v2/ack — builds the acknowledgment (ACK) of an HL7 v2 message (v2.5 chapter 2.9).
  *
  * The ACK's MSH swaps sender and receiver, MSA-2 echoes MSH-10, and an error carries an ERR segment with the
- * location, the HL7 table 0357 code and a message (ERR-2, ERR-3, ERR-4, ERR-8).
+ * location, the HL7 table 0357 code and a message (ERR-2, ERR-3, ERR-4, ERR-8; ERR-1 too for versions before 2.5).
  */
 import type { MessageHeader } from './header.ts';
 
@@ -62,9 +62,36 @@ export function buildAck(header: MessageHeader | undefined, o: AckOptions): stri
   if (o.error) {
     const e = o.error;
     const cwe = [e.code, TABLE_0357[e.code] ?? '', 'HL70357'].join(d.component);
-    segments.push(['ERR', '', esc(e.location ?? ''), cwe, e.severity ?? 'E', '', '', '', esc(e.text)].join(F));
+    const at = errorLocation(e.location);
+    // ERR-2 (ERL) as components of this message's separators; a location that is not a segment position (a FHIR
+    // element the validator named) goes in ERR-7, diagnostic information.
+    const erl = at.erl ? at.erl.join(d.component) : '';
+    // Before v2.5, ERR-1 (ELD: segment ^ sequence ^ field ^ code as CE) was the only error field: filled too for
+    // receivers of those versions; ERR-2 onwards are ignored by them.
+    const version = header?.fields[12] || '2.5.1';
+    const eld = /^2\.[1-4]/.test(version)
+      ? [...(at.erl ?? ['', '', '']).slice(0, 3), ...Array(Math.max(0, 3 - (at.erl?.length ?? 3))).fill(''), [e.code, TABLE_0357[e.code] ?? '', 'HL70357'].join(d.subcomponent)].join(d.component)
+      : '';
+    segments.push(['ERR', eld, erl, cwe, e.severity ?? 'E', '', '', at.erl ? '' : esc(at.other ?? ''), esc(e.text)].join(F));
   }
   return segments.join('\r') + '\r';
+}
+
+/**
+ * An error location as ERR-2 (data type ERL: segment id ^ segment sequence ^ field position ^ field repetition ^
+ * component ^ sub-component), from the forms the translators use: `PID`, `PID-3`, `NK1[2]-16`, `PID-3.4.1`, and
+ * `MSH^1^9` (already an ERL, written with `^`). The segment sequence is 1 unless `[n]` says otherwise. Anything
+ * else is `other`.
+ */
+export function errorLocation(location: string | undefined): { erl?: string[]; other?: string } {
+  if (!location) return {};
+  const erl = /^([A-Z][A-Z0-9]{2})\^(\d+)((?:\^\d*){0,4})$/.exec(location);
+  if (erl) return { erl: [erl[1] as string, erl[2] as string, ...(erl[3] ?? '').split('^').slice(1)] };
+  const m = /^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?(?:-(\d+)(?:\.(\d+)(?:\.(\d+))?)?)?$/.exec(location);
+  if (!m) return { other: location };
+  const parts = [m[1] as string, m[2] ?? '1', m[3] ?? '', '', m[4] ?? '', m[5] ?? ''];
+  while (parts.length > 2 && parts[parts.length - 1] === '') parts.pop();
+  return { erl: parts };
 }
 
 /** HL7 DTM with seconds and offset: `20260105143000+0000`. */

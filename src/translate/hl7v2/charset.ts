@@ -4,6 +4,8 @@
  * valid UTF-8 and ISO 8859-1 when they are not (what feeds without MSH-18 usually are).
  *
  * MSH-18 can be read before decoding because every HL7 character set keeps ASCII where the MSH segment is.
+ * A leading UTF-8 byte order mark is dropped whatever the character set; when MSH-18 (not a partner's setting)
+ * names another set, bytes that are valid UTF-8 are read as UTF-8, and the disagreement is reported.
  */
 export type Decoded = { text: string; charset: string; problem?: string };
 
@@ -30,20 +32,45 @@ export function isHl7Charset(name: string): boolean {
   return name.toUpperCase() in TABLE_0211 || name in TABLE_0211;
 }
 
+/** The WHATWG label of an HL7 table 0211 name (`8859/1`, `UNICODE UTF-8`), undefined when not in the table. */
+function labelOf(name: string): string | undefined {
+  return TABLE_0211[name] ?? TABLE_0211[name.toUpperCase()];
+}
+
 export function decodeHl7(bytes: Uint8Array, partnerCharset?: string): Decoded {
-  const declared = partnerCharset || msh18(bytes);
-  const label = declared ? (TABLE_0211[declared] ?? TABLE_0211[declared.toUpperCase()]) : undefined;
-  if (declared && !label) {
+  const bom = hasBom(bytes);
+  const body = bom ? bytes.subarray(3) : bytes;
+  const declared = msh18(body);
+  if (bom && !partnerCharset && declared && labelOf(declared) && labelOf(declared) !== 'utf-8') {
+    // The BOM says UTF-8 and MSH-18 says otherwise: bytes that are valid UTF-8 side with the BOM.
+    const d = lenient(body);
+    if (d.charset === 'UTF-8') return { ...d, problem: `MSH-18 says ${declared} but the message starts with a UTF-8 byte order mark and is valid UTF-8; read as UTF-8` };
+  }
+  return decodeAs(body, partnerCharset || declared);
+}
+
+/**
+ * Bytes in a character set named as in HL7 table 0211 (MSH-18, or a partner's setting): the bytes of a whole
+ * message, or those of one `\Xhh..\` escape (v2.5 §2.7.5). None, ASCII or UTF-8: UTF-8 when valid, else ISO 8859-1.
+ */
+export function decodeAs(bytes: Uint8Array, charset: string | undefined): Decoded {
+  const label = charset ? labelOf(charset) : undefined;
+  if (charset && !label) {
     const d = lenient(bytes);
-    return { ...d, problem: `Character set "${declared}" (MSH-18) is not supported; read as ${d.charset}` };
+    return { ...d, problem: `Character set "${charset}" (MSH-18) is not supported; read as ${d.charset}` };
   }
   if (!label || label === 'utf-8') {
     const d = lenient(bytes);
-    if (label && d.charset !== 'UTF-8') return { ...d, problem: `MSH-18 says ${declared} but the bytes are not valid UTF-8; read as ISO 8859-1` };
+    if (label && d.charset !== 'UTF-8') return { ...d, problem: `MSH-18 says ${charset} but the bytes are not valid UTF-8; read as ISO 8859-1` };
     return d;
   }
   if (label === 'latin1') return { text: Buffer.from(bytes).toString('latin1'), charset: 'ISO 8859-1' };
-  return { text: new TextDecoder(label).decode(bytes), charset: declared as string };
+  return { text: new TextDecoder(label).decode(bytes), charset: charset as string };
+}
+
+/** A leading UTF-8 byte order mark (EF BB BF), which some senders write whatever MSH-18 says. */
+function hasBom(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
 function lenient(bytes: Uint8Array): Decoded {
@@ -54,9 +81,9 @@ function lenient(bytes: Uint8Array): Decoded {
   }
 }
 
-/** MSH-18 (first repetition), read from the raw bytes. */
+/** MSH-18 (first repetition), read from the raw bytes (after any BOM). */
 function msh18(bytes: Uint8Array): string | undefined {
-  const head = Buffer.from(bytes.subarray(0, 4096)).toString('latin1').replace(/^\uFEFF|^\u00EF\u00BB\u00BF/, '');
+  const head = Buffer.from(bytes.subarray(0, 4096)).toString('latin1');
   const start = head.indexOf('MSH');
   if (start < 0) return undefined;
   const line = head.slice(start).split(/\r|\n/)[0] ?? '';

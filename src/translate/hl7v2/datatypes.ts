@@ -95,8 +95,16 @@ export function dateTime(value: string | undefined, where: string, timeZone: str
   if (!d) throw contentError(`${where} has a time without a full date: "${value}"`, where);
   if (Number(h) > 23 || Number(mi ?? 0) > 59 || Number(sec ?? 0) > 59) throw contentError(`${where} has an impossible time: "${value}"`, where);
   const time = `${h}:${mi ?? '00'}:${sec ?? '00'}${frac ? `.${frac}` : ''}`;
-  const offset = tz ? `${tz.slice(0, 3)}:${tz.slice(3)}` : zoneOffset(`${day}T${time}`, timeZone);
+  const offset = tz ? writtenOffset(tz, value, where) : zoneOffset(`${day}T${time}`, timeZone);
   return `${day}T${time}${offset}`;
+}
+
+/** The sender's `+/-HHMM` as FHIR `+HH:MM`; UTC offsets run from -14:00 to +14:00 (and minutes to 59). */
+function writtenOffset(tz: string, value: string, where: string): string {
+  const hours = Number(tz.slice(1, 3));
+  const minutes = Number(tz.slice(3));
+  if (minutes > 59 || hours * 60 + minutes > 14 * 60) throw contentError(`${where} has an impossible time zone offset: "${value}"`, where);
+  return `${tz.slice(0, 3)}:${tz.slice(3)}`;
 }
 
 /** Like `dateTime`, for FHIR `instant` elements: a date alone means its midnight in the sender's zone. */

@@ -3,9 +3,17 @@
  * store, de-duplicate and acknowledge a message before (or without) translating it.
  *
  * The delimiters come from the message itself (MSH-1 field separator, MSH-2 encoding characters), never
- * assumed; segments may end in CR, LF or CRLF; a leading UTF-8 BOM is ignored.
+ * assumed; segments may end in CR, LF or CRLF; a leading UTF-8 BOM is ignored, decoded or read as Latin-1.
  */
-export type Delimiters = { field: string; component: string; repetition: string; escape: string; subcomponent: string };
+export type Delimiters = {
+  field: string;
+  component: string;
+  repetition: string;
+  escape: string;
+  subcomponent: string;
+  /** The fifth MSH-2 character of v2.7+ (`#`): written `\P\` in data. */
+  truncation?: string;
+};
 
 export type MessageHeader = {
   delimiters: Delimiters;
@@ -36,27 +44,20 @@ export class HeaderError extends Error {
   }
 }
 
+/** A leading UTF-8 byte order mark: decoded (U+FEFF), or its three bytes read as Latin-1 (`ï»¿`). */
+const BOM = /^(?:\uFEFF|\u00EF\u00BB\u00BF)/;
+
 export function splitSegments(text: string): string[] {
-  return text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/).filter((s) => s.trim() !== '');
+  return text.replace(BOM, '').split(/\r\n|\r|\n/).filter((s) => s.trim() !== '');
 }
 
 export function readHeader(text: string): MessageHeader {
   const msh = splitSegments(text)[0];
-  if (!msh?.startsWith('MSH') || msh.length < 8) {
+  if (!msh?.startsWith('MSH') || msh.length < 7) {
     throw new HeaderError('The message does not start with an MSH segment');
   }
   const field = msh.charAt(3);
-  const enc = msh.slice(4, 8);
-  const delimiters: Delimiters = {
-    field,
-    component: enc.charAt(0) || '^',
-    repetition: enc.charAt(1) || '~',
-    escape: enc.charAt(2) || '\\',
-    subcomponent: enc.charAt(3) || '&',
-  };
-  if (/[A-Za-z0-9]/.test(field) || new Set([field, ...enc]).size !== 1 + enc.length) {
-    throw new HeaderError('MSH-1/MSH-2 do not define distinct delimiter characters');
-  }
+  const delimiters = delimitersOf(field, msh.slice(4).split(field)[0] ?? '');
   // MSH-1 is the field separator itself, so MSH-n is split index n-1.
   const parts = msh.split(field);
   const fields = ['', field, ...parts.slice(1)];
@@ -78,4 +79,21 @@ export function readHeader(text: string): MessageHeader {
     acceptAckType: f(15),
     applicationAckType: f(16),
   };
+}
+
+/**
+ * MSH-1 and MSH-2 (v2.5 §2.14.9.2): component, repetition, escape and sub-component characters, and from v2.7 a
+ * fifth, the truncation character. Old feeds send only the first three: their sub-component separator is `&`.
+ */
+function delimitersOf(field: string, enc: string): Delimiters {
+  const distinct = () => new HeaderError('MSH-1/MSH-2 do not define distinct delimiter characters');
+  if (/[A-Za-z0-9]/.test(field)) throw distinct();
+  if (enc.length < 3 || enc.length > 5) {
+    throw new HeaderError(`MSH-2 holds ${enc.length} encoding characters, not 3 to 5 (component, repetition, escape, sub-component, truncation)`);
+  }
+  const chars = enc.length === 3 ? `${enc}&` : enc;
+  if (new Set([field, ...chars]).size !== 1 + chars.length) throw distinct();
+  const d: Delimiters = { field, component: chars.charAt(0), repetition: chars.charAt(1), escape: chars.charAt(2), subcomponent: chars.charAt(3) };
+  if (chars.length === 5) d.truncation = chars.charAt(4);
+  return d;
 }

@@ -1,11 +1,13 @@
 /**
  * @module translate/hl7v2/parse — an HL7 v2 message as segments → fields → repetitions → components →
  * sub-components, with the message's own delimiters (MSH-1, MSH-2) and escape sequences decoded (v2.5 §2.7).
+ * `\Xhh..\` bytes are read in the message's character set: the partner's, when configured, else MSH-18.
  *
  * Written here rather than taken from `@medplum/core` `Hl7Message` or `node-hl7-client`, which do not decode
  * escapes or tell `""` (delete this value) from an empty field (no information).
  */
-import { readHeader, splitSegments, type Delimiters } from './header.ts';
+import { decodeAs } from './charset.ts';
+import { readHeader, splitSegments, type Delimiters, type MessageHeader } from './header.ts';
 
 /** `""` in a field: the sender asks to delete the stored value (v2.5 §2.5.3). */
 export const DELETE = Symbol('delete');
@@ -17,11 +19,14 @@ export class Segment {
   /** fields[n] is field n (1-based, as in `PID-3`); for MSH, fields[1] is the field separator. */
   readonly fields: string[];
   private readonly d: Delimiters;
+  /** HL7 table 0211 name of the character set `\Xhh..\` escapes are read in; none: UTF-8, else ISO 8859-1. */
+  private readonly charset: string | undefined;
   /** Field numbers a translation has looked at: the others that hold a value were not mapped. */
   private readonly read = new Set<number>();
 
-  constructor(raw: string, d: Delimiters) {
+  constructor(raw: string, d: Delimiters, charset?: string) {
     this.d = d;
+    this.charset = charset;
     const parts = raw.split(d.field);
     this.name = parts[0] ?? '';
     this.fields = this.name === 'MSH' ? ['MSH', d.field, ...parts.slice(1)] : parts;
@@ -62,7 +67,7 @@ export class Segment {
     const sub = comp.split(this.d.subcomponent)[s - 1];
     if (sub === undefined || sub === '') return undefined;
     if (sub === '""') return DELETE;
-    return unescape(sub, this.d);
+    return unescape(sub, this.d, this.charset);
   }
 
   /** Like `get` but only text: `DELETE` and empty both give undefined. */
@@ -81,14 +86,22 @@ export class Segment {
   }
 }
 
+export type MessageOptions = {
+  /** The sending partner's configured character set (HL7 table 0211), for senders whose MSH-18 is missing or wrong. */
+  charset?: string;
+};
+
 export class Hl7v2Message {
   readonly segments: Segment[];
   readonly delimiters: Delimiters;
+  /** The character set of the message (HL7 table 0211): the partner's, else MSH-18; undefined when neither says. */
+  readonly charset: string | undefined;
 
-  constructor(text: string) {
+  constructor(text: string, options: MessageOptions = {}) {
     const header = readHeader(text);
     this.delimiters = header.delimiters;
-    this.segments = splitSegments(text).map((s) => new Segment(s, header.delimiters));
+    this.charset = options.charset || msh18(header);
+    this.segments = splitSegments(text).map((s) => new Segment(s, header.delimiters, this.charset));
   }
 
   first(name: string): Segment | undefined {
@@ -100,8 +113,17 @@ export class Hl7v2Message {
   }
 }
 
-/** Decodes `\F\ \S\ \T\ \R\ \E\ \Xhh..\ \.br\` with the message's own escape character (v2.5 §2.7.4–2.7.6). */
-export function unescape(s: string, d: Delimiters): string {
+/** MSH-18 character set, first repetition (the one the message is written in). */
+function msh18(header: MessageHeader): string | undefined {
+  return header.fields[18]?.split(header.delimiters.repetition)[0]?.trim() || undefined;
+}
+
+/**
+ * Decodes `\F\ \S\ \T\ \R\ \E\ \P\ \Xhh..\ \.br\` with the message's own escape character (v2.5 §2.7.4–2.7.6),
+ * hex bytes in `charset` (HL7 table 0211). Leniently, as real feeds need: a sequence it does not know (`\temp\`
+ * of `C:\temp\x`), an invalid hex escape (`\XE\`) and a lone escape character are kept as written.
+ */
+export function unescape(s: string, d: Delimiters, charset?: string): string {
   const e = d.escape;
   if (!s.includes(e)) return s;
   let out = '';
@@ -117,30 +139,34 @@ export function unescape(s: string, d: Delimiters): string {
       break;
     }
     const seq = s.slice(i + 1, end);
-    switch (seq) {
-      case 'F':
-        out += d.field;
-        break;
-      case 'S':
-        out += d.component;
-        break;
-      case 'T':
-        out += d.subcomponent;
-        break;
-      case 'R':
-        out += d.repetition;
-        break;
-      case 'E':
-        out += e;
-        break;
-      case '.br':
-        out += '\n';
-        break;
-      default:
-        if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += Buffer.from(seq.slice(1), 'hex').toString('utf8');
-        else out += ''; // unknown formatting sequences (\H\, \N\, \.sp\ …) carry no text
-    }
+    out += escaped(seq, d, charset) ?? s.slice(i, end + 1);
     i = end;
   }
   return out;
+}
+
+/** The text of one escape sequence (between the escape characters), undefined when it is not one. */
+function escaped(seq: string, d: Delimiters, charset: string | undefined): string | undefined {
+  switch (seq) {
+    case 'F':
+      return d.field;
+    case 'S':
+      return d.component;
+    case 'T':
+      return d.subcomponent;
+    case 'R':
+      return d.repetition;
+    case 'E':
+      return d.escape;
+    case 'P':
+      return d.truncation;
+    case '.br':
+      return '\n';
+    case 'H':
+    case 'N':
+      return ''; // highlighting on and off: no text
+  }
+  if (/^\.(sp|fi|nf|in|ti|sk|ce)( ?[+-]?\d+)?$/.test(seq)) return ''; // formatted text commands (FT): no text
+  const hex = /^X((?:[0-9A-Fa-f]{2})+)$/.exec(seq)?.[1];
+  return hex === undefined ? undefined : decodeAs(Buffer.from(hex, 'hex'), charset).text;
 }

@@ -5,14 +5,15 @@
  * README. Translations are pure: text in, plan out (./plan.ts).
  */
 import { mergePlan, registrationPlan } from './adt.ts';
-import type { TranslateOptions } from './entries.ts';
+import type { TranslateOptions as PlanOptions } from './entries.ts';
 import { contentError } from './datatypes.ts';
-import { Hl7v2Message } from './parse.ts';
+import { Hl7v2Message, type MessageOptions } from './parse.ts';
 import { referralPlan, referralResponsePlan } from './ref.ts';
 import { schedulingPlan } from './siu.ts';
 import type { Plan } from './plan.ts';
 
-export type { TranslateOptions } from './entries.ts';
+/** What a translation knows of the sender: its time zone (./entries.ts) and, where configured, its character set. */
+export type TranslateOptions = PlanOptions & MessageOptions;
 
 export type Translator = (msg: Hl7v2Message, opts: TranslateOptions) => Plan;
 
@@ -32,7 +33,7 @@ export const TRANSLATORS: ReadonlyMap<string, Translator> = new Map<string, Tran
 
 /** Translates one message; a type without a translation is a content error with HL7 table 0357 code 200. */
 export function translate(text: string, opts: TranslateOptions): Plan {
-  const msg = new Hl7v2Message(text);
+  const msg = new Hl7v2Message(text, { charset: opts.charset });
   const msh = msg.first('MSH');
   const type = `${msh?.text(9, 1) ?? ''}^${msh?.text(9, 2) ?? ''}`;
   const translator = TRANSLATORS.get(type);

@@ -67,7 +67,7 @@ describe('MLLP listener', () => {
     socket.write(frame(garbage));
     const [ack] = await acks(1);
     expect(ack!.split('\r')[1]).toMatch(/^MSA\|AR\|/);
-    expect(ack).toContain('ERR||MSH|100^Segment sequence error^HL70357|E');
+    expect(ack).toContain('ERR||MSH^1|100^Segment sequence error^HL70357|E');
     const rows = await g.db.sql`SELECT status FROM message WHERE raw = ${Buffer.from(garbage)}`;
     expect(rows.map((r) => r.status)).toEqual(['rejected']);
     socket.end();

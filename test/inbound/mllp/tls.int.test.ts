@@ -12,8 +12,9 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { frame, MllpFramer } from '../../../src/inbound/mllp/framer.ts';
+import { addClient } from '../../../src/access/clients.ts';
 import { fingerprintOf, loadPartners } from '../../../src/partners.ts';
-import { client, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
+import { client, getToken, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'frontdesk-tls-'));
 const f = (name: string) => join(dir, name);
@@ -32,6 +33,10 @@ function makeCert(name: string, ca: string, cn: string, server = false): void {
 let g: TestGateway;
 let serverOnly: TestGateway;
 let partnerFingerprint: string;
+/** An OAuth client the lakeside-lab partner lists: over HTTP it speaks for that partner only. */
+const httpClient = unique('lakeside-http');
+const HTTP_SECRET = 'lakeside-secret-for-tests';
+
 beforeAll(async () => {
   makeCa('ca');
   makeCa('otherca');
@@ -55,12 +60,14 @@ beforeAll(async () => {
           organization: { name: 'Lakeside Lab', identifier: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1098765432' } },
           hl7v2: { senders: [{ facility: 'LAKESIDE' }] },
           tls: { subject: 'CN=lakeside.example.org' },
+          clients: [httpClient],
         },
       ],
     })
   );
   const tls = { FRONTDESK_MLLP_TLS_CERT: f('server.crt'), FRONTDESK_MLLP_TLS_KEY: f('server.key') };
   g = await testGateway({ ...tls, FRONTDESK_MLLP_TLS_CA: f('ca.crt'), FRONTDESK_PARTNERS: f('partners.json'), FRONTDESK_TIME_ZONE: 'UTC' });
+  await addClient(g.db.sql, { id: httpClient, secret: HTTP_SECRET, scopes: 'system/hl7v2.c system/Message.rus' });
   serverOnly = await testGateway(tls);
 });
 afterAll(async () => {
@@ -124,6 +131,41 @@ describe('MLLP over TLS with client certificates', () => {
     await waitFor(c, 3);
     c.socket.end();
     expect(c.acks.map((a) => a.split('\r')[1])).toEqual(controls.map((x) => `MSA|AA|${x}`));
+  });
+
+  it('keeps a message refused for its certificate refused when it is reprocessed', async () => {
+    const c = await open(g.mllp.port, 'ortho');
+    const control = id();
+    c.socket.write(frame(adt(control, 'LAB|LAKESIDE')));
+    await waitFor(c, 1);
+    c.socket.end();
+    const [row] = await g.db.sql`SELECT id::text, status, partner_authenticated FROM message WHERE control_id = ${control}`;
+    expect(row).toMatchObject({ status: 'rejected', partner_authenticated: true });
+    const token = await getToken(g);
+    const res = await fetch(`${new URL(g.fhirUrl).origin}/messages/${row!.id}/$reprocess`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { status: string; acknowledgment: string };
+    expect(body.status).toBe('rejected');
+    expect(body.acknowledgment).toContain('is not a sender of partner "northside-ortho"');
+    const [after] = await g.db.sql`SELECT status FROM message WHERE id = ${row!.id}`;
+    expect(after!.status).toBe('rejected');
+    expect((await client(g)('GET', `Patient?identifier=${control}`)).body.entry ?? []).toHaveLength(0);
+  });
+
+  it('holds an OAuth client a partner lists to that partner’s senders over POST /hl7v2', async () => {
+    const token = await getToken(g, undefined, { id: httpClient, secret: HTTP_SECRET });
+    const post = async (body: string) =>
+      (await fetch(`${new URL(g.fhirUrl).origin}/hl7v2`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'x-application/hl7-v2+er7' }, body })).text();
+    const theirs = id();
+    expect((await post(adt(theirs, 'LABAPP|LAKESIDE'))).split('\r')[1]).toBe(`MSA|AA|${theirs}`);
+    const other = id();
+    const refused = (await post(adt(other, 'ORTHO_PM|NORTHSIDE'))).split('\r');
+    expect(refused[1]).toMatch(new RegExp(`^MSA\\|AR\\|${other}`));
+    expect(refused[2]).toContain('is not a sender of partner "lakeside-lab"');
+    const rows = await g.db.sql`SELECT control_id, status, partner, partner_authenticated FROM message WHERE control_id IN (${theirs}, ${other}) ORDER BY id`;
+    expect(rows.map((r) => [r.status, r.partner, r.partner_authenticated])).toEqual([
+      ['processed', 'lakeside-lab', true],
+      ['rejected', 'lakeside-lab', true],
+    ]);
   });
 
   it('refuses a partner certificate sending under another MSH-3/MSH-4 (AR), stored as rejected', async () => {

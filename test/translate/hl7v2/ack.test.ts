@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildAck } from '../../../src/translate/hl7v2/ack.ts';
+import { buildAck, errorLocation } from '../../../src/translate/hl7v2/ack.ts';
 import { HeaderError, readHeader } from '../../../src/translate/hl7v2/header.ts';
 
 const ADT = [
@@ -47,7 +47,30 @@ describe('HL7 v2 ACK', () => {
     });
     const segments = ack.split('\r');
     expect(segments[1]).toBe('MSA|AR|CTRL123|Message type ADT\\S\\A04 is not supported');
-    expect(segments[2]).toBe('ERR||MSH\\S\\1\\S\\9|200^Unsupported message type^HL70357|E||||Message type ADT\\S\\A04 is not supported');
+    expect(segments[2]).toBe('ERR||MSH^1^9|200^Unsupported message type^HL70357|E||||Message type ADT\\S\\A04 is not supported');
+  });
+
+  it('writes ERR-2 as an ERL (segment ^ sequence ^ field ^ repetition ^ component ^ sub-component) in the message\'s separators', () => {
+    expect(errorLocation('PID')).toEqual({ erl: ['PID', '1'] });
+    expect(errorLocation('PID-3')).toEqual({ erl: ['PID', '1', '3'] });
+    expect(errorLocation('NK1[2]-16')).toEqual({ erl: ['NK1', '2', '16'] });
+    expect(errorLocation('PID-3.4.1')).toEqual({ erl: ['PID', '1', '3', '', '4', '1'] });
+    expect(errorLocation('MSH^1^9')).toEqual({ erl: ['MSH', '1', '9'] });
+    expect(errorLocation('Patient.telecom[0].value')).toEqual({ other: 'Patient.telecom[0].value' });
+    const h = readHeader('MSH#@*$%#APP#FAC#R#RF#2026##ADT@A04#C9#P#2.5');
+    const err = buildAck(h, { code: 'AE', controlId: 'A', time, error: { code: '102', text: 'bad date', location: 'IN1[2]-12' } }).split('\r')[2];
+    expect(err).toBe('ERR##IN1@2@12#102@Data type error@HL70357#E####bad date');
+    // Not a segment position: ERR-2 stays empty and the element goes in ERR-7 (diagnostic information).
+    const other = buildAck(readHeader(ADT), { code: 'AE', controlId: 'A', time, error: { code: '102', text: 'invalid', location: 'Patient.telecom[0].value' } }).split('\r')[2];
+    expect(other).toBe('ERR|||102^Data type error^HL70357|E|||Patient.telecom[0].value|invalid');
+  });
+
+  it('fills ERR-1 (ELD) as well for messages of versions before 2.5', () => {
+    const h = readHeader('MSH|^~\\&|APP|FAC|R|RF|2026||ADT^A04|C9|P|2.3');
+    const err = buildAck(h, { code: 'AE', controlId: 'A', time, error: { code: '101', text: 'no id', location: 'PID-3' } }).split('\r')[2];
+    expect(err).toBe('ERR|PID^1^3^101&Required field missing&HL70357|PID^1^3|101^Required field missing^HL70357|E||||no id');
+    const whole = buildAck(h, { code: 'AE', controlId: 'A', time, error: { code: '100', text: 'no PID', location: 'PID' } }).split('\r')[2];
+    expect(whole?.startsWith('ERR|PID^1^^100&Segment sequence error&HL70357|PID^1|')).toBe(true);
   });
 
   it('answers in the delimiters of the message it acknowledges', () => {

@@ -1,7 +1,7 @@
 /**
  * Every parsing rule of issue 5 point 2, on the pure parser: delimiters from MSH-1/2, escapes, repetitions,
- * components and sub-components, segment ends, BOM, MSH-18 character sets and a partner's override, empty vs `""`,
- * trailing fields, Z-segments reported as unmapped, batches, versions 2.3–2.8, time zones.
+ * components and sub-components, segment ends, BOM, empty vs `""`, trailing fields, Z-segments reported as unmapped,
+ * batches, versions 2.3–2.8, time zones. MSH-18 character sets and a partner's override: ./charset.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { registrationPlan } from '../../../src/translate/hl7v2/adt.ts';
@@ -10,13 +10,24 @@ import { decodeHl7 } from '../../../src/translate/hl7v2/charset.ts';
 import { addMinutes, dateTime, instant } from '../../../src/translate/hl7v2/datatypes.ts';
 import { readHeader } from '../../../src/translate/hl7v2/header.ts';
 import { DELETE, Hl7v2Message } from '../../../src/translate/hl7v2/parse.ts';
-import type { Patient } from '@medplum/fhirtypes';
+import { OperationOutcomeError } from '@medplum/core';
+import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
 
 const MSH = 'MSH|^~\\&|APP|FAC|FD|FD|20260301101500||ADT^A04^ADT_A01|C1|P|2.5.1';
 
 function patientOf(text: string, timeZone = 'UTC'): Patient {
   const plan = registrationPlan(new Hl7v2Message(text), { timeZone });
   return plan.entries.find((e) => e.resource.resourceType === 'Patient')!.resource as Patient;
+}
+
+/** The OperationOutcome a function throws (undefined when it throws none, or something else). */
+function outcomeOf(fn: () => unknown): OperationOutcome | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) return err.outcome;
+  }
+  return undefined;
 }
 
 describe('delimiters come from MSH-1 and MSH-2', () => {
@@ -36,6 +47,31 @@ describe('delimiters come from MSH-1 and MSH-2', () => {
     expect(() => readHeader('MSH|^^\\&|x')).toThrow(/distinct/);
     expect(() => readHeader('PID|1')).toThrow(/MSH/);
   });
+
+  it('reads an old feed’s MSH-2 of three characters, sub-components then separated by &', () => {
+    const text = 'MSH|^~\\|APP|FAC|FD|FD|20260301||ADT^A04|C1|P|2.3\rPID|1||M1^^^FAC&1.2.3&ISO^MR||Doe^Jane';
+    const h = readHeader(text);
+    expect(h.delimiters).toEqual({ field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' });
+    expect([h.code, h.trigger, h.controlId, h.version]).toEqual(['ADT', 'A04', 'C1', '2.3']);
+    const pid = new Hl7v2Message(text).first('PID')!;
+    expect(pid.text(3, 4, 2)).toBe('1.2.3');
+    expect(pid.text(5, 2)).toBe('Jane');
+  });
+
+  it('reads v2.7’s fifth encoding character, the truncation character, written \\P\\ in data', () => {
+    const text = 'MSH|^~\\&#|APP|FAC|FD|FD|20260301||ADT^A04^ADT_A01|C1|P|2.7\rNTE|1||Room #4^cut\\P\\';
+    const h = readHeader(text);
+    expect(h.delimiters).toEqual({ field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&', truncation: '#' });
+    expect([h.code, h.trigger, h.controlId, h.version]).toEqual(['ADT', 'A04', 'C1', '2.7']);
+    const nte = new Hl7v2Message(text).first('NTE')!;
+    expect(nte.text(3, 1)).toBe('Room #4');
+    expect(nte.text(3, 2)).toBe('cut#');
+  });
+
+  it('refuses an MSH-2 of fewer than 3 or more than 5 characters', () => {
+    expect(() => readHeader('MSH|^~|APP')).toThrow(/MSH-2 holds 2 encoding characters/);
+    expect(() => readHeader('MSH|^~\\&#!|APP')).toThrow(/MSH-2 holds 6 encoding characters/);
+  });
 });
 
 describe('escape sequences', () => {
@@ -51,6 +87,15 @@ describe('escape sequences', () => {
     ['\\H\\bold\\N\\', 'bold'],
     ['lone \\ backslash', 'lone \\ backslash'],
   ])('%s → %s', (raw, decoded) => expect(seg(raw).text(3)).toBe(decoded));
+
+  it.each([
+    ['C:\\temp\\x', 'C:\\temp\\x'],
+    ['odd \\XE\\ hex', 'odd \\XE\\ hex'],
+    ['not \\XZZ\\ hex', 'not \\XZZ\\ hex'],
+    ['empty \\X\\ hex', 'empty \\X\\ hex'],
+    ['local \\Zfoo\\ escape', 'local \\Zfoo\\ escape'],
+    ['no truncation character: \\P\\', 'no truncation character: \\P\\'],
+  ])('keeps a sequence it does not know as written: %s', (raw, kept) => expect(seg(raw).text(3)).toBe(kept));
 
   it('decodes escapes with the message’s own escape character', () => {
     const m = new Hl7v2Message('MSH|^~!&|A|F|B|G|20260301||ADT^A04|C|P|2.5\rNTE|1||x!F!y');
@@ -110,39 +155,14 @@ describe('segment ends and byte order mark', () => {
     expect(readHeader(text).controlId).toBe('C1');
     expect(new Hl7v2Message(text).segments[0]!.name).toBe('MSH');
   });
+  it('ignores a BOM read as Latin-1 (ï»¿), as the transport peeks at the header', () => {
+    const text = `\u00EF\u00BB\u00BF${[MSH, ...body].join('\r')}`;
+    expect(readHeader(text).controlId).toBe('C1');
+    expect(new Hl7v2Message(text).segments.map((s) => s.name)).toEqual(['MSH', 'PID', 'ZXX']);
+  });
   it('keeps Z-segments and reports them as unmapped', () => {
     const plan = registrationPlan(new Hl7v2Message([MSH, ...body].join('\r')), { timeZone: 'UTC' });
     expect(plan.unmapped).toContain('ZXX');
-  });
-});
-
-describe('MSH-18 character sets', () => {
-  const msg = (charset: string) => `MSH|^~\\&|APP|FAC|FD|FD|20260301||ADT^A04|C1|P|2.5.1||||||${charset}\rPID|1||M1^^^FAC^MR||Muñoz^José\r`;
-  it('reads ISO 8859-1 when MSH-18 says 8859/1', () => {
-    const d = decodeHl7(Buffer.from(msg('8859/1'), 'latin1'));
-    expect(d.charset).toBe('ISO 8859-1');
-    expect(patientOf(d.text).name?.[0]).toEqual({ family: 'Muñoz', given: ['José'] });
-  });
-  it('reads UTF-8 when MSH-18 says UNICODE UTF-8', () => {
-    const d = decodeHl7(Buffer.from(msg('UNICODE UTF-8'), 'utf8'));
-    expect(patientOf(d.text).name?.[0]?.family).toBe('Muñoz');
-    expect(d.problem).toBeUndefined();
-  });
-  it('reads ASCII', () => {
-    const d = decodeHl7(Buffer.from(msg('ASCII').replace('ñ', 'n').replace('é', 'e'), 'ascii'));
-    expect(patientOf(d.text).name?.[0]?.family).toBe('Munoz');
-  });
-  it('without MSH-18: UTF-8 when the bytes are UTF-8, else ISO 8859-1', () => {
-    expect(patientOf(decodeHl7(Buffer.from(msg(''), 'utf8')).text).name?.[0]?.family).toBe('Muñoz');
-    expect(patientOf(decodeHl7(Buffer.from(msg(''), 'latin1')).text).name?.[0]?.family).toBe('Muñoz');
-  });
-  it('a partner’s configured character set wins over a wrong MSH-18', () => {
-    const bytes = Buffer.from(msg('UNICODE UTF-8'), 'latin1'); // says UTF-8, is Latin-1
-    expect(decodeHl7(bytes).problem).toMatch(/not valid UTF-8/);
-    expect(patientOf(decodeHl7(bytes, '8859/1').text).name?.[0]?.family).toBe('Muñoz');
-  });
-  it('reports a character set it does not know', () => {
-    expect(decodeHl7(Buffer.from(msg('KLINGON'))).problem).toMatch(/KLINGON/);
   });
 });
 
@@ -187,6 +207,16 @@ describe('times without an offset are read in the sender’s time zone', () => {
   it('keeps the precision of a date alone; an instant gets midnight in the zone', () => {
     expect(dateTime('202607', 'X', 'America/Chicago')).toBe('2026-07');
     expect(instant('20260715', 'X', 'America/New_York')).toBe('2026-07-15T00:00:00-04:00');
+  });
+  it('refuses impossible time zone offsets with a content error (table 0357 code 102) at the field', () => {
+    expect(dateTime('202603051430+1400', 'X', 'UTC')).toBe('2026-03-05T14:30:00+14:00');
+    expect(dateTime('202603051430-1400', 'X', 'UTC')).toBe('2026-03-05T14:30:00-14:00');
+    for (const v of ['202603051430+2500', '202603051430-1401', '202603051430+0160', '202603051430-0599']) {
+      const issue = outcomeOf(() => dateTime(v, 'TQ1-7', 'UTC'))?.issue?.[0];
+      expect(issue?.details?.text, v).toMatch(/TQ1-7 has an impossible time zone offset/);
+      expect(issue?.details?.coding?.[0]?.code).toBe('102');
+      expect(issue?.expression).toEqual(['TQ1-7']);
+    }
   });
   it('refuses impossible dates and times with a content error at the field', () => {
     expect(() => dateTime('20260231', 'PID-7', 'UTC')).toThrow(/PID-7 is not a calendar date/);
