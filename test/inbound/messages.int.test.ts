@@ -64,6 +64,33 @@ describe('message log', () => {
     expect((await call('/messages?since=yesterday')).status).toBe(400);
   });
 
+  it('filters by received time (since, until) and direction, and pages through the next link to the end', async () => {
+    const sender = unique('TIME').replace(/[^A-Za-z0-9]/g, '').slice(-16);
+    const ids = Array.from({ length: 5 }, () => unique('p').slice(-20));
+    for (const id of ids.slice(0, 2)) await call('/hl7v2', { method: 'POST', body: msg(id, 'ZZT^Z01', sender) });
+    await new Promise((r) => setTimeout(r, 50));
+    const cut = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 50));
+    for (const id of ids.slice(2)) await call('/hl7v2', { method: 'POST', body: msg(id, 'ZZT^Z01', sender) });
+    const of = async (q: string) => (await call(`/messages?sender=${sender}^CLINIC&${q}`)).body.messages.map((m: { controlId: string }) => m.controlId);
+    expect(await of(`until=${encodeURIComponent(cut)}`)).toEqual(ids.slice(0, 2).reverse());
+    expect(await of(`since=${encodeURIComponent(cut)}`)).toEqual(ids.slice(2).reverse());
+    expect(await of('direction=outbound')).toEqual([]);
+    expect(await of('direction=inbound')).toHaveLength(5);
+    // Two at a time: the next links visit every message once, newest first, and the last page has none.
+    const seen: string[] = [];
+    let next: string | null = `/messages?sender=${sender}^CLINIC&_count=2`;
+    let pages = 0;
+    while (next) {
+      const page: { body: { messages: { controlId: string }[]; next: string | null } } = await call(next);
+      seen.push(...page.body.messages.map((m) => m.controlId));
+      next = page.body.next;
+      pages++;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    expect(pages).toBe(3);
+  });
+
   it('needs Message.rs to read and Message.u to reprocess', async () => {
     expect((await call('/messages', { scope: 'none' })).status).toBe(401);
     expect((await call('/messages', { scope: 'system/Patient.rs' })).status).toBe(403);

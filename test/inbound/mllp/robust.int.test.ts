@@ -148,6 +148,34 @@ describe('MLLP connections', () => {
     }
   });
 
+  it('stops reading a connection whose queue is full (backpressure), and reads on once it drains', async () => {
+    const log = createLogger(loadConfig({ FRONTDESK_LOG_LEVEL: 'silent' }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let handled = 0;
+    const listener = await startMllpListener({ host: '127.0.0.1', port: 0, maxFrameBytes: 1 << 20, idleTimeoutMs: 60_000, log, newControlId: () => 'X' }, async () => {
+      await gate;
+      handled++;
+      return [];
+    });
+    try {
+      const p = await open(listener.port);
+      const one = frame(`MSH|^~\\&|A||FD||20260101||ADT^A04|BP|P|2.5.1\rNTE|1||${'y'.repeat(1000)}\r`);
+      const count = 20_000; // ~20 MB: far more than the kernel's socket buffers hold
+      p.socket.write(Buffer.concat(Array.from({ length: count }, () => one)));
+      await new Promise((r) => setTimeout(r, 1000));
+      // The listener holds a bounded queue: the rest waits on the sender's side, unread.
+      expect(p.socket.writableLength).toBeGreaterThan(5_000_000);
+      release();
+      for (let i = 0; i < 300 && handled < count; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(handled).toBe(count);
+      expect(p.socket.writableLength).toBe(0);
+      p.socket.end();
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('processes pipelined messages about one patient strictly in order: register, then two updates', async () => {
     const mrn = control();
     const ids = [control(), control(), control()];

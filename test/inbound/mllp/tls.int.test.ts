@@ -166,6 +166,12 @@ describe('MLLP over TLS with client certificates', () => {
       ['processed', 'lakeside-lab', true],
       ['rejected', 'lakeside-lab', true],
     ]);
+    // The message log filters by partner.
+    const log = (await (await fetch(`${new URL(g.fhirUrl).origin}/messages?partner=lakeside-lab&_count=500`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      messages: { controlId: string; partner: string }[];
+    };
+    expect(log.messages.filter((m) => m.controlId === theirs || m.controlId === other)).toHaveLength(2);
+    expect(log.messages.every((m) => m.partner === 'lakeside-lab')).toBe(true);
   });
 
   it('refuses a partner certificate sending under another MSH-3/MSH-4 (AR), stored as rejected', async () => {
