@@ -3,7 +3,7 @@
  * conditional references, the entries of an HL7 v2 plan): their ids, at most two (one decides, two prove
  * ambiguity).
  */
-import type { SearchRequest } from '@medplum/core';
+import { splitSearchOnComma, type SearchRequest } from '@medplum/core';
 import type { Sql } from 'postgres';
 import { buildWhere } from './search-sql.ts';
 
@@ -27,12 +27,25 @@ export async function matchIds(sql: Sql, search: SearchRequest, baseUrl: string,
 export async function lockAndMatch(sql: Sql, search: SearchRequest, baseUrl: string, refuse: (unsupported: string) => never): Promise<string[]> {
   const first = await matchIds(sql, search, baseUrl, refuse);
   if (first.length > 0) return first;
-  const key = `${search.resourceType}?${(search.filters ?? [])
-    .map((f) => `${f.code}:${f.operator}=${f.value}`)
-    .sort()
-    .join('&')}`;
-  // postgres.js sends a query when it is awaited: `execute()` sends the lock now, before the look that follows.
-  const lock = sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute();
+  // postgres.js sends a query when it is awaited: `execute()` sends the locks now, before the look that follows.
+  // Sorted, so that two writers wanting the same keys take them in the same order.
+  const lock = sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${lockKeys(search)}::text[]) AS k ORDER BY k`.execute();
   const [, ids] = await Promise.all([lock, matchIds(sql, search, baseUrl, refuse)]);
   return ids;
+}
+
+/**
+ * What a creating writer locks. A match by identifiers locks each identifier (`Patient|identifier=s|v`): two
+ * messages naming one new patient by different lists of identifiers (`A~B`, `B~C`) share a lock and cannot both
+ * create it. Any other match locks its whole normalised search.
+ */
+export function lockKeys(search: SearchRequest): string[] {
+  const identifiers = (search.filters ?? []).filter((f) => f.code === 'identifier' && f.operator === 'eq');
+  if (identifiers.length) return [...new Set(identifiers.flatMap((f) => splitSearchOnComma(f.value).map((v) => `${search.resourceType}|identifier=${v}`)))];
+  return [
+    `${search.resourceType}?${(search.filters ?? [])
+      .map((f) => `${f.code}:${f.operator}=${f.value}`)
+      .sort()
+      .join('&')}`,
+  ];
 }

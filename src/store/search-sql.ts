@@ -217,7 +217,7 @@ class Builder {
     if (targets.length === 0) return undefined;
     const t = `t${++this.aliases}`;
     const s = sql(`s${++this.aliases}`);
-    const inner = this.filter(targets, { code: f.code.slice(dot + 1), operator: f.operator, value: f.value }, t, depth + 1);
+    const inner = this.filter(targets, chainedFilter(f.code.slice(dot + 1), f), t, depth + 1);
     if (!inner) return undefined;
     const tt = sql(t);
     return sql`EXISTS (SELECT 1 FROM search_reference ${s} JOIN resource ${tt}
@@ -241,6 +241,22 @@ class Builder {
       WHERE ${s}.resource_type = ${type} AND ${s}.code = ${refParam} AND ${s}.target = ${sql(a)}.resource_type || '/' || ${sql(a)}.id
         AND NOT ${hh}.deleted AND (${inner}))`;
   }
+}
+
+/** Modifiers the last link of a chain may carry (`subject:Patient.name:exact=…`), as the operators they stand for. */
+const CHAIN_MODIFIERS = new Set(['exact', 'contains', 'text', 'not', 'missing', 'above', 'below', 'identifier', 'of-type', 'in', 'not-in']);
+
+/**
+ * The filter for the rest of a chain. Medplum's parser keeps a modifier of the chain's last parameter inside the
+ * code (`name:exact`): it becomes the operator, as it would on an unchained parameter. Another link (`x.y`) is
+ * passed on whole; an unknown modifier leaves the code as it is, which no parameter matches (refused).
+ */
+function chainedFilter(rest: string, f: Filter): Filter {
+  const colon = rest.indexOf(':');
+  if (rest.includes('.') || colon < 0) return { code: rest, operator: f.operator, value: f.value };
+  const modifier = rest.slice(colon + 1);
+  if (!CHAIN_MODIFIERS.has(modifier) || f.operator !== 'eq') return { code: rest, operator: f.operator, value: f.value };
+  return { code: rest.slice(0, colon), operator: modifier as Filter['operator'], value: f.value };
 }
 
 function isTypeModifier(op: string): boolean {

@@ -6,16 +6,17 @@
  * messages about the same patient cannot both create one) or gets a fresh id; entries refer to each other by
  * placeholder, and a match may name an earlier entry. Then every entry is written with the placeholders replaced
  * by `Type/id`: a new resource is created under its id; a stored one takes the message's values over its own —
- * fields the message leaves empty keep what is stored, fields sent as `""` are removed, identifiers and links are
- * united, never dropped — and is left untouched (no new version) when nothing changed. What is written is
- * validated against the base specification and the entry's profiles.
+ * fields the message leaves empty keep what is stored, fields sent as `""` remove what they feed, a valued field
+ * replaces what it feeds and no more (one slice of an array several fields feed: `mergeInto`), identifiers and
+ * links are united, never dropped — and is left untouched (no new version) when nothing changed. No resource gets
+ * a link to itself. What is written is validated against the base specification and the entry's profiles.
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import type { Repository } from '../store/repository.ts';
 import { contentError } from '../translate/hl7v2/datatypes.ts';
-import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
+import { inSlice, parsePart, type Part, type Plan, type PlanEntry } from '../translate/hl7v2/plan.ts';
 import type { Hl7Applied as Applied } from './receive-hl7v2.ts';
 import { validate } from '../validate/validator.ts';
 
@@ -85,7 +86,7 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
 
 /** An entry's resource as it is created: placeholders resolved, its defaults under it, checked against its profiles. */
 function newResource(e: PlanEntry, id: string, resolve: (text: string) => string): Resource {
-  const created = { ...e.defaults, ...(JSON.parse(resolve(JSON.stringify(e.resource))) as Resource), id } as Resource;
+  const created = withoutSelfLinks({ ...e.defaults, ...(JSON.parse(resolve(JSON.stringify(e.resource))) as Resource), id } as Resource);
   validateEntry(created, e);
   return created;
 }
@@ -95,7 +96,7 @@ async function writeEntry(tx: Repository, e: PlanEntry, target: { type: string; 
   if (e.mode === 'ensure') return;
   const incoming = JSON.parse(resolve(JSON.stringify(e.resource))) as Resource;
   const stored = await tx.read(target.type, target.id);
-  const merged = mergeInto(stored, incoming, e.remove);
+  const merged = withoutSelfLinks(mergeInto(stored, incoming, e.remove, e.partial));
   if (sameContent(stored, merged)) return;
   validateEntry(merged, e);
   await tx.update(merged);
@@ -106,14 +107,38 @@ function validateEntry(resource: Resource, e: PlanEntry): void {
   if (e.profiles.length) validate(resource, { profiles: e.profiles, profilesOnly: true });
 }
 
-/** The message's values over the stored ones; `""` removals applied; identifiers and links united. */
-export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: string[]): T {
-  const merged = { ...stored, ...structuredClone(incoming) } as unknown as Record<string, unknown>;
-  for (const key of remove) delete merged[key];
-  const s = stored as unknown as Record<string, unknown>;
-  const inc = incoming as unknown as Record<string, unknown>;
+/**
+ * A resource never links to itself: an A40 whose merged patient turns out to be the survivor (the merge sent
+ * again, or PID-3 and MRG-1 naming one patient) would give the survivor a `replaces` link to its own id.
+ */
+function withoutSelfLinks<T extends Resource>(resource: T): T {
+  const r = resource as T & { link?: { other?: { reference?: string } }[] };
+  if (!Array.isArray(r.link)) return resource;
+  const link = r.link.filter((l) => l.other?.reference !== `${resource.resourceType}/${resource.id}`);
+  if (link.length === r.link.length) return resource;
+  const { link: _dropped, ...rest } = r;
+  return (link.length ? { ...rest, link } : rest) as T;
+}
+
+/**
+ * The message's values over the stored ones. First the parts the sender deleted (`""`) go from what is stored;
+ * then each element the message sets replaces the stored one — only in the parts it sets where several fields
+ * feed the element (`partial`: the stored items of those slices, or those members, are replaced, the rest kept) —
+ * and identifiers and links are united, never dropped.
+ */
+export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: string[], partial: string[] = []): T {
+  // A shallow copy is enough: removals and merged parts build new elements, they never change the stored ones.
+  const base = { ...stored } as unknown as Record<string, unknown>;
+  for (const part of remove) removePart(base, parsePart(part));
+  const parts = partial.map(parsePart);
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(structuredClone(incoming) as unknown as Record<string, unknown>)) {
+    if (value === undefined || (UNITED as readonly string[]).includes(key)) continue;
+    const own = parts.filter((p) => p.element === key);
+    merged[key] = own.length ? mergeParts(base[key], value, own) : value;
+  }
   for (const key of UNITED) {
-    const all = [...((s[key] as unknown[] | undefined) ?? []), ...((inc[key] as unknown[] | undefined) ?? [])];
+    const all = [...((base[key] as unknown[] | undefined) ?? []), ...(((incoming as unknown as Record<string, unknown>)[key] as unknown[] | undefined) ?? [])];
     if (!all.length) continue;
     const seen = new Set<string>();
     merged[key] = all.filter((v) => {
@@ -126,6 +151,43 @@ export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: st
   merged.id = stored.id;
   merged.meta = stored.meta;
   return merged as unknown as T;
+}
+
+/** Deletes a part: the element, its member, or the items of its slice (an element left empty goes). */
+function removePart(r: Record<string, unknown>, p: Part): void {
+  const v = r[p.element];
+  if (p.member && v && typeof v === 'object' && !Array.isArray(v)) {
+    const { [p.member]: _gone, ...rest } = v as Record<string, unknown>;
+    if (Object.keys(rest).length) r[p.element] = rest;
+    else delete r[p.element];
+  } else if (p.slice && Array.isArray(v)) {
+    const kept = v.filter((item) => !inSlice(item, p.slice as NonNullable<Part['slice']>));
+    if (kept.length) r[p.element] = kept;
+    else delete r[p.element];
+  } else if (!p.member && !p.slice) delete r[p.element];
+}
+
+/**
+ * The message's parts of an element over the stored element: members over the stored object; for slices, the
+ * stored items in them (and any stored copy of an item the message sends) give way to the message's items, which
+ * take the place of the first of them, so an unchanged message leaves the array as it was.
+ */
+function mergeParts(stored: unknown, incoming: unknown, parts: Part[]): unknown {
+  if (parts.every((p) => p.member)) return { ...(stored as object | undefined), ...(incoming as object) };
+  if (!Array.isArray(stored) || !Array.isArray(incoming)) return incoming;
+  const same = new Set(incoming.map((i) => JSON.stringify(sortKeys(i))));
+  const replaced = (item: unknown) => parts.some((p) => p.slice && inSlice(item, p.slice)) || same.has(JSON.stringify(sortKeys(item)));
+  const out: unknown[] = [];
+  let placed = false;
+  for (const item of stored) {
+    if (!replaced(item)) out.push(item);
+    else if (!placed) {
+      out.push(...incoming);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(...incoming);
+  return out;
 }
 
 function sameContent(a: Resource, b: Resource): boolean {

@@ -1,8 +1,9 @@
 /**
  * HL7 v2 translations end to end against a real gateway and PostgreSQL: ADT registration with next of kin,
  * visit, allergies, diagnoses and a non-self subscriber; an unchanged repeat writes no new versions; A40 merge;
- * the SIU life of one appointment (book, reschedule, cancel) in the sender's time zone; enhanced acknowledgment
- * mode over a real MLLP socket; batches over HTTP; every corpus sample of the supported types accepted.
+ * the SIU life of one appointment (book, reschedule, modify, cancel, delete, no-show) in the sender's time zone;
+ * REF/RRI; AR for types without a translation; enhanced acknowledgment mode over a real MLLP socket; batches over
+ * HTTP; every corpus sample of the supported types accepted.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -17,7 +18,8 @@ let g: TestGateway;
 let fhir: ReturnType<typeof client>;
 let origin: string;
 beforeAll(async () => {
-  g = await testGateway({ FRONTDESK_TIME_ZONE: 'America/Chicago' });
+  // Public samples are often sent as training (MSH-11 T): accepted here, as a test system would.
+  g = await testGateway({ FRONTDESK_TIME_ZONE: 'America/Chicago', FRONTDESK_HL7_PROCESSING_ID: 'P,D,T' });
   fhir = client(g);
   origin = new URL(g.fhirUrl).origin;
 });
@@ -106,10 +108,40 @@ describe('ADT^A40 merge', () => {
     expect(merged).toMatchObject({ active: false, link: [{ other: { reference: `Patient/${survivor.id}` }, type: 'replaced-by' }] });
     // A later registration under the merged MRN updates the survivor, not the retired record.
     expect((await post(reg(gone, 'Keeper'))).segments[1]).toMatch(/^MSA\|AA/);
+    const registered = (await fhir('GET', `Patient/${survivor.id}`)).body;
+    // The merge sent again (a new MSH-10): MRG-1 now finds the survivor itself. Neither patient gets a new
+    // version, and the survivor no link to itself.
     const again = await post(merge());
     expect(again.segments[1]).toMatch(/^MSA\|AA/);
     const after = (await fhir('GET', `Patient/${merged.id}`)).body;
     expect(after.meta.versionId).toBe(merged.meta.versionId);
+    const kept = (await fhir('GET', `Patient/${survivor.id}`)).body;
+    expect(kept.meta.versionId).toBe(registered.meta.versionId);
+    expect(kept.link).toEqual([{ other: { reference: `Patient/${merged.id}` }, type: 'replaces' }]);
+  });
+
+  it('finds the merged patient by any MRG-1 identifier, not only the first', async () => {
+    const [keep, gone] = [id(), id()];
+    for (const [mrn, family] of [[keep, 'Keeper'], [gone, 'Duplicate']]) {
+      expect((await post([msh('ADT^A04^ADT_A01', id()), `PID|1||${mrn}^^^NORTHCLINIC^MR||${family}^Bo`].join('\r'))).segments[1]).toMatch(/^MSA\|AA/);
+    }
+    const res = await post([msh('ADT^A40^ADT_A39', id()), `PID|1||${keep}^^^NORTHCLINIC^MR||Keeper^Bo`, `MRG|X${id()}^^^NORTHCLINIC^PI~${gone}^^^NORTHCLINIC^MR`].join('\r'));
+    expect(res.segments[1], res.text).toMatch(/^MSA\|AA/);
+    const all = (await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${gone}`)).body.entry.map((e: any) => e.resource);
+    expect(all).toHaveLength(2); // the survivor (which took the identifier) and the merged one, retired
+    expect(all.filter((p: any) => p.active === false)).toHaveLength(1);
+  });
+
+  it('never links a patient to itself: an A40 whose PID-3 and MRG-1 name one patient changes nothing', async () => {
+    const [a, b] = [id(), id()];
+    expect((await post([msh('ADT^A04^ADT_A01', id()), `PID|1||${a}^^^NORTHCLINIC^MR~${b}^^^NORTHCLINIC^PI||Single^Cy||19900101|M`].join('\r'))).segments[1]).toMatch(/^MSA\|AA/);
+    const before = (await fhir('GET', `Patient?identifier=urn:frontdesk:id:NORTHCLINIC|${a}`)).body.entry[0].resource;
+    const res = await post([msh('ADT^A40^ADT_A39', id()), `PID|1||${a}^^^NORTHCLINIC^MR||Single^Cy||19900101|M`, `MRG|${b}^^^NORTHCLINIC^PI`].join('\r'));
+    expect(res.segments[1], res.text).toMatch(/^MSA\|AA/);
+    const after = (await fhir('GET', `Patient/${before.id}`)).body;
+    expect(after.link).toBeUndefined();
+    expect(after.active).not.toBe(false);
+    expect(after.meta.versionId).toBe(before.meta.versionId);
   });
 
   it('answers AE 204 when MRG-1 names no known patient', async () => {
@@ -119,13 +151,14 @@ describe('ADT^A40 merge', () => {
   });
 });
 
-describe('SIU: one appointment booked, rescheduled, cancelled', () => {
+describe('SIU: one appointment booked, rescheduled, modified, cancelled', () => {
   it('keeps one Appointment whose times are in the sender’s zone and whose status follows the events', async () => {
     const [mrn, filler, doc] = [id(), id(), `D${id()}`];
     const siu = (event: string, start: string, end: string, status = 'Booked') =>
       [
         msh(`SIU^${event}^SIU_S12`, id()),
-        `SCH||${filler}^NORTHCLINIC|||||Follow-up^Follow-up visit|ROUTINE|20|min|^^^${start}^${end}|||||||||||||${status}`,
+        // SCH-25 is the filler status (table 0278).
+        seg('SCH', { 2: `${filler}^NORTHCLINIC`, 7: 'Follow-up^Follow-up visit', 8: 'ROUTINE', 9: '20', 10: 'min', 11: `^^^${start}^${end}`, 25: status }),
         `PID|1||${mrn}^^^NORTHCLINIC^MR||Lindqvist^Ola||19650202|M`,
         'RGS|1',
         `AIP|1||${doc}^Patel^Nina^^^Dr|MD^Physician`,
@@ -144,10 +177,50 @@ describe('SIU: one appointment booked, rescheduled, cancelled', () => {
     expect((await post(siu('S13', '202603061000', '202603061020'))).segments[1]).toMatch(/^MSA\|AA/);
     const moved = (await fhir('GET', `Appointment/${appt.id}`)).body;
     expect(moved).toMatchObject({ status: 'booked', start: '2026-03-06T10:00:00-06:00' }); // before the switch: UTC-6
+    // S14 (modify) takes its status from SCH-25: Pending → pending.
+    expect((await post(siu('S14', '202603061000', '202603061020', 'Pending'))).segments[1]).toMatch(/^MSA\|AA/);
+    expect((await fhir('GET', `Appointment/${appt.id}`)).body.status).toBe('pending');
     expect((await post(siu('S15', '202603061000', '202603061020', 'Cancelled'))).segments[1]).toMatch(/^MSA\|AA/);
     expect((await fhir('GET', `Appointment/${appt.id}`)).body.status).toBe('cancelled');
     const all = await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHCLINIC|${filler}`);
     expect(all.body.entry).toHaveLength(1);
+  });
+
+  it.each([
+    ['S17', 'entered-in-error'],
+    ['S26', 'noshow'],
+  ])('SIU^%s after a booking → status %s, whatever SCH-25 says', async (event, status) => {
+    const [mrn, filler] = [id(), id()];
+    const siu = (trigger: string) =>
+      [
+        msh(`SIU^${trigger}^SIU_S12`, id()),
+        seg('SCH', { 2: `${filler}^NORTHCLINIC`, 11: '^^^202603101000^202603101030', 25: 'Booked' }),
+        `PID|1||${mrn}^^^NORTHCLINIC^MR||Berg^Ivo`,
+      ].join('\r');
+    expect((await post(siu('S12'))).segments[1]).toMatch(/^MSA\|AA/);
+    expect((await post(siu(event))).segments[1]).toMatch(/^MSA\|AA/);
+    const all = await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHCLINIC|${filler}`);
+    expect(all.body.entry.map((e: any) => e.resource.status)).toEqual([status]);
+  });
+
+  it('without TQ1 or SCH-11 takes start and end from AIS-4 + AIS-7, and each participant’s status from AIP-12/AIL-12', async () => {
+    const [mrn, filler, doc] = [id(), id(), `D${id()}`];
+    const res = await post(
+      [
+        msh('SIU^S12^SIU_S12', id()),
+        seg('SCH', { 2: `${filler}^NORTHCLINIC`, 25: 'Booked' }),
+        `PID|1||${mrn}^^^NORTHCLINIC^MR||Aalto^Mia`,
+        'RGS|1',
+        seg('AIS', { 1: '1', 3: 'FU^Follow-up', 4: '202601201500', 7: '45', 8: 'min' }),
+        seg('AIL', { 1: '1', 3: 'EXAM^4^^NORTHCLINIC', 12: 'Pending' }),
+        seg('AIP', { 1: '1', 3: `${doc}^Sato^Ken^^^Dr`, 4: 'MD^Physician', 12: 'Cancelled' }),
+      ].join('\r')
+    );
+    expect(res.segments[1], res.text).toMatch(/^MSA\|AA/);
+    const appt = (await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHCLINIC|${filler}`)).body.entry[0].resource;
+    expect(appt).toMatchObject({ status: 'booked', start: '2026-01-20T15:00:00-06:00', end: '2026-01-20T15:45:00-06:00', minutesDuration: 45 });
+    const status = (type: string) => appt.participant.find((p: any) => p.actor.reference?.startsWith(`${type}/`)).status;
+    expect([status('Patient'), status('Location'), status('Practitioner')]).toEqual(['accepted', 'tentative', 'declined']);
   });
 
   it('answers AE 101 for a booking without times', async () => {
@@ -204,6 +277,32 @@ describe('REF/RRI: a referral sent, then answered by the specialist', () => {
   });
 });
 
+describe('message types without a translation', () => {
+  const DIR = join(import.meta.dirname, '../fixtures/hl7v2');
+  /** A sample with a fresh control id; `type` replaces MSH-9 when given. */
+  const sample = (file: string, control: string, type?: string) => {
+    const text = decodeHl7(readFileSync(join(DIR, file))).text.replace(/^\uFEFF/, '');
+    return text.replace(/^(MSH(?:\|[^|\r\n]*){7}\|)([^|\r\n]*)\|[^|\r\n]*/, (_m, head: string, nine: string) => `${head}${type ?? nine}|${control}`);
+  };
+
+  it.each([
+    ['ADT^A03', 'ADT-A03-01.hl7', undefined],
+    ['ORU^R01', 'ORU-R01-RMGEAD.hl7', undefined],
+    ['SIU^S16', 'SIU-S16-01.hl7', undefined],
+    ['REF^I15', 'REF-I12-01.hl7', 'REF^I15^REF_I12'],
+  ])('%s is answered AR with ERR code 200 and stored as rejected', async (type, file, msh9) => {
+    const control = id();
+    const res = await post(sample(file, control, msh9));
+    expect(res.segments[1], res.text).toMatch(new RegExp(`^MSA\\|AR\\|${control}`));
+    const err = res.segments.find((s) => s.startsWith('ERR|'));
+    expect(err).toContain('200^Unsupported message type^HL70357');
+    // ERR-8 names the type, its component separator escaped (\S\).
+    expect(err).toContain(`${type.replace('^', '\\S\\')} is not supported`);
+    const [row] = await g.db.sql`SELECT status, message_type FROM message WHERE control_id = ${control}`;
+    expect(row).toMatchObject({ status: 'rejected', message_type: expect.stringMatching(new RegExp(`^${type.replace('^', '\\^')}`)) });
+  });
+});
+
 describe('acknowledgment modes and batches', () => {
   const reg = (control: string, extra: string) => [msh('ADT^A04^ADT_A01', control, extra), `PID|1||${id()}^^^NORTHCLINIC^MR||Ack^Test`].join('\r') + '\r';
 
@@ -252,13 +351,25 @@ describe('the corpus samples of every supported type', () => {
     return type ? TRANSLATORS.has(`${type[1]}^${type[2]}`) : false;
   });
 
-  it('covers ADT, SIU and REF samples', () => expect(files.length).toBeGreaterThanOrEqual(25));
+  it('covers the 35 ADT, SIU and REF samples of the supported types', () => {
+    // MDM_01.hl7 is an ADT^A01 despite its name; SIU_12.hl7 an ADT^A60; SIU^S16 and RRI have no sample here.
+    expect(files).toEqual([
+      'ADT-A01-01.hl7', 'ADT-A01-02.hl7', 'ADT-A04-01.hl7', 'ADT-A04-02.hl7', 'ADT-A08-01.hl7', 'ADT-A08-02.hl7',
+      'ADT-A28-01.hl7', 'ADT-A28-02.hl7', 'ADT-A31-01.hl7', 'ADT-A31-02.hl7', 'ADT-A40-01.hl7', 'ADT-A40-02.hl7',
+      'ADT01-23.hl7', 'ADT01-28.hl7', 'ADT04-23.hl7', 'ADT04-251.hl7', 'ADT04-28.hl7', 'MDM_01.hl7',
+      'REF-I12-01.hl7', 'REF-I12-02.hl7', 'REF-I14-01.hl7', 'REF-I14-02.hl7',
+      'SIU-S12-01.hl7', 'SIU-S12-02.hl7', 'SIU-S12_1.hl7', 'SIU-S13-01.hl7', 'SIU-S13-02.hl7', 'SIU-S14-01.hl7',
+      'SIU-S14-02.hl7', 'SIU-S15-01.hl7', 'SIU-S15-02.hl7', 'SIU-S17-01.hl7', 'SIU-S17-02.hl7', 'SIU-S26-01.hl7',
+      'SIU-S26-02.hl7',
+    ]);
+  });
 
   it.each(files)('%s is processed (AA, or no ACK when MSH-15/16 say NE)', async (file) => {
     const text = decodeHl7(readFileSync(join(DIR, file))).text;
-    // The samples share control ids: make each unique so none is taken for a resend.
+    // The samples share control ids: make each unique so none is taken for a resend. Some are training messages
+    // (MSH-11 T), which this gateway refuses by default (AR 202, test/inbound/mllp/robust.int.test.ts): sent as P.
     const control = id();
-    const msg = text.replace(/^(\uFEFF?MSH(?:\|[^|\r\n]*){8}\|)[^|\r\n]*/, `$1${control}`);
+    const msg = text.replace(/^(\uFEFF?MSH(?:\|[^|\r\n]*){8}\|)[^|\r\n]*\|[^|\r\n]*/, `$1${control}|P`);
     // A merge needs the patient it merges away: register it first, from MRG-1.
     for (const [, mrg] of msg.replace(/\n/g, '\r').matchAll(/\rMRG\|([^|\r]*)/g)) {
       expect((await post([msh('ADT^A04^ADT_A01', id()), `PID|1||${mrg}||Merged^Sample`].join('\r'))).segments[1]).toMatch(/^MSA\|AA/);

@@ -17,7 +17,8 @@ let socket: Socket;
 const acks: string[] = [];
 
 beforeAll(async () => {
-  g = await testGateway();
+  // Public samples are often sent as training (MSH-11 T): accepted here, as a test system would.
+  g = await testGateway({ FRONTDESK_HL7_PROCESSING_ID: 'P,D,T' });
   fhir = client(g);
   socket = connect(g.mllp.port, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
@@ -177,13 +178,13 @@ describe('ADT registration over MLLP', () => {
     const control = unique('c').slice(-20);
     const lines = await send(adt({ control, mrn: 'x', pid: Object.assign([], { 3: '' }) }));
     expect(lines[1]).toMatch(new RegExp(`^MSA\\|AE\\|${control}\\|`));
-    expect(lines[2]).toContain('ERR||PID-3|101^Required field missing^HL70357|E');
+    expect(lines[2]).toContain('ERR||PID^1^3|101^Required field missing^HL70357|E');
   });
 
   it('answers AE with ERR 102 at PID-7 for an impossible birth date', async () => {
     const lines = await send(adt({ control: unique('c').slice(-20), mrn: unique('M'), pid: Object.assign([], { 7: '19801345' }) }));
     expect(lines[1]).toMatch(/^MSA\|AE\|/);
-    expect(lines[2]).toContain('ERR||PID-7|102^Data type error^HL70357|E');
+    expect(lines[2]).toContain('ERR||PID^1^7|102^Data type error^HL70357|E');
   });
 });
 

@@ -69,8 +69,8 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
     let queue: Promise<void> = Promise.resolve();
     let queued = 0; // messages received and not yet answered
     let closing = false; // after an oversized frame: nothing more is read or processed
-    // Idle means nothing is being processed either: the ACK of a slow message must not be cut off (writing it
-    // re-arms the timer).
+    // Idle means nothing is being processed either: the ACK of a slow message must not be cut off. A timeout while
+    // busy is ignored, and the timer starts again once the queue is empty.
     socket.setTimeout(options.idleTimeoutMs);
     socket.on('timeout', () => {
       if (queued === 0) socket.end();
@@ -101,7 +101,12 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
             const text = `Frame larger than ${options.maxFrameBytes} bytes`;
             const ar = buildAck(headerOf(head), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
             enqueue(async () => {
-              const ack = options.oversized ? await options.oversized(head, event.bytes, at, ar).catch(() => ar) : ar;
+              const ack = options.oversized
+                ? await options.oversized(head, event.bytes, at, ar).catch((err: unknown) => {
+                    log.error({ peer: address, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'mllp oversized frame not recorded');
+                    return ar;
+                  })
+                : ar;
               socket.end(frame(ack));
             });
             break;

@@ -3,13 +3,14 @@
  *
  * After the HL7 v2-to-FHIR IG segment maps: PID (+PD1) → Patient, NK1 → RelatedPerson, PV1/PV2 → Encounter with
  * its Practitioners, AL1 → AllergyIntolerance, DG1 → Condition, IN1/IN2 → Coverage + payer Organization (the
- * entries other message types share are in ./entries.ts).
+ * entries other message types share are in ./entries.ts). Which field feeds which element is data, the field maps
+ * of mappings/hl7v2/ (./fieldmap.ts); here is what needs logic: identifiers and matches, references, the status.
  * A40: the patient of PID-3 survives, takes the identifiers of MRG-1 and `replaces` the merged one, which becomes
  * inactive and `replaced-by` the survivor.
  */
-import type { AllergyIntolerance, Encounter, Identifier, Patient, RelatedPerson } from '@medplum/fhirtypes';
+import type { AllergyIntolerance, Encounter, Patient, Period, RelatedPerson } from '@medplum/fhirtypes';
 import { GATEWAY_PROFILES } from '../../validate/profiles.ts';
-import { address, codeableConcept, contactPoint, contentError, date, dateTime, each, humanName, identifier } from './datatypes.ts';
+import { contentError, each, humanName, identifier } from './datatypes.ts';
 import {
   builderOf,
   codeMatch,
@@ -21,15 +22,20 @@ import {
   patientResource,
   practitioner,
   relatedMatch,
-  roleCode,
+  roleOf,
   scoped,
   unmappedSegments,
   V2_0203,
   type TranslateOptions,
 } from './entries.ts';
-import { lookup } from './mappings.ts';
+import { applyMap, feed, fieldMap, type Mapped } from './fieldmap.ts';
 import type { Hl7v2Message, Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
+
+// The field maps of mappings/hl7v2/, read (and checked) when the gateway starts.
+const RELATED_PERSON = fieldMap('related-person');
+const ENCOUNTER = fieldMap('encounter');
+const ALLERGY = fieldMap('allergy-intolerance');
 
 /** Segments the registration translation reads; anything else is reported as unmapped. */
 const REGISTRATION_SEGMENTS = new Set(['MSH', 'EVN', 'PID', 'PD1', 'NK1', 'PV1', 'PV2', 'AL1', 'DG1', 'IN1', 'IN2']);
@@ -63,17 +69,18 @@ export function mergePlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
     if (!merged.length) throw contentError('MRG-1 (prior patient identifier list) is empty', 'MRG-1', '101');
     const survivorKey = `patient-${pairs}`;
     const mergedKey = `merged-${pairs}`;
-    // The merged patient first: matched before the survivor takes its identifiers.
-    const first = merged[0] as Identifier;
+    // The merged patient first, found by any MRG-1 identifier before the survivor takes them. When it is the
+    // survivor itself (the merge sent again, or PID-3 and MRG-1 naming one patient) it is skipped, and the
+    // survivor's link to it, a link to itself, is dropped when written (src/workflows/apply-plan.ts).
     b.add(
       mergedKey,
       { resourceType: 'Patient', active: false, link: [{ other: b.ref(survivorKey), type: 'replaced-by' }] } as Patient,
-      { match: `${byIdentifier(first)}&active:not=false`, mode: 'update-existing', distinctFrom: survivorKey, profiles: [GATEWAY_PROFILES.Patient], source: 'MRG-1' }
+      { match: `${byIdentifier(...merged)}&active:not=false`, mode: 'update-existing', distinctFrom: survivorKey, profiles: [GATEWAY_PROFILES.Patient], source: 'MRG-1' }
     );
     const survivor = patientResource(b, pid, undefined, facility, opts);
     survivor.resource.identifier = dedupeIdentifiers([...(survivor.resource.identifier ?? []), ...merged]);
     survivor.resource.link = [{ other: b.ref(mergedKey), type: 'replaces' }];
-    b.add(survivorKey, survivor.resource, { match: survivor.match, remove: survivor.remove, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
+    b.add(survivorKey, survivor.resource, { match: survivor.match, remove: survivor.remove, partial: survivor.partial, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
     pairs++;
   });
   if (!pairs) throw contentError('The message has no PID segment', 'PID', '100');
@@ -81,39 +88,26 @@ export function mergePlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
   return b.build();
 }
 
-
+/** NK1 → RelatedPerson (mappings/hl7v2/related-person.json), known by NK1-33/NK1-12, else by name and role. */
 function relatedPerson(b: PlanBuilder, nk1: Segment, i: number, patient: Ref, opts: TranslateOptions): void {
-  const names = each(nk1, 2, humanName);
   const ids = [...each(nk1, 33, identifier), ...each(nk1, 12, identifier)].filter((x) => x.system);
-  if (!names.length && !ids.length) {
+  if (!each(nk1, 2, humanName).length && !ids.length) {
     b.unmapped.push(`NK1[${i + 1}] (no NK1-2 name)`);
     return;
   }
-  const rp: RelatedPerson = { resourceType: 'RelatedPerson', active: true, patient };
-  if (ids.length) rp.identifier = ids;
-  if (names.length) rp.name = names;
-  const relationship = nk1.text(3, 1);
-  const relationships = [];
-  const rel = roleCode(relationship);
-  if (rel) relationships.push(rel);
-  const contactRole = nk1.text(7, 1);
-  if (contactRole) relationships.push({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: contactRole }] });
-  if (relationships.length) rp.relationship = relationships;
-  const addresses = each(nk1, 4, address);
-  if (addresses.length) rp.address = addresses;
-  const telecom = [...each(nk1, 5, (c) => contactPoint(c, 'home')), ...each(nk1, 6, (c) => contactPoint(c, 'work'))];
-  if (telecom.length) rp.telecom = telecom;
-  const gender = lookup('0001', nk1.text(15));
-  if (gender) rp.gender = gender as RelatedPerson['gender'];
-  const birthDate = date(nk1.text(16), `NK1[${i + 1}]-16`);
-  if (birthDate) rp.birthDate = birthDate;
-  const start = dateTime(nk1.text(8), `NK1[${i + 1}]-8`, opts.timeZone);
-  const end = dateTime(nk1.text(9), `NK1[${i + 1}]-9`, opts.timeZone);
-  if (start || end) rp.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
-  b.add(`nk1-${i}`, rp, { match: relatedMatch(patient, ids[0], names[0]?.family, rel?.coding?.[0]?.code), source: `NK1[${i + 1}]` });
+  const m = applyMap(RELATED_PERSON, { NK1: nk1 }, () => `NK1[${i + 1}]`, opts) as Mapped;
+  const rp = { resourceType: 'RelatedPerson', ...m.resource, patient, ...(ids.length ? { identifier: ids } : {}) } as RelatedPerson;
+  const match = relatedMatch(patient, ids[0], rp.name?.[0]?.family, roleOf(rp));
+  b.add(`nk1-${i}`, rp, { match, remove: m.remove, partial: m.partial, source: `NK1[${i + 1}]` });
 }
 
-/** PV1 (+PV2) → Encounter, identified by the visit number PV1-19; a dummy PV1 (`PV1||N`) maps to nothing. */
+/** The participant types of PV1's practitioners (v3 ParticipationType), each field one slice of Encounter.participant. */
+const PARTICIPANTS = [[7, 'ATND'], [8, 'REF'], [9, 'CON'], [17, 'ADM']] as const;
+
+/**
+ * PV1 (+PV2) → Encounter (mappings/hl7v2/encounter.json), identified by the visit number PV1-19; a dummy PV1
+ * (`PV1||N`) maps to nothing.
+ */
 function encounterEntry(b: PlanBuilder, msg: Hl7v2Message, patient: Ref, facility: string | undefined, opts: TranslateOptions): Ref | undefined {
   const pv1 = msg.first('PV1');
   if (!pv1) return undefined;
@@ -123,62 +117,33 @@ function encounterEntry(b: PlanBuilder, msg: Hl7v2Message, patient: Ref, facilit
     if (patientClass && patientClass !== 'N') b.unmapped.push('PV1 (no PV1-19 visit number: no Encounter made)');
     return undefined;
   }
-  const start = dateTime(pv1.text(44), 'PV1-44', opts.timeZone);
-  const end = dateTime(pv1.text(45), 'PV1-45', opts.timeZone);
+  const m = applyMap(ENCOUNTER, { PV1: pv1, PV2: msg.first('PV2') }, (s) => s, opts) as Mapped;
   const event = b.event.split('^')[1];
   // The status the event says (A01 admitted, A04 registered, a discharge time); an update (A08) keeps the stored one.
+  const end = (m.resource.period as Period | undefined)?.end;
   const status: Encounter['status'] | undefined = end ? 'finished' : event === 'A01' ? 'in-progress' : event === 'A04' ? 'arrived' : undefined;
-  const classCode = lookup('0004', patientClass) ?? 'AMB';
+  for (const [n, code] of PARTICIPANTS) {
+    const type = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code }] }];
+    const individuals = each(pv1, n, (c) => practitioner(b, c, `PV1-${n}`, facility));
+    feed(m, pv1, n, `participant[type.coding.code=${code}]`, individuals.map((individual) => ({ type, individual })));
+  }
   const e = {
     resourceType: 'Encounter',
     identifier: [{ ...visit, type: { coding: [{ system: V2_0203, code: 'VN' }] } }],
     ...(status ? { status } : {}),
-    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: classCode },
+    ...m.resource,
     subject: patient,
   } as Encounter;
-  if (start || end) e.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
-  const participant: NonNullable<Encounter['participant']> = [];
-  for (const [n, code] of [[7, 'ATND'], [8, 'REF'], [9, 'CON'], [17, 'ADM']] as const) {
-    for (const individual of each(pv1, n, (c) => practitioner(b, c, `PV1-${n}`, facility))) {
-      participant.push({ type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code }] }], individual });
-    }
-  }
-  if (participant.length) e.participant = participant;
-  const location = [pv1.text(3, 1), pv1.text(3, 2), pv1.text(3, 3), pv1.text(3, 4)].filter(Boolean).join(' ');
-  if (location) e.location = [{ location: { display: location } }];
-  const type = codeableConcept(pv1.rep(4, 0), 'http://terminology.hl7.org/CodeSystem/v2-0007');
-  if (type) e.type = [type];
-  const service = codeableConcept(pv1.rep(10, 0), 'http://terminology.hl7.org/CodeSystem/v2-0069');
-  if (service) e.serviceType = service;
-  const reason = msg.first('PV2') ? codeableConcept(msg.first('PV2')!.rep(3, 0)) : undefined;
-  if (reason) e.reasonCode = [reason];
-  return b.add('encounter', e, { match: byIdentifier(visit), source: 'PV1', defaults: { status: 'planned' } });
+  return b.add('encounter', e, { match: byIdentifier(visit), remove: m.remove, partial: m.partial, source: 'PV1', defaults: { status: 'planned', ...m.defaults } });
 }
 
-
+/** AL1 → AllergyIntolerance (mappings/hl7v2/allergy-intolerance.json), known by the patient and the allergen. */
 function allergy(b: PlanBuilder, al1: Segment, i: number, patient: Ref, opts: TranslateOptions): void {
-  const code = codeableConcept(al1.rep(3, 0));
-  if (!code) {
+  const m = applyMap(ALLERGY, { AL1: al1 }, () => `AL1[${i + 1}]`, opts);
+  if (!m) {
     b.unmapped.push(`AL1[${i + 1}] (no AL1-3 allergen)`);
     return;
   }
-  const a: AllergyIntolerance = {
-    resourceType: 'AllergyIntolerance',
-    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
-    code,
-    patient,
-  };
-  const category = lookup('0127', al1.text(2, 1));
-  if (category) a.category = [category as NonNullable<AllergyIntolerance['category']>[number]];
-  const criticality = lookup('0128', al1.text(4, 1));
-  if (criticality) a.criticality = criticality as AllergyIntolerance['criticality'];
-  const reactions = [];
-  for (let r = 0; r < al1.count(5); r++) {
-    const text = al1.text(5, 1, 1, r);
-    if (text) reactions.push({ text });
-  }
-  if (reactions.length) a.reaction = [{ manifestation: reactions }];
-  const onset = dateTime(al1.text(6), `AL1[${i + 1}]-6`, opts.timeZone);
-  if (onset) a.onsetDateTime = onset;
-  b.add(`al1-${i}`, a, { match: `patient=${patient.reference}&${codeMatch(code)}`, source: `AL1[${i + 1}]` });
+  const a = { resourceType: 'AllergyIntolerance', ...m.resource, patient } as AllergyIntolerance;
+  b.add(`al1-${i}`, a, { match: `patient=${patient.reference}&${codeMatch(a.code!)}`, remove: m.remove, partial: m.partial, source: `AL1[${i + 1}]` });
 }

@@ -3,14 +3,17 @@
  * practitioners (XCN), diagnoses (DG1) and coverages with their payers and subscribers (IN1/IN2), and the
  * conventions around them (identifiers scoped to the sending facility, the plan's builder, unmapped segments).
  *
- * After the HL7 v2-to-FHIR IG segment maps. Where the IG leaves IN1 open, local rules: IN1-3 company id and IN1-4
- * name make the payer, IN1-36 the policy identifier, IN1-8 the group, IN1-22 the order; the subscriber is a
- * RelatedPerson when IN1-17 is not "self".
+ * Which field feeds which element is data: the field maps of mappings/hl7v2/ (patient, condition, payer, coverage,
+ * subscriber), applied by ./fieldmap.ts. Here is what needs logic: identifiers and the matches made of them,
+ * references to other entries, classes. Where the IG leaves IN1 open, local rules: IN1-3 company id and IN1-4 name
+ * make the payer, IN1-36 the policy identifier, IN1-8 the group; the subscriber is a RelatedPerson when IN1-17 is
+ * not "self".
  */
 import type { Condition, Coverage, Identifier, Organization, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { GATEWAY_PROFILES } from '../../validate/profiles.ts';
-import { address, codeableConcept, contactPoint, contentError, date, dateTime, each, humanName, identifier, person, type Comp } from './datatypes.ts';
-import { identifierSystem, lookup } from './mappings.ts';
+import { contentError, each, identifier, person, type Comp } from './datatypes.ts';
+import { applyMap, feed, fieldMap, type Mapped } from './fieldmap.ts';
+import { identifierSystem } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
 import { byIdentifier, PlanBuilder, tokenOf, type Ref } from './plan.ts';
 
@@ -21,6 +24,14 @@ export type TranslateOptions = {
 
 export const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
+const US_SSN = 'http://hl7.org/fhir/sid/us-ssn';
+
+// The field maps of mappings/hl7v2/, read (and checked) when the gateway starts.
+const PATIENT = fieldMap('patient');
+const CONDITION = fieldMap('condition');
+const PAYER = fieldMap('payer');
+const COVERAGE = fieldMap('coverage');
+const SUBSCRIBER = fieldMap('subscriber');
 
 
 export function builderOf(msg: Hl7v2Message): PlanBuilder {
@@ -46,43 +57,36 @@ export function unmappedSegments(msg: Hl7v2Message, mapped: ReadonlySet<string>)
   return [...new Set(msg.segments.map((s) => s.name).filter((n) => !mapped.has(n)))];
 }
 
-/** PID (+PD1) → the Patient entry `key`, matched by its first identifier among active patients. */
+/** PID (+PD1) → the Patient entry `key`, matched by any of its PID-3 identifiers among active patients. */
 export function patientEntry(b: PlanBuilder, key: string, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions): Ref {
   const p = patientResource(b, pid, pd1, facility, opts);
-  return b.add(key, p.resource, { match: p.match, remove: p.remove, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
+  return b.add(key, p.resource, { match: p.match, remove: p.remove, partial: p.partial, profiles: [GATEWAY_PROFILES.Patient], source: 'PID' });
 }
 
-
+/**
+ * PID (+PD1) → the Patient (field map mappings/hl7v2/patient.json) and its match: any PID-3 identifier (FHIR search
+ * OR), so a repeat listing another identifier first still finds the patient; PID-2/4/19 only when PID-3 has none;
+ * social security and driver's licence numbers only when nothing else is given.
+ */
 export function patientResource(b: PlanBuilder, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions) {
-  const identifiers = [...each(pid, 3, (c) => scoped(c, facility)), ...each(pid, 2, (c) => scoped(c, facility)), ...each(pid, 4, (c) => scoped(c, facility))];
+  const listed = each(pid, 3, (c) => scoped(c, facility));
+  const identifiers = [...listed, ...each(pid, 2, (c) => scoped(c, facility)), ...each(pid, 4, (c) => scoped(c, facility))];
   const ssn = pid.text(19);
-  if (ssn) identifiers.push({ system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn, type: { coding: [{ system: V2_0203, code: 'SS' }] } });
-  const first = identifiers.find((i) => i.system && i.value);
-  if (!first) throw contentError('PID-3 (patient identifier list) is empty', 'PID-3', '101');
-  const p: Patient = { resourceType: 'Patient', identifier: dedupeIdentifiers(identifiers) };
-  const remove: string[] = [];
-  const field = (n: number, element: keyof Patient, value: unknown) => {
-    if (pid.get(n) === DELETE) remove.push(element);
-    else if (value !== undefined && !(Array.isArray(value) && value.length === 0)) (p as unknown as Record<string, unknown>)[element] = value;
-  };
-  field(5, 'name', each(pid, 5, humanName));
-  field(7, 'birthDate', date(pid.text(7), 'PID-7'));
-  field(8, 'gender', lookup('0001', pid.text(8)));
-  field(11, 'address', each(pid, 11, address));
-  const telecom = [...each(pid, 13, (c) => contactPoint(c, 'home')), ...each(pid, 14, (c) => contactPoint(c, 'work'))];
-  if (pid.get(13) === DELETE && pid.get(14) === DELETE) remove.push('telecom');
-  else if (telecom.length) p.telecom = telecom;
-  const language = codeableConcept(pid.rep(15, 0), 'urn:ietf:bcp:47');
-  if (language) p.communication = [{ language }];
-  field(16, 'maritalStatus', codeableConcept(pid.rep(16, 0), 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus'));
-  const deceased = pid.text(30);
-  const deceasedAt = pid.text(29);
-  if (deceasedAt) p.deceasedDateTime = dateTime(deceasedAt, 'PID-29', opts.timeZone);
-  else if (deceased === 'Y' || deceased === 'N') p.deceasedBoolean = deceased === 'Y';
+  if (ssn) identifiers.push({ system: US_SSN, value: ssn, type: { coding: [{ system: V2_0203, code: 'SS' }] } });
+  const keys = listed.some((i) => i.system && i.value) ? listed : identifiers;
+  // A social security or driver's licence number is not a key: front desks type placeholders (999-99-9999) into
+  // it, and two people sharing one must never become one Patient. Used only when nothing else identifies the patient.
+  const usable = keys.filter((i) => i.system && i.value);
+  const records = usable.filter((i) => i.system !== US_SSN && !i.type?.coding?.some((c) => c.system === V2_0203 && (c.code === 'SS' || c.code === 'DL')));
+  const matchOn = records.length ? records : usable;
+  if (!matchOn.length) throw contentError('PID-3 (patient identifier list) is empty', 'PID-3', '101');
+  const m = applyMap(PATIENT, { PID: pid, PD1: pd1 }, (s) => s, opts) as Mapped;
+  // Identifiers are united with the stored ones, never dropped; but a PID-19 sent as "" removes the stored SSN.
+  if (pid.get(19) === DELETE) m.remove.push(`identifier[system=${US_SSN}]`);
   // PD1-4 primary care provider → generalPractitioner (a Practitioner known by its identifier).
-  const gps = pd1 ? each(pd1, 4, (c) => practitioner(b, c, 'PD1-4', facility)) : [];
-  if (gps.length) p.generalPractitioner = gps;
-  return { resource: p, match: `${byIdentifier(first)}&active:not=false`, remove };
+  if (pd1) feed(m, pd1, 4, 'generalPractitioner', each(pd1, 4, (c) => practitioner(b, c, 'PD1-4', facility)));
+  const p = { resourceType: 'Patient', identifier: dedupeIdentifiers(identifiers), ...m.resource } as Patient;
+  return { resource: p, match: `${byIdentifier(...matchOn)}&active:not=false`, remove: m.remove, partial: m.partial };
 }
 
 /**
@@ -101,12 +105,6 @@ export function practitioner(b: PlanBuilder, c: Comp, source: string, facility?:
 }
 
 
-export function roleCode(v2: string | undefined) {
-  const code = lookup('0063', v2);
-  return code ? { coding: [{ system: ROLE_CODE, code }] } : undefined;
-}
-
-
 export function relatedMatch(patient: Ref, id: Identifier | undefined, family: string | undefined, role: string | undefined): string {
   if (id) return byIdentifier(id);
   const parts = [`patient=${patient.reference}`];
@@ -117,22 +115,13 @@ export function relatedMatch(patient: Ref, id: Identifier | undefined, family: s
 
 
 export function condition(b: PlanBuilder, dg1: Segment, i: number, patient: Ref, encounter: Ref | undefined, opts: TranslateOptions): void {
-  const code = codeableConcept(dg1.rep(3, 0));
-  if (!code) {
+  const m = applyMap(CONDITION, { DG1: dg1 }, () => `DG1[${i + 1}]`, opts);
+  if (!m) {
     b.unmapped.push(`DG1[${i + 1}] (no DG1-3 diagnosis code)`);
     return;
   }
-  const c: Condition = {
-    resourceType: 'Condition',
-    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'encounter-diagnosis' }] }],
-    code,
-    subject: patient,
-  };
-  if (encounter) c.encounter = encounter;
-  const onset = dateTime(dg1.text(5), `DG1[${i + 1}]-5`, opts.timeZone);
-  if (onset) c.onsetDateTime = onset;
-  b.add(`dg1-${i}`, c, { match: `subject=${patient.reference}&${codeMatch(code)}`, source: `DG1[${i + 1}]` });
+  const c = { resourceType: 'Condition', ...m.resource, subject: patient, ...(encounter ? { encounter } : {}) } as Condition;
+  b.add(`dg1-${i}`, c, { match: `subject=${patient.reference}&${codeMatch(c.code!)}`, remove: m.remove, partial: m.partial, source: `DG1[${i + 1}]` });
 }
 
 
@@ -158,71 +147,54 @@ export function coverages(b: PlanBuilder, msg: Hl7v2Message, patient: Ref, opts:
 }
 
 
+/** IN1 (+IN2) → the payer Organization (payer.json), the Coverage (coverage.json) and its subscriber. */
 function coverage(b: PlanBuilder, in1: Segment, in2: Segment | undefined, i: number, patient: Ref, opts: TranslateOptions): void {
   const where = `IN1[${i + 1}]`;
+  const label = (s: string) => `${s}[${i + 1}]`;
   const payerId = identifier(in1.rep(3, 0));
-  const payerName = in1.text(4);
-  const payer: Organization = {
-    resourceType: 'Organization',
-    active: true,
-    type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'pay', display: 'Payer' }] }],
-  };
-  if (payerId) payer.identifier = [payerId];
-  if (payerName) payer.name = payerName;
-  const payerAddress = address(in1.rep(5, 0));
-  if (payerAddress) payer.address = [payerAddress];
-  const payerMatch = payerId?.system ? byIdentifier(payerId) : `name:exact=${encodeURIComponent(payerName ?? payerId?.value ?? '')}&type=pay`;
-  const payerRef = b.add(`payer-${i}`, payer, { match: payerMatch, source: `${where}-3` });
+  const pm = applyMap(PAYER, { IN1: in1 }, label, opts) as Mapped;
+  const payer = { resourceType: 'Organization', ...pm.resource, ...(payerId ? { identifier: [payerId] } : {}) } as Organization;
+  const payerMatch = payerId?.system ? byIdentifier(payerId) : `name:exact=${encodeURIComponent(in1.text(4) ?? payerId?.value ?? '')}&type=pay`;
+  const payerRef = b.add(`payer-${i}`, payer, { match: payerMatch, remove: pm.remove, partial: pm.partial, source: `${where}-3` });
 
+  const m = applyMap(COVERAGE, { IN1: in1, IN2: in2 }, label, opts) as Mapped;
+  // Identifiers, matches, classes and references: IN1-36 policy (scoped to the payer), IN2-6 MBI, IN2-8 Medicaid.
   const policy = in1.text(36);
-  const c: Coverage = { resourceType: 'Coverage', status: 'active', beneficiary: patient, payor: [payerRef] };
-  const payerKey = payerId?.value ?? payerName ?? '';
+  const payerKey = payerId?.value ?? in1.text(4) ?? '';
   const ids: Identifier[] = [];
   if (policy) ids.push({ system: `urn:frontdesk:policy:${encodeURIComponent(payerKey)}`, value: policy });
   const mbi = in2?.text(6);
   if (mbi) ids.push({ system: 'http://hl7.org/fhir/sid/us-mbi', value: mbi, type: { coding: [{ system: V2_0203, code: 'MC' }] } });
   const medicaid = in2?.text(8);
   if (medicaid) ids.push({ system: 'urn:frontdesk:medicaid', value: medicaid, type: { coding: [{ system: V2_0203, code: 'MA' }] } });
-  if (ids.length) c.identifier = ids;
-  const memberId = in1.text(49) ?? policy;
-  if (memberId) c.subscriberId = memberId;
-  const classes: NonNullable<Coverage['class']> = [];
-  const group = in1.text(8);
-  const plan = in1.text(2);
+  if (ids.length) m.resource.identifier = ids;
+  // IN1-8 group (IN1-9 its name) and IN1-2 plan: one slice of Coverage.class each.
   const classType = (code: string) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code }] });
-  if (group) classes.push({ type: classType('group'), value: group, ...(in1.text(9) ? { name: in1.text(9) } : {}) });
-  if (plan) classes.push({ type: classType('plan'), value: plan });
-  if (classes.length) c.class = classes;
-  const start = date(in1.text(12), `${where}-12`);
-  const end = date(in1.text(13), `${where}-13`);
-  if (start || end) c.period = { ...(start ? { start } : {}), ...(end ? { end } : {}) };
+  const group = in1.text(8);
+  feed(m, in1, 8, 'class[type.coding.code=group]', group ? { type: classType('group'), value: group, ...(in1.text(9) ? { name: in1.text(9) } : {}) } : undefined);
+  const plan = in1.text(2);
+  feed(m, in1, 2, 'class[type.coding.code=plan]', plan ? { type: classType('plan'), value: plan } : undefined);
+  // The subscriber: the patient (IN1-17 SEL), else the insured of IN1-16 as a RelatedPerson.
   const rel = in1.text(17, 1);
-  const relCode = rel === 'SEL' ? 'self' : rel === 'SPO' ? 'spouse' : rel === 'CHD' ? 'child' : rel ? 'other' : undefined;
-  if (relCode) c.relationship = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship', code: relCode }] };
-  if (rel === 'SEL' || !rel) {
-    if (rel) c.subscriber = patient;
-  } else {
-    const subscriber = subscriberOf(b, in1, i, patient, rel);
-    if (subscriber) c.subscriber = subscriber;
-  }
-  const order = Number(in1.text(22));
-  if (Number.isInteger(order) && order > 0) c.order = order;
+  const subscriber = rel === 'SEL' ? patient : rel ? subscriberOf(b, in1, i, patient, opts) : undefined;
+  feed(m, in1, rel && rel !== 'SEL' ? 16 : 17, 'subscriber', subscriber);
+  const c = { resourceType: 'Coverage', ...m.resource, beneficiary: patient, payor: [payerRef] } as Coverage;
   const match = c.identifier?.[0] ? byIdentifier(c.identifier[0]) : `beneficiary=${patient.reference}&payor=${payerRef.reference}`;
-  b.add(`coverage-${i}`, c, { match, source: where });
+  b.add(`coverage-${i}`, c, { match, remove: m.remove, partial: m.partial, source: where });
 }
 
-/** IN1-16 name, IN1-17 relationship, IN1-18 birth date, IN1-19 address → the subscriber as a RelatedPerson. */
-function subscriberOf(b: PlanBuilder, in1: Segment, i: number, patient: Ref, rel: string): Ref | undefined {
-  const names = each(in1, 16, humanName);
-  if (!names.length) return undefined;
-  const role = roleCode(rel);
-  const rp: RelatedPerson = { resourceType: 'RelatedPerson', active: true, patient, name: names };
-  if (role) rp.relationship = [role];
-  const birthDate = date(in1.text(18), `IN1[${i + 1}]-18`);
-  if (birthDate) rp.birthDate = birthDate;
-  const addresses = each(in1, 19, address);
-  if (addresses.length) rp.address = addresses;
-  return b.add(`subscriber-${i}`, rp, { match: relatedMatch(patient, undefined, names[0]?.family, role?.coding?.[0]?.code), source: `IN1[${i + 1}]-16` });
+/** IN1-16 name, IN1-17 relationship, IN1-18 birth date, IN1-19 address → the subscriber (subscriber.json). */
+function subscriberOf(b: PlanBuilder, in1: Segment, i: number, patient: Ref, opts: TranslateOptions): Ref | undefined {
+  const m = applyMap(SUBSCRIBER, { IN1: in1 }, () => `IN1[${i + 1}]`, opts);
+  if (!m) return undefined;
+  const rp = { resourceType: 'RelatedPerson', ...m.resource, patient } as RelatedPerson;
+  const match = relatedMatch(patient, undefined, rp.name?.[0]?.family, roleOf(rp));
+  return b.add(`subscriber-${i}`, rp, { match, remove: m.remove, partial: m.partial, source: `IN1[${i + 1}]-16` });
+}
+
+/** The v3 RoleCode of a RelatedPerson's relationship (NK1-3, IN1-17), what it is matched by without identifier. */
+export function roleOf(rp: RelatedPerson): string | undefined {
+  return rp.relationship?.flatMap((r) => r.coding ?? []).find((k) => k.system === ROLE_CODE)?.code;
 }
 
 

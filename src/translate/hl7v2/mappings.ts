@@ -1,6 +1,6 @@
 /**
- * @module translate/hl7v2/mappings — the data in `mappings/`: HL7 v2 code tables and identifier systems.
- * Loaded once; pure lookups after that.
+ * @module translate/hl7v2/mappings — the data in `mappings/`: HL7 v2 code tables, identifier systems and the field
+ * maps of `mappings/hl7v2/` (read and checked by ./fieldmap.ts). Loaded once; pure lookups after that.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +9,25 @@ const dir = fileURLToPath(new URL('../../../mappings/', import.meta.url));
 const tables = JSON.parse(readFileSync(`${dir}hl7v2/tables.json`, 'utf8')) as Record<string, Record<string, string>>;
 const systems = JSON.parse(readFileSync(`${dir}identifier-systems.json`, 'utf8')) as Record<string, string>;
 
-/** Looks a code up in an HL7 table (`'0001'`), case-sensitively as HL7 codes are. */
+/**
+ * Looks a code up in an HL7 table (`'0001'`), case-sensitively as HL7 codes are. A code the table does not list
+ * gets its `$default` when it has one; `$none` maps to nothing.
+ */
 export function lookup(table: string, code: string | undefined): string | undefined {
   if (!code || code.startsWith('$')) return undefined;
-  const v = tables[table]?.[code];
+  const t = Object.hasOwn(tables, table) ? tables[table] : undefined;
+  const v = t && (Object.hasOwn(t, code) ? t[code] : t.$default);
   return v === '$none' ? undefined : v;
+}
+
+export function hasTable(table: string): boolean {
+  return Object.hasOwn(tables, table);
+}
+
+/** A field map of `mappings/hl7v2/` (`patient` → patient.json), as written: ./fieldmap.ts checks it. */
+export function readFieldMap(name: string): { file: string; data: unknown } {
+  const file = `mappings/hl7v2/${name}.json`;
+  return { file, data: JSON.parse(readFileSync(`${dir}hl7v2/${name}.json`, 'utf8')) };
 }
 
 /** FHIR Identifier.system for an assigning authority (CX-4: namespace, universal id, universal id type). */

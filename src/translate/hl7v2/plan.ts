@@ -7,6 +7,10 @@
  * database transaction with HL7 merge semantics (src/workflows/apply-plan.ts), and the renderer that turns it into
  * a FHIR transaction Bundle of conditional entries for any FHIR server (./bundle.ts, `frontdesk translate`).
  *
+ * What a message says about each element is exact (`""` deletes, an empty field keeps, a value replaces): an entry
+ * lists the parts of its resource the sender deleted (`remove`) and, where several fields feed one element, the
+ * parts its valued fields set (`partial`), so that merging it over the stored twin touches only those (`Part`).
+ *
  * Entries refer to each other through placeholders `urn:uuid:…` (the Bundle's fullUrls), in references and in
  * match queries alike; they are replaced by the stored `Type/id` as entries are applied, in order. The uuids are
  * derived from the message control id and the entry key, so a translation is reproducible (golden files).
@@ -32,8 +36,13 @@ export type PlanEntry = {
   /** FHIR search (without the type) that identifies the stored twin; may hold other entries' placeholders. */
   match: string;
   mode: PlanMode;
-  /** Top-level elements the sender asked to delete (`""`). */
+  /** Parts (`Part`) the sender asked to delete (`""`). */
   remove: string[];
+  /**
+   * Parts of elements that several fields feed which this message sets (`telecom[use=work]`, `period.start`): only
+   * these replace what is stored; the rest of the element is kept. An element set and not listed is set whole.
+   */
+  partial?: string[];
   /** Profiles (canonical URLs) the stored result must conform to. */
   profiles: string[];
   /** Where in the message this came from (ERR location for a content error), e.g. `PID`, `IN1[2]`. */
@@ -89,7 +98,16 @@ export class PlanBuilder {
   add(
     key: string,
     resource: Resource,
-    o: { match: string; mode?: PlanMode; remove?: string[]; profiles?: string[]; source: string; distinctFrom?: string; defaults?: Record<string, unknown> }
+    o: {
+      match: string;
+      mode?: PlanMode;
+      remove?: string[];
+      partial?: string[];
+      profiles?: string[];
+      source: string;
+      distinctFrom?: string;
+      defaults?: Record<string, unknown>;
+    }
   ): Ref {
     const same = this.entries.find((e) => e.key === key || (e.resource.resourceType === resource.resourceType && e.match === o.match));
     if (same) return this.ref(same.key);
@@ -103,6 +121,7 @@ export class PlanBuilder {
       profiles: o.profiles ?? [],
       source: o.source,
     };
+    if (o.partial?.length) entry.partial = o.partial;
     if (o.distinctFrom) entry.distinctFrom = o.distinctFrom;
     if (o.defaults) entry.defaults = o.defaults;
     this.entries.push(entry);
@@ -119,7 +138,51 @@ export function tokenOf(id: Pick<Identifier, 'system' | 'value'>): string {
   return `${encodeURIComponent(id.system ?? '')}|${encodeURIComponent(id.value ?? '')}`;
 }
 
-/** `identifier=system|value` — the usual match of an entry. */
-export function byIdentifier(id: Pick<Identifier, 'system' | 'value'>): string {
-  return `identifier=${tokenOf(id)}`;
+/** `identifier=system|value` — the usual match of an entry; with several, any of them (`s1|v1,s2|v2`: search OR). */
+export function byIdentifier(...ids: Pick<Identifier, 'system' | 'value'>[]): string {
+  return `identifier=${[...new Set(ids.map(tokenOf))].join(',')}`;
+}
+
+/**
+ * What one field feeds, as a string: a top-level element (`birthDate`), a member of one (`period.start`), or a
+ * slice of an array element — its items whose value at a dotted path is (`=`) or is not (`!=`) a value
+ * (`telecom[use=work]`, `telecom[use!=work]`, `relationship[coding.system=http://…/v2-0131]`).
+ */
+export type Part = { element: string; member?: string; slice?: { path: string; not: boolean; value: string } };
+
+const PART = /^([A-Za-z][A-Za-z0-9]*)(?:\.([A-Za-z][A-Za-z0-9]*)|\[([A-Za-z][A-Za-z0-9.]*)(!?=)([^\]]*)\])?$/;
+
+const parsed = new Map<string, Part>();
+
+/** A part from its text (remembered: plans name the same few parts over and over). */
+export function parsePart(text: string): Part {
+  let p = parsed.get(text);
+  if (!p) {
+    p = partOf(text);
+    parsed.set(text, p);
+  }
+  return p;
+}
+
+function partOf(text: string): Part {
+  const m = PART.exec(text);
+  if (!m) throw new Error(`Not a part of a resource (element, element.member or element[path=value]): "${text}"`);
+  const [, element = '', member, path, op, value = ''] = m;
+  if (member) return { element, member };
+  if (path) return { element, slice: { path, not: op === '!=', value } };
+  return { element };
+}
+
+/** Whether an item of an array element is in a slice: a value at the path equals (or, with `!=`, none does). */
+export function inSlice(item: unknown, slice: NonNullable<Part['slice']>): boolean {
+  const found = valuesAt(item, slice.path.split('.')).some((v) => v === slice.value);
+  return slice.not ? !found : found;
+}
+
+/** The values at a dotted path, through arrays (`coding.system` of a CodeableConcept). */
+function valuesAt(v: unknown, path: string[]): unknown[] {
+  if (Array.isArray(v)) return v.flatMap((x) => valuesAt(x, path));
+  if (path.length === 0) return [v];
+  if (!v || typeof v !== 'object') return [];
+  return valuesAt((v as Record<string, unknown>)[path[0] as string], path.slice(1));
 }

@@ -7,15 +7,18 @@
  * originating referral id RF1-6, and a Task that tracks its fulfilment (`code` fulfill, `focus` and `basedOn`
  * the ServiceRequest), known by the same id in `urn:frontdesk:referral-task:<RF1-6 system, URI-encoded>`.
  * The request is the referrer's: RF1-1 (table 0283) and the event set its status. The Task is the specialist's:
- * a REF creates it `requested` (and cancels it on I14), and only an RRI^I12 moves it on. PRD-1 (table 0286)
- * RP → requester, RT/IR → performer and Task owner, each a Practitioner known by PRD-7 (else by name only) plus,
- * for the referred-to, the Organization of PRD-10. DG1 → Condition (reasonReference), IN1 → Coverage (insurance).
+ * a REF creates it `requested` (and cancels it on I14), and only an RRI^I12 moves it on. The status tables are
+ * data (mappings/hl7v2/tables.json: `0283-ServiceRequest`, `REF-event-*`, `0206`, `0283`, `0283-RRI`). PRD-1
+ * (table 0286) RP → requester, RT/IR → performer and Task owner, each a Practitioner known by PRD-7 (else by name
+ * only) and the Organization of PRD-10; the requester, a single reference, names both through a PractitionerRole.
+ * DG1 → Condition (reasonReference), IN1 → Coverage (insurance).
  * Ids without an authority belong to who assigned them: RF1-6 to the referrer (MSH-4 of a REF, MSH-6 of an RRI),
  * RF1-11 to the referred-to (MSH-6 of a REF, MSH-4 of an RRI).
  */
-import type { Address, ContactPoint, Identifier, Organization, Practitioner, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Address, ContactPoint, Identifier, Organization, Practitioner, PractitionerRole, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { builderOf, condition, coverages, facilityOf, patientEntry, practitioner, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
 import { address, codeableConcept, contactPoint, contentError, date, dateTime, each, humanName, type Comp } from './datatypes.ts';
+import { entityId as readEntityId } from './entity-id.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
@@ -27,14 +30,6 @@ const PROVIDER = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/org
 const V2 = (table: string) => `http://terminology.hl7.org/CodeSystem/v2-${table}`;
 const REF_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'PID', 'DG1', 'IN1', 'IN2', 'NTE']);
 const RRI_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'NTE']);
-
-/** ServiceRequest.status for the Task.status table 0283 gives (mappings/hl7v2/tables.json): active while in hand. */
-const REQUEST_STATUS: Record<string, ServiceRequest['status']> = {
-  requested: 'active', received: 'active', accepted: 'active', 'in-progress': 'active', 'on-hold': 'on-hold',
-  rejected: 'revoked', cancelled: 'revoked', completed: 'completed',
-};
-/** From the specialist, "pending" means received and being assessed, not the `requested` a referrer's REF means. */
-const ANSWER_STATUS: Record<string, Task['status']> = { P: 'received' };
 
 /**
  * REF^I12 (new), I13 (modify), I14 (cancel) → Patient, Practitioners, Organizations, Conditions, Coverages, then
@@ -63,8 +58,8 @@ export function referralPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
   const reasons = added(b, () => msg.all('DG1').forEach((dg1, i) => condition(b, dg1, i, patient, undefined, opts)), 'Condition');
   const insurance = added(b, () => coverages(b, msg, patient, opts), 'Coverage');
 
-  const deleted = rf1.text(25) === 'D'; // RF1-25 action code (table 0206) D: sent in error
-  const status = deleted ? 'entered-in-error' : trigger === 'I14' ? 'revoked' : REQUEST_STATUS[lookup('0283', rf1.text(1, 1)) ?? ''];
+  const deleted = lookup('0206', rf1.text(25)); // RF1-25 action code D: sent in error
+  const status = (deleted ?? lookup('REF-event-ServiceRequest', trigger) ?? lookup('0283-ServiceRequest', rf1.text(1, 1))) as ServiceRequest['status'] | undefined;
   const msh = msg.first('MSH');
   const receiver = msh?.text(6) ?? msh?.text(5);
   const external = each(rf1, 11, (c) => entityId(c, receiver, 'RF1-11'));
@@ -99,7 +94,7 @@ export function referralPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
   const referral = b.add('referral', sr, { match: byIdentifier(referralId), remove, source: 'RF1-6', defaults: { status: 'active' } });
 
   const taskId = taskIdentifier(referralId);
-  const taskStatus: Task['status'] | undefined = deleted ? 'entered-in-error' : trigger === 'I14' ? 'cancelled' : undefined;
+  const taskStatus = (deleted ?? lookup('REF-event-Task', trigger)) as Task['status'] | undefined;
   const task = {
     resourceType: 'Task',
     identifier: [taskId],
@@ -144,7 +139,7 @@ export function referralResponsePlan(msg: Hl7v2Message, opts: TranslateOptions):
   });
   const owner = providers(b, msg, sender, false).performers[0];
   const code = rf1.text(1, 1);
-  const status = (code && ANSWER_STATUS[code]) || (lookup('0283', code) as Task['status'] | undefined);
+  const status = (lookup('0283-RRI', code) ?? lookup('0283', code)) as Task['status'] | undefined;
   const task = { resourceType: 'Task', ...(status ? { status } : {}) } as Task;
   const business = codeableConcept(rf1.rep(1, 0), V2('0283'));
   if (business) task.businessStatus = business;
@@ -159,15 +154,13 @@ export function referralResponsePlan(msg: Hl7v2Message, opts: TranslateOptions):
 }
 
 /**
- * EI → Identifier: EI-1 value, EI-2 namespace or EI-3/4 universal id the system; without them the system of
- * `owner`, the facility that assigned it. No system at all is an error: a bare value could name anyone's referral.
+ * EI → Identifier (./entity-id.ts), scoped to `owner` without an authority. No system at all is an error: a bare
+ * value could name anyone's referral.
  */
 function entityId(c: Comp, owner: string | undefined, where: string): Identifier | undefined {
-  const value = c(1);
-  if (!value) return undefined;
-  const system = identifierSystem(c(2), c(3), c(4)) ?? identifierSystem(owner);
-  if (!system) throw contentError(`${where} has no assigning authority and MSH names no facility`, where, '101');
-  return { system, value };
+  const id = readEntityId(c, owner);
+  if (id && !id.system) throw contentError(`${where} has no assigning authority and MSH names no facility`, where, '101');
+  return id;
 }
 
 /**
@@ -191,15 +184,32 @@ function providers(b: PlanBuilder, msg: Hl7v2Message, facility: string | undefin
       return;
     }
     const who = prdPractitioner(b, prd, where, facility);
+    const org = organization(b, prd.rep(10, 0), `${where}-10`, facility, each(prd, 11, address), each(prd, 13, xtn));
     if (role === 'requester') {
-      if (who) out.requester = who;
+      const requester = requesterOf(b, prd, where, who, org);
+      if (requester) out.requester = requester;
       return;
     }
     if (who) out.performers.push(who);
-    const org = organization(b, prd.rep(10, 0), `${where}-10`, facility, each(prd, 11, address), each(prd, 13, xtn));
     if (org) out.performers.push(org);
   });
   return out;
+}
+
+/**
+ * The referrer as the one `requester` a ServiceRequest and a Task have: a practitioner known by PRD-7 and the
+ * Organization of PRD-10 as a PractitionerRole (the FHIR element that names both, as FHIR-Converter's REF_I12
+ * does), known by the pair; else whichever of the two is known. A practitioner known by name only cannot be found
+ * again, so with an organization the organization is the requester.
+ */
+function requesterOf(b: PlanBuilder, prd: Segment, where: string, who: Ref | undefined, org: Ref | undefined): Ref | undefined {
+  if (!org) return who;
+  if (!who?.reference) return org;
+  const code = codeableConcept(prd.rep(1, 0), V2('0286'));
+  const role: PractitionerRole = { resourceType: 'PractitionerRole', active: true, practitioner: who, organization: org, ...(code ? { code: [code] } : {}) };
+  const match = `practitioner=${who.reference}&organization=${org.reference}`;
+  const ref = b.add(`practitioner-role|${match}`, role, { match, mode: 'ensure', source: where });
+  return who.display ? { ...ref, display: who.display } : ref;
 }
 
 /** A Practitioner (kept as stored if known) from PRD-7 ids, PRD-2 name, PRD-5 telecom, PRD-3 address; by display without id. */

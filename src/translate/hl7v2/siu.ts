@@ -4,22 +4,23 @@
  * After the HL7 v2-to-FHIR IG `Message SIU_S12 to Bundle`, `Segment SCH to Appointment` and the AIS/AIG/AIL/AIP
  * maps: one Appointment per message, identified by the filler's id (SCH-2, else the placer's SCH-1), so a
  * reschedule (S13), a modification (S14), a cancellation (S15), a deletion (S17) or a no-show (S26) updates the
- * appointment the booking (S12) made. Status from the event, or from SCH-25 (table 0278) for S12/S13/S14.
+ * appointment the booking (S12) made. Placer and filler ids are EIs (EI-2 namespace, EI-3/4 universal id), scoped
+ * to the sending facility without an authority. Status from the event, or from SCH-25 (table 0278) for S12/S13/S14,
+ * and each participant's from its segment's filler status: the tables `SIU-event`, `0278`, `0278-participant` and
+ * `duration-unit` of mappings/hl7v2/tables.json.
  * Start and end from TQ1-7/8 (v2.5+), else SCH-11.4/5 (legacy TQ), else the earliest resource start plus its
  * duration; offset-less times are read in the sender's time zone. Participants: the patient (PID), practitioners
  * (AIP-3, known by id), locations (AIL-3) and other resources (AIG-3, by name). Message-level NTEs → comment.
  */
 import type { Appointment, Location } from '@medplum/fhirtypes';
-import { builderOf, condition, facilityOf, patientEntry, practitioner, scoped, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
+import { builderOf, condition, facilityOf, patientEntry, practitioner, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
 import { addMinutes, codeableConcept, contentError, dateTime, type Comp } from './datatypes.ts';
+import { entityId } from './entity-id.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import type { Hl7v2Message, Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
 
 const SIU_SEGMENTS = new Set(['MSH', 'SCH', 'TQ1', 'NTE', 'PID', 'PD1', 'DG1', 'RGS', 'AIS', 'AIG', 'AIL', 'AIP']);
-
-/** Status the event sets whatever SCH-25 says; S12/S13/S14 take SCH-25, else booked. */
-const EVENT_STATUS: Record<string, Appointment['status']> = { S15: 'cancelled', S17: 'entered-in-error', S26: 'noshow' };
 
 export function schedulingPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
   const b = builderOf(msg);
@@ -28,8 +29,9 @@ export function schedulingPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan 
   const facility = facilityOf(msg);
   const trigger = b.event.split('^')[1] ?? '';
 
-  const placer = scoped(sch.rep(1, 0), facility);
-  const filler = scoped(sch.rep(2, 0), facility);
+  // SCH-1/SCH-2 are EI (IG `Segment SCH to Appointment`: EI[Identifier-Extension]), not CX.
+  const placer = entityId(sch.rep(1, 0), facility);
+  const filler = entityId(sch.rep(2, 0), facility);
   if (!placer && !filler) throw contentError('SCH-1 and SCH-2 (placer and filler appointment ids) are both empty', 'SCH-2', '101');
   const identifiers = [
     ...(filler ? [{ ...filler, type: { coding: [{ system: V2_0203, code: 'FILL' }] } }] : []),
@@ -39,7 +41,7 @@ export function schedulingPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan 
   const pid = msg.first('PID');
   const patient = pid ? patientEntry(b, 'patient', pid, msg.first('PD1'), facility, opts) : undefined;
 
-  const status = EVENT_STATUS[trigger] ?? (lookup('0278', sch.text(25, 1)) as Appointment['status'] | undefined);
+  const status = (lookup('SIU-event', trigger) ?? lookup('0278', sch.text(25, 1))) as Appointment['status'] | undefined;
   const a = { resourceType: 'Appointment', identifier: identifiers, ...(status ? { status } : {}) } as Appointment;
   const { start, end } = timing(msg, sch, opts);
   if (start && end) {
@@ -130,20 +132,19 @@ function timing(msg: Hl7v2Message, sch: Segment, opts: TranslateOptions): { star
   return { start, end };
 }
 
-/** A duration in minutes from a quantity and its unit (ISO+ / UCUM: s, min, h, d); undefined when unknown. */
+/** A duration in minutes from a quantity and its unit (table `duration-unit`; minutes when none); undefined when unknown. */
 function durationMinutes(value: string | undefined, unit: string | undefined): number | undefined {
   const n = Number(value);
   if (!value || !Number.isFinite(n) || n < 0) return undefined;
-  const u = (unit ?? 'min').toLowerCase();
-  const factor = u === 's' || u === 'sec' ? 1 / 60 : u === 'min' || u === 'm' || u === 'minutes' ? 1 : u === 'h' || u === 'hr' || u === 'hours' ? 60 : u === 'd' ? 1440 : undefined;
-  return factor === undefined ? undefined : Math.round(n * factor);
+  const seconds = Number(lookup('duration-unit', (unit ?? 'min').toLowerCase()));
+  return seconds ? Math.round((n * seconds) / 60) : undefined;
 }
 
-/** Participant status from the filler status code of a resource segment (table 0278). */
-function participantStatus(code: string | undefined): 'accepted' | 'declined' | 'tentative' | 'needs-action' {
-  if (code === 'Cancelled' || code === 'Deleted' || code === 'Noshow') return 'declined';
-  if (code === 'Pending' || code === 'Waitlist') return 'tentative';
-  return 'accepted';
+type ParticipantStatus = NonNullable<Appointment['participant']>[number]['status'];
+
+/** Participant status from the filler status code of a resource segment (table `0278-participant`), else accepted. */
+function participantStatus(code: string | undefined): ParticipantStatus {
+  return (lookup('0278-participant', code) as ParticipantStatus | undefined) ?? 'accepted';
 }
 
 function withType<T extends { actor: Ref; status: string }>(p: T, c: Comp): T & { type?: { coding?: { system?: string; code?: string }[]; text?: string }[] } {

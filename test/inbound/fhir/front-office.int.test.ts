@@ -112,6 +112,13 @@ describe("a practitioner's day", () => {
     expect(matches(res)).toEqual([ids.a1, ids.a2, ids.a3]);
     const byName = await fhir('GET', `Appointment?patient.name=munoz${tag}&_sort=date`);
     expect(matches(byName)).toEqual([ids.a1, ids.a2, ids.aOtherDay]);
+    // A modifier on the chain's last parameter works as it does unchained: exact is case- and accent-sensitive.
+    const exact = await fhir('GET', `Appointment?patient:Patient.name:exact=${encodeURIComponent(`Muñoz${tag}`)}&_sort=date`);
+    expect(matches(exact)).toEqual([ids.a1, ids.a2, ids.aOtherDay]);
+    expect(matches(await fhir('GET', `Appointment?patient:Patient.name:exact=munoz${tag}`))).toEqual([]);
+    expect(matches(await fhir('GET', `Coverage?beneficiary:Patient.name:exact=${encodeURIComponent(`Muñoz${tag}`)}&beneficiary:Patient.active:not=false&_sort=_id`)).sort()).toEqual(
+      [ids.covActive, ids.covOld].sort()
+    );
   });
 
   it('iterates includes: appointments → patients → their general practitioner', async () => {

@@ -1,14 +1,19 @@
 /**
  * `frontdesk translate FILE.hl7` as a user runs it (a child process, no database): the Bundle it prints loads
  * into a FHIR server (this gateway's own transaction endpoint), loading it twice changes nothing, an A40 Bundle
- * merges through its FHIRPath Patch; bad input → exit code 1 and an OperationOutcome on stderr.
+ * merges through its FHIRPath Patch; no conditional URL holds a `urn:uuid:` placeholder, which other servers
+ * would not resolve there (R4 http.html#trules), so every corpus sample's Bundle loads from its chained searches;
+ * bad input → exit code 1 and an OperationOutcome on stderr.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeHl7 } from '../../../src/translate/hl7v2/charset.ts';
+import { TRANSLATORS } from '../../../src/translate/hl7v2/translate.ts';
 import { client, testGateway, type TestGateway } from '../../helpers/gateway.ts';
 
 const run = promisify(execFile);
@@ -71,6 +76,39 @@ describe('frontdesk translate', { timeout: 90_000 }, () => {
     expect(retired).toMatchObject({ active: false, name: [{ family: 'Test', given: ['Merged'] }], link: [{ type: 'replaced-by', other: { reference: `Patient/${survivor.id}` } }] });
     expect(survivor.link).toEqual([{ type: 'replaces', other: { reference: `Patient/${retired.id}` } }]);
     expect(survivor.identifier.map((i: any) => i.value)).toEqual([keep, gone]);
+  });
+
+  it('writes no urn:uuid placeholder in any request.url or ifNoneExist, and every corpus sample’s Bundle loads twice to the same resources', async () => {
+    const samples = readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.hl7'))
+      .map((f) => decodeHl7(readFileSync(join(FIXTURES, f))).text.replace(/^\uFEFF/, ''))
+      .filter((text) => {
+        const type = /^MSH\|[^|]*(?:\|[^|]*){6}\|([^|^]*)\^([^|^\r\n]*)/.exec(text);
+        return type ? TRANSLATORS.has(`${type[1]}^${type[2]}`) : false;
+      });
+    expect(samples).toHaveLength(35);
+    const file = join(dir, 'corpus.hl7');
+    await writeFile(file, samples.map((t) => t.trimEnd()).join('\n'));
+    const out = await translate(file, '--time-zone', 'America/Chicago');
+    expect(out.code, out.stderr).toBe(0);
+    const bundles = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(bundles).toHaveLength(35);
+    for (const b of bundles) {
+      for (const e of b.entry) {
+        expect(e.request.url, b.identifier.value).not.toContain('urn:uuid:');
+        expect(e.request.ifNoneExist ?? '', b.identifier.value).not.toContain('urn:uuid:');
+      }
+    }
+    // The chained matches (`patient:Patient.identifier=…`) find on the second load what the first one wrote. A
+    // merge (A40) patches a patient that must already exist: those are loaded by the test above.
+    for (const b of bundles.filter((x) => !x.entry.some((e: any) => e.request.method === 'PATCH'))) {
+      const first = await fhir('POST', '', b);
+      expect(first.status, JSON.stringify(first.body).slice(0, 400)).toBe(200);
+      const second = await fhir('POST', '', b);
+      expect(second.status, JSON.stringify(second.body).slice(0, 400)).toBe(200);
+      const where = (r: any) => r.body.entry.map((e: any) => e.response.location.replace(/\/_history\/.*/, ''));
+      expect(where(second), b.identifier.value).toEqual(where(first));
+    }
   });
 
   it('prints one Bundle per line for a batch file', async () => {

@@ -32,7 +32,9 @@ describe('golden files', () => {
     for (const e of plan.entries) if (e.mode !== 'update-existing') validate({ ...e.defaults, ...e.resource }, { profiles: e.profiles });
     const bundle = JSON.parse(JSON.stringify(toTransactionBundle(plan)));
     const file = join(GOLDEN, `${name}.bundle.json`);
-    if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, `${JSON.stringify(bundle, null, 2)}\n`);
+    // Written only when asked: a golden file that is missing fails, it is never recreated from what it should check.
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, `${JSON.stringify(bundle, null, 2)}\n`);
+    expect(existsSync(file), `${file} is missing: review the translation, then run with UPDATE_GOLDEN=1`).toBe(true);
     expect(bundle).toEqual(JSON.parse(readFileSync(file, 'utf8')));
   });
 });

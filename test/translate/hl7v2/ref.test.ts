@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OperationOutcomeError } from '@medplum/core';
-import type { Organization, Practitioner, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Organization, Practitioner, PractitionerRole, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { decodeHl7 } from '../../../src/translate/hl7v2/charset.ts';
 import { Hl7v2Message } from '../../../src/translate/hl7v2/parse.ts';
 import type { Plan, PlanEntry } from '../../../src/translate/hl7v2/plan.ts';
 import { referralPlan, referralResponsePlan } from '../../../src/translate/hl7v2/ref.ts';
 import { validate } from '../../../src/validate/validator.ts';
+import { setField } from '../../helpers/hl7.ts';
 
 const OPTS = { timeZone: 'America/Chicago' };
 const REFERRAL_SYSTEM = 'urn:frontdesk:id:EPIC';
@@ -24,14 +25,7 @@ function sample(name: string): string[] {
   return text.split(/\r\n|\r|\n/).filter(Boolean);
 }
 
-/** Sets field `n` of one segment (MSH counted as HL7 does: MSH-3 is the third field). */
-function set(segment: string, n: number, value: string): string {
-  const parts = segment.split('|');
-  const i = segment.startsWith('MSH|') ? n - 1 : n;
-  while (parts.length <= i) parts.push('');
-  parts[i] = value;
-  return parts.join('|');
-}
+const set = setField;
 
 /** A sample with edits: `edit(segment)` returns the segment, a changed one, or null to drop it. */
 function message(name: string, edit: (segment: string) => string | null = (s) => s): Hl7v2Message {
@@ -63,10 +57,13 @@ function validateAll(p: Plan): void {
 describe('REF^I12 (new referral)', () => {
   const p = plan('REF-I12-01');
 
-  it('makes the Patient, Practitioners, Organization, Condition, Coverage, then the ServiceRequest and its Task', () => {
+  it('makes the Patient, each side’s Practitioner and Organization, Condition, Coverage, then the ServiceRequest and its Task', () => {
     expect(p.event).toBe('REF^I12');
     expect(p.entries.map((e) => e.resource.resourceType)).toEqual([
-      'Patient', 'Practitioner', 'Practitioner', 'Organization', 'Condition', 'Organization', 'RelatedPerson', 'Coverage', 'ServiceRequest', 'Task',
+      'Patient',
+      'Practitioner', 'Organization', 'PractitionerRole', // the referrer (PRD RP)
+      'Practitioner', 'Organization', // the referred-to (PRD RT)
+      'Condition', 'Organization', 'RelatedPerson', 'Coverage', 'ServiceRequest', 'Task',
     ]);
   });
 
@@ -97,10 +94,11 @@ describe('REF^I12 (new referral)', () => {
 
   it('links the ServiceRequest to its patient, providers, conditions and coverages by placeholder', () => {
     const r = sr(p);
-    const [referring, referredTo] = ofType(p, 'Practitioner');
+    const [, referredTo] = ofType(p, 'Practitioner');
     const provider = ofType(p, 'Organization').find((o) => (o.resource as Organization).name === 'RADIANT HEALTH HOSPITAL');
+    const [role] = ofType(p, 'PractitionerRole');
     expect(r.subject?.reference).toBe(entry(p, 'patient').fullUrl);
-    expect(r.requester).toEqual({ reference: referring?.fullUrl, display: 'DR ROBERT POWELL' });
+    expect(r.requester).toEqual({ reference: role?.fullUrl, display: 'DR ROBERT POWELL' });
     expect(r.performer).toEqual([
       { reference: referredTo?.fullUrl, display: 'DR PAUL McWILLIAMS' },
       { reference: provider?.fullUrl, display: 'RADIANT HEALTH HOSPITAL' },
@@ -126,7 +124,7 @@ describe('REF^I12 (new referral)', () => {
       focus: { reference: referral },
       basedOn: [{ reference: referral }],
       for: { reference: entry(p, 'patient').fullUrl },
-      requester: { reference: ofType(p, 'Practitioner')[0]?.fullUrl },
+      requester: { reference: ofType(p, 'PractitionerRole')[0]?.fullUrl },
       owner: { reference: ofType(p, 'Practitioner')[1]?.fullUrl },
       lastModified: '2022-01-25T16:20:00+00:00',
     });
@@ -145,6 +143,27 @@ describe('REF^I12 (new referral)', () => {
     const provider = ofType(p, 'Organization').find((o) => (o.resource as Organization).name === 'RADIANT HEALTH HOSPITAL');
     expect(provider).toMatchObject({ mode: 'ensure', match: 'name:exact=RADIANT%20HEALTH%20HOSPITAL&type=prov', source: 'PRD[2]-10' });
     expect((provider?.resource as Organization).telecom).toEqual([{ system: 'phone', value: '(426)545-9881', use: 'work' }]);
+  });
+
+  it('gives the referrer its Organization (PRD-10), like the referred-to, and names both through a PractitionerRole', () => {
+    const [referring] = ofType(p, 'Practitioner');
+    const org = ofType(p, 'Organization').find((o) => (o.resource as Organization).name === 'GOOD HEALTH HOSPITAL');
+    expect(org).toMatchObject({ mode: 'ensure', match: 'name:exact=GOOD%20HEALTH%20HOSPITAL&type=prov', source: 'PRD[1]-10' });
+    expect(org?.resource as Organization).toMatchObject({
+      active: true,
+      type: [{ coding: [{ code: 'prov' }] }],
+      address: [{ line: ['1031 HEALTHCARE DRIVE'], city: 'ANN ARBOR', state: 'MI', postalCode: '99999' }],
+      telecom: [{ system: 'phone', value: '(626)555-7889', use: 'work' }],
+    });
+    const [role] = ofType(p, 'PractitionerRole');
+    expect(role).toMatchObject({ mode: 'ensure', match: `practitioner=${referring?.fullUrl}&organization=${org?.fullUrl}`, source: 'PRD[1]' });
+    expect(role?.resource as PractitionerRole).toEqual({
+      resourceType: 'PractitionerRole',
+      active: true,
+      practitioner: { reference: referring?.fullUrl, display: 'DR ROBERT POWELL' },
+      organization: { reference: org?.fullUrl, display: 'GOOD HEALTH HOSPITAL' },
+      code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0286', code: 'RP', display: 'Referring Provider' }], text: 'Referring Provider' }],
+    });
   });
 
   it('reports the segments it does not map', () => {
@@ -207,12 +226,23 @@ describe('identifiers and providers', () => {
   });
 
   it('refers to a provider without PRD-7 by name only, and reports roles other than referring and referred-to', () => {
-    const p = plan('REF-I12-01', onSegment('PRD', (s) => (s.startsWith('PRD|RP') ? set(s, 7, '') : set(s, 1, 'PP^Primary Care Provider^HL70286'))));
+    const p = plan('REF-I12-01', onSegment('PRD', (s) => (s.startsWith('PRD|RP') ? set(set(s, 7, ''), 10, '') : set(s, 1, 'PP^Primary Care Provider^HL70286'))));
     // No PRD-7 → no Practitioner for the referrer; with no referred-to PRD left, RF1-20 names the performer.
     expect(ofType(p, 'Practitioner').map((e) => e.source)).toEqual(['RF1-20']);
     expect(sr(p).requester).toEqual({ display: 'DR ROBERT POWELL' });
     expect(task(p).requester).toEqual({ display: 'DR ROBERT POWELL' });
     expect(p.unmapped).toContain('PRD[2] (role PP)');
+  });
+
+  it('makes the referrer’s Organization the requester when its practitioner has no PRD-7, and its Practitioner when it has no PRD-10', () => {
+    const nameOnly = plan('REF-I12-01', onSegment('PRD', (s) => (s.startsWith('PRD|RP') ? set(s, 7, '') : s)));
+    const org = ofType(nameOnly, 'Organization').find((o) => o.source === 'PRD[1]-10');
+    expect(ofType(nameOnly, 'PractitionerRole')).toEqual([]);
+    expect(sr(nameOnly).requester).toEqual({ reference: org?.fullUrl, display: 'GOOD HEALTH HOSPITAL' });
+    expect(task(nameOnly).requester).toEqual(sr(nameOnly).requester);
+    const noOrg = plan('REF-I12-01', onSegment('PRD', (s) => (s.startsWith('PRD|RP') ? set(s, 10, '') : s)));
+    expect(ofType(noOrg, 'PractitionerRole')).toEqual([]);
+    expect(sr(noOrg).requester).toEqual({ reference: ofType(noOrg, 'Practitioner')[0]?.fullUrl, display: 'DR ROBERT POWELL' });
   });
 
   it('takes the performer from RF1-20/RF1-19 when no PRD names the referred-to provider', () => {
