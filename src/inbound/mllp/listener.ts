@@ -69,11 +69,13 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
     let queue: Promise<void> = Promise.resolve();
     let queued = 0; // messages received and not yet answered
     let closing = false; // after an oversized frame: nothing more is read or processed
+    let timedOutBusy = false; // the idle timer fired while a message was being processed
     // Idle means nothing is being processed either: the ACK of a slow message must not be cut off. A timeout while
     // busy is ignored, and the timer starts again once the queue is empty.
     socket.setTimeout(options.idleTimeoutMs);
     socket.on('timeout', () => {
       if (queued === 0) socket.end();
+      else timedOutBusy = true;
     });
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', (err) => log.debug({ peer: address, code: (err as NodeJS.ErrnoException).code }, 'mllp socket error'));
@@ -82,7 +84,10 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
       if (queued > QUEUE_HIGH) socket.pause();
       const work = queue.then(job).finally(() => {
         queued--;
-        if (queued === 0) socket.setTimeout(options.idleTimeoutMs); // idle from now (a timeout while busy was ignored)
+        if (queued === 0 && timedOutBusy) {
+          timedOutBusy = false;
+          socket.setTimeout(options.idleTimeoutMs); // idle from now: the timeout while busy was ignored
+        }
         if (queued <= QUEUE_LOW && socket.isPaused() && !closing) socket.resume();
       });
       queue = work;
