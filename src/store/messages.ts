@@ -19,6 +19,11 @@ export type NewInbound = {
   partnerAuthenticated?: boolean;
   /** When the door received it (before any queueing); the database's time otherwise. */
   receivedAt?: Date;
+  /**
+   * false: refused for who sent it or how, before its content was read; it does not claim (sender, control id), so a
+   * genuine message with that id is not taken for its duplicate (migration 0012).
+   */
+  dedupe?: boolean;
 };
 
 export type StoredMessage = { id: string; status: string; response: string | null };
@@ -40,18 +45,18 @@ export type MessageOutcome = {
 export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutcome): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
     INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner,
-                         partner_authenticated, received_at, response, outcome, resources, unmapped, processed_at)
+                         partner_authenticated, dedupe, received_at, response, outcome, resources, unmapped, processed_at)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
             ${m.messageType}, ${done?.status ?? 'received'}, ${m.raw}, ${m.partner ?? null},
-            ${m.partnerAuthenticated ?? false}, ${m.receivedAt ? sql`${m.receivedAt.toISOString()}::timestamptz` : sql`now()`},
+            ${m.partnerAuthenticated ?? false}, ${m.dedupe ?? true}, ${m.receivedAt ? sql`${m.receivedAt.toISOString()}::timestamptz` : sql`now()`},
             ${done ? done.response : null}, ${done?.outcome ? sql.json(done.outcome as never) : null}::jsonb,
             ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null})
-    ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' DO NOTHING
+    ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' AND dedupe DO NOTHING
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
   const [first] = await sql<StoredMessage[]>`
     SELECT id::text, status, response FROM message
-    WHERE direction = 'inbound' AND protocol = ${m.protocol} AND sender = ${m.sender} AND control_id = ${m.controlId}`;
+    WHERE direction = 'inbound' AND protocol = ${m.protocol} AND sender = ${m.sender} AND control_id = ${m.controlId} AND dedupe`;
   if (!first) throw new Error('message vanished between insert and select');
   return { ...first, duplicate: true };
 }

@@ -23,7 +23,7 @@ import type { Sql } from 'postgres';
 import { messageEvent } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Logger } from '../log.ts';
-import { outcome } from '../outcome.ts';
+import { httpError, outcome } from '../outcome.ts';
 import type { Partner, PartnerRegistry } from '../partners.ts';
 import { finishMessage, recordInbound, type MessageOutcome, type NewInbound } from '../store/messages.ts';
 import { buildAck, hl7Time, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
@@ -78,6 +78,14 @@ export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transp
     const one = await receiveHl7v2(ctx, raw, transport, peer);
     return { ...one, messageIds: [one.messageId] };
   }
+  // An MLLP frame is one message (or a batch): a sender that matches ACKs to frames by order must get one ACK for
+  // this frame, so it is refused whole and kept; over HTTP (a file of messages) each is answered.
+  if (several && transport === 'mllp') {
+    const count = latin1.split(/[\r\n]+(?=MSH)/).length;
+    const text = `An MLLP frame carries one message, or a batch in BHS/BTS: this one holds ${count} messages one after the other`;
+    const one = await receiveHl7v2(ctx, raw, transport, peer, { code: '100', text, location: 'MSH' });
+    return { ...one, messageIds: [one.messageId] };
+  }
   const batch = splitBatch(latin1);
   if (batch.problems.length) ctx.log.warn({ problems: batch.problems, messages: batch.messages.length }, 'hl7v2 batch envelope problems');
   const acks: string[] = [];
@@ -89,10 +97,15 @@ export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transp
   }
   if (several) return { acks, messageId: ids[0] ?? '', messageIds: ids, status: 'several' };
   const envelope = batchAck(ctx, batch.fhs, batch.bhs, acks, batch.problems);
+  // Segments outside any message (or a batch with none) belong to no stored message: the whole input is kept too.
+  if (!batch.messages.length || batch.problems.some((p) => p.includes('outside any message'))) {
+    ids.push(await keepBatch(ctx, raw, transport, peer, batch.problems.length ? batch.problems : ['The batch holds no message'], envelope));
+  }
   return { acks: [envelope], messageId: ids[0] ?? '', messageIds: ids, status: batch.problems.length ? 'batch-problems' : 'batch' };
 }
 
-export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer): Promise<Hl7Result> {
+/** `refusal`: the door's reason to refuse the message whole, before its content is read (see {@link handle}). */
+export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, refusal?: AckError): Promise<Hl7Result> {
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
   const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
   const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
@@ -100,7 +113,7 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
   const { header, error } = tryHeader(text);
   const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
   const inbound = inboundRow(header, raw, transport, peer, partner);
-  const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, notTheirs(peer.partner, header, claimed));
+  const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, refusal ?? notTheirs(peer.partner, header, claimed));
   await auditExchange(ctx, result.messageId, header, peer.address, result, partner);
   return { acks: result.acks, messageId: result.messageId, status: result.status };
 }
@@ -116,12 +129,26 @@ export async function receiveOversized(ctx: ReceiveContext, head: Buffer, bytes:
   const why = `Frame of at least ${bytes} bytes is over the size limit; refused, its first ${head.length} bytes kept`;
   const stored = await recordInbound(
     ctx.sql,
-    inboundRow(header, head, transport, peer, partner),
+    // Not a claim on (sender, MSH-10): the same message sent again within the limit must be processed.
+    { ...inboundRow(header, head, transport, peer, partner), dedupe: false },
     { status: 'rejected', response: ar, outcome: outcome('too-costly', why) }
   );
   ctx.log.info({ messageId: stored.id, bytes }, 'hl7v2 rejected: frame too large');
   await auditExchange(ctx, stored.id, header, peer.address, { acks: [ar], status: 'rejected', resources: [] }, partner);
   return ar;
+}
+
+/** A batch whose envelope lost something, stored whole as a rejected row (its problems in the outcome) and audited. */
+async function keepBatch(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, problems: string[], response: string): Promise<string> {
+  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : undefined;
+  const stored = await recordInbound(
+    ctx.sql,
+    { ...inboundRow(undefined, raw, transport, peer, partner), messageType: 'BATCH', dedupe: false },
+    { status: 'rejected', response, outcome: outcome('structure', `Batch envelope: ${problems.join('; ')}; the whole input is kept here`) }
+  );
+  ctx.log.warn({ messageId: stored.id, problems: problems.length }, 'hl7v2 batch kept whole: segments outside any message');
+  await auditExchange(ctx, stored.id, undefined, peer.address, { acks: [response], status: 'rejected', resources: [] }, partner);
+  return stored.id;
 }
 
 /** The message store's row of a message received: who sent it, as what, through which door, when. */
@@ -144,7 +171,7 @@ function inboundRow(header: MessageHeader | undefined, raw: Buffer, transport: '
 /** A certificate speaks for one partner: it cannot send under another's (or an unknown) MSH-3/MSH-4. */
 function notTheirs(certified: string | undefined, header: MessageHeader | undefined, claimed: Partner | undefined): AckError | undefined {
   if (!certified || !header || claimed?.id === certified) return undefined;
-  return { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${certified}", whose certificate this connection presented`, location: 'MSH^1^4' };
+  return { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${certified}", whose credentials (client certificate or OAuth client) this connection presented`, location: 'MSH^1^4' };
 }
 
 /** The configured partner whose sender keys match MSH-3/MSH-4. */
@@ -154,9 +181,12 @@ function partnerOf(ctx: ReceiveContext, h: MessageHeader): Partner | undefined {
 
 /** Processes a stored message again (same checks, current mappings), replacing its outcome and acknowledgment. */
 export async function reprocessHl7v2(ctx: ReceiveContext, messageId: string): Promise<Hl7Result | undefined> {
-  const [row] = await ctx.sql<{ raw: Buffer; peer: string; partner: string | null; partner_authenticated: boolean }[]>`
-    SELECT raw, peer, partner, partner_authenticated FROM message WHERE id = ${messageId} AND direction = 'inbound' AND protocol = 'hl7v2'`;
+  const [row] = await ctx.sql<{ raw: Buffer; peer: string; partner: string | null; partner_authenticated: boolean; truncated: boolean }[]>`
+    SELECT raw, peer, partner, partner_authenticated, coalesce(outcome #>> '{issue,0,code}' = 'too-costly', false) AS truncated
+    FROM message WHERE id = ${messageId} AND direction = 'inbound' AND protocol = 'hl7v2'`;
   if (!row) return undefined;
+  // An oversized frame was kept only in part: processing its first bytes would commit a message cut mid-segment.
+  if (row.truncated) throw httpError(409, 'too-costly', `Message ${messageId} was over the frame size limit and only its first ${row.raw.length} bytes were kept: it cannot be reprocessed; ask the sender for it again`);
   const raw = Buffer.from(row.raw);
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
   const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
@@ -201,6 +231,9 @@ async function handle(
   charsetProblem?: string,
   refused?: AckError
 ): Promise<Processed & { messageId: string }> {
+  // Refused for who sent it or how: its row does not claim (sender, MSH-10), so the genuine message with that id
+  // is not taken for its duplicate later (migration 0012).
+  if (refused && 'inbound' in slot) slot = { inbound: { ...slot.inbound, dedupe: false } };
   const enhanced = !!header && (header.acceptAckType !== '' || header.applicationAckType !== '');
   const ack = (code: AckCode, error?: AckError): string =>
     buildAck(header, { code, controlId: ctx.newControlId(), time: new Date(), text: error?.text, error });
@@ -253,8 +286,8 @@ async function handle(
     const ours = accepted.map((p) => `${p} (${PROCESSING_NAMES[p]})`).join(', ');
     return fail('reject', { code: '202', text: `Processing id "${header.processingId}"${what} (MSH-11): this gateway accepts ${ours}`, location: 'MSH^1^11' });
   }
-  const version = header.fields[12] ?? '';
-  if (version && !/^2\.[1-9](\.\d+)*$/.test(version.split(header.delimiters.component)[0] ?? '')) {
+  const version = header.version;
+  if (version && !/^2\.[1-9](\.\d+)*$/.test(version)) {
     return fail('reject', { code: '203', text: `Version "${version}" (MSH-12) is not an HL7 version 2 this gateway reads (2.1 to 2.9)`, location: 'MSH^1^12' });
   }
 

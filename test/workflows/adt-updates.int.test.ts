@@ -132,6 +132,15 @@ describe('patients are matched by any PID-3 identifier', () => {
     const [pa, pb] = [await patientOf(a), await patientOf(b)];
     expect(pa.id).not.toBe(pb.id);
     expect([pa.name[0].family, pb.name[0].family]).toEqual(['Ames', 'Byrd']);
+    // A subscriber number the family shares is no key either; nor is an SSN alone in PID-3 when PID-2 has the MRN.
+    const [c, d, sn] = [id(), id(), id()];
+    await post(adt('A04', `PID|1||${c}^^^NORTHCLINIC^MR~${sn}^^^INS^SN||Cole^Cam||19700101|F`));
+    await post(adt('A04', `PID|1||${d}^^^NORTHCLINIC^MR~${sn}^^^INS^SN||Cole^Dee||20100101|M`));
+    expect((await patientOf(c)).id).not.toBe((await patientOf(d)).id);
+    const [e, f] = [id(), id()];
+    await post(adt('A04', `PID|1|${e}^^^NORTHCLINIC^MR|999999999^^^USSSA^SS||Eng^Eli||19700101|M`));
+    await post(adt('A04', `PID|1|${f}^^^NORTHCLINIC^MR|999999999^^^USSSA^SS||Fox^Fay||19800101|F`));
+    expect((await patientOf(e)).id).not.toBe((await patientOf(f)).id);
   });
 
   it('creates one Patient when two messages about a new patient, naming it by overlapping identifiers, arrive at once', async () => {
@@ -147,6 +156,15 @@ describe('patients are matched by any PID-3 identifier', () => {
       const found = await fhir('GET', `Patient?identifier=${SYSTEM}|${b}`);
       expect(found.body.entry).toHaveLength(1);
     }
+  });
+
+  it('reads a comma inside an identifier as part of it, not as a second identifier to match', async () => {
+    const [u, v] = [id(), id()];
+    await post(adt('A04', `PID|1||${u}^^^NORTHCLINIC^MR||Ulm^Una`));
+    await post(adt('A04', `PID|1||${v},${u}^^^NORTHCLINIC^MR||Vik^Val`));
+    expect((await patientOf(u)).name[0].family).toBe('Ulm');
+    const comma = await fhir('GET', `Patient?identifier=${SYSTEM}|${encodeURIComponent(`${v}\\,${u}`)}`);
+    expect(comma.body.entry.map((e: any) => e.resource.name[0].family)).toEqual(['Vik']);
   });
 
   it('answers AE 205 when the PID-3 identifiers name two different patients', async () => {

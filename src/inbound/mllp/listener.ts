@@ -4,7 +4,8 @@
  *
  * Messages of one connection are processed strictly in order (a sender that pipelines gets its ACKs in the
  * order it sent); connections run concurrently. A connection that queues more than {@link QUEUE_HIGH} messages
- * is not read from until its queue drains (backpressure: memory stays bounded whatever a sender pipelines).
+ * is not read from until its queue drains, and the next message waits while the ACKs already written have not
+ * left (a sender that never reads them): memory stays bounded whatever a sender pipelines.
  * Connections idle for `idleTimeoutMs` are closed, never while one of their messages is being processed (its
  * ACK would be lost). A frame larger than `maxFrameBytes` gets AR and the connection is closed; its first
  * {@link OVERSIZED_HEAD} bytes go to `oversized` (stored and audited), and nothing after it is processed.
@@ -59,6 +60,9 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
   const { log } = options;
   const sockets = new Set<Socket>();
   const inFlight = new Set<Promise<void>>();
+  /** Messages waiting for their connection's ACKs to drain; released at close. */
+  const draining = new Set<() => void>();
+  let stopping = false;
   const serve = (socket: Socket, partner?: string) => {
     sockets.add(socket);
     // Each ACK goes out at once: with Nagle on, pipelined ACKs waited for the peer's delayed TCP ACK (40 ms stalls).
@@ -102,6 +106,9 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
           log.warn({ peer: address, error: event.error, bytes: event.bytes }, 'mllp framing error');
           if (event.error === 'too-large') {
             closing = true;
+            // What follows is read and dropped (closing without reading could reset the connection before the AR
+            // arrives), for a few seconds at most.
+            setTimeout(() => socket.destroy(), 5000).unref();
             const head = event.head ?? Buffer.alloc(0);
             const text = `Frame larger than ${options.maxFrameBytes} bytes`;
             const ar = buildAck(headerOf(head), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
@@ -131,6 +138,17 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
             acks = [buildAck(headerOf(message), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
           }
           for (const ack of acks) if (!socket.destroyed) socket.write(frame(ack));
+          // A sender that does not read its ACKs holds up its next message, not the gateway's memory.
+          if (socket.writableNeedDrain && !socket.destroyed && !stopping) {
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                draining.delete(done);
+                resolve();
+              };
+              draining.add(done);
+              socket.once('drain', done).once('close', done);
+            });
+          }
         });
       }
     });
@@ -147,6 +165,8 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
     port,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      stopping = true;
+      for (const release of [...draining]) release();
       await Promise.allSettled([...inFlight]);
       for (const s of sockets) s.end();
       setTimeout(() => sockets.forEach((s) => s.destroy()), 1000).unref();

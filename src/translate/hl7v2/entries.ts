@@ -57,6 +57,10 @@ export function unmappedSegments(msg: Hl7v2Message, mapped: ReadonlySet<string>)
   return [...new Set(msg.segments.map((s) => s.name).filter((n) => !mapped.has(n)))];
 }
 
+/** Identifier types (HL7 table 0203) that do not tell one person from another: SSN, driver's licence, and the
+ * subscriber and guarantor numbers a family shares. */
+const NOT_KEYS = new Set(['SS', 'DL', 'SN', 'GI', 'GN']);
+
 /** PID (+PD1) → the Patient entry `key`, matched by any of its PID-3 identifiers among active patients. */
 export function patientEntry(b: PlanBuilder, key: string, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions): Ref {
   const p = patientResource(b, pid, pd1, facility, opts);
@@ -65,20 +69,21 @@ export function patientEntry(b: PlanBuilder, key: string, pid: Segment, pd1: Seg
 
 /**
  * PID (+PD1) → the Patient (field map mappings/hl7v2/patient.json) and its match: any PID-3 identifier (FHIR search
- * OR), so a repeat listing another identifier first still finds the patient; PID-2/4/19 only when PID-3 has none;
- * social security and driver's licence numbers only when nothing else is given.
+ * OR), so a repeat listing another identifier first still finds the patient; PID-2/4 only when PID-3 has none of
+ * the patient's own; social security, driver's licence, subscriber and guarantor numbers only when nothing else is
+ * given.
  */
 export function patientResource(b: PlanBuilder, pid: Segment, pd1: Segment | undefined, facility: string | undefined, opts: TranslateOptions) {
   const listed = each(pid, 3, (c) => scoped(c, facility));
   const identifiers = [...listed, ...each(pid, 2, (c) => scoped(c, facility)), ...each(pid, 4, (c) => scoped(c, facility))];
   const ssn = pid.text(19);
   if (ssn) identifiers.push({ system: US_SSN, value: ssn, type: { coding: [{ system: V2_0203, code: 'SS' }] } });
-  const keys = listed.some((i) => i.system && i.value) ? listed : identifiers;
-  // A social security or driver's licence number is not a key: front desks type placeholders (999-99-9999) into
-  // it, and two people sharing one must never become one Patient. Used only when nothing else identifies the patient.
-  const usable = keys.filter((i) => i.system && i.value);
-  const records = usable.filter((i) => i.system !== US_SSN && !i.type?.coding?.some((c) => c.system === V2_0203 && (c.code === 'SS' || c.code === 'DL')));
-  const matchOn = records.length ? records : usable;
+  // Matched by the patient's record numbers: PID-3's, else PID-2/4's. Social security and driver's licence numbers
+  // (placeholders such as 999-99-9999 are common) and identifiers a family shares (subscriber, guarantor numbers)
+  // must never make two people one Patient: used only when nothing else identifies the patient.
+  const usable = (ids: Identifier[]) => ids.filter((i) => i.system && i.value);
+  const records = (ids: Identifier[]) => usable(ids).filter((i) => i.system !== US_SSN && !i.type?.coding?.some((c) => c.system === V2_0203 && NOT_KEYS.has(c.code ?? '')));
+  const matchOn = [records(listed), records(identifiers), usable(identifiers)].find((ids) => ids.length) ?? [];
   if (!matchOn.length) throw contentError('PID-3 (patient identifier list) is empty', 'PID-3', '101');
   const m = applyMap(PATIENT, { PID: pid, PD1: pd1 }, (s) => s, opts) as Mapped;
   // Identifiers are united with the stored ones, never dropped; but a PID-19 sent as "" removes the stored SSN.

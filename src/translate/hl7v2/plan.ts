@@ -133,9 +133,13 @@ export class PlanBuilder {
   }
 }
 
-/** `system|value` of an identifier, URL-encoded for a search query. */
+/**
+ * `system|value` of an identifier for a search query: `\` and `,` escaped (search.html#escaping: a bare comma
+ * would split `12,3` into two values, OR-ed, and `3` alone could match someone else), then URL-encoded.
+ */
 export function tokenOf(id: Pick<Identifier, 'system' | 'value'>): string {
-  return `${encodeURIComponent(id.system ?? '')}|${encodeURIComponent(id.value ?? '')}`;
+  const escape = (v: string) => encodeURIComponent(v.replace(/[\\,]/g, (c) => `\\${c}`));
+  return `${escape(id.system ?? '')}|${escape(id.value ?? '')}`;
 }
 
 /** `identifier=system|value` — the usual match of an entry; with several, any of them (`s1|v1,s2|v2`: search OR). */

@@ -111,6 +111,11 @@ describe('MLLP connections', () => {
     await g.audit.catchUp();
     const events = await client(g)('GET', `AuditEvent?entity-name=${big}`);
     expect(events.body.entry?.[0]?.resource.outcome).toBe('4');
+    // Kept only in part, it cannot be reprocessed (that would commit a message cut mid-segment).
+    const [{ id: messageId }] = (await g.db.sql`SELECT id::text FROM message WHERE control_id = ${big}`) as unknown as [{ id: string }];
+    const res = await fetch(`${new URL(g.fhirUrl).origin}/messages/${messageId}/$reprocess`, { method: 'POST', headers: { authorization: `Bearer ${await getToken(g)}` } });
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(await res.json())).toContain('cannot be reprocessed');
   });
 
   it('processes no frame that follows an oversized one, even in the same TCP chunk', async () => {
@@ -174,6 +179,49 @@ describe('MLLP connections', () => {
     } finally {
       await listener.close();
     }
+  });
+
+  it('holds up the next message of a sender that does not read its ACKs, and goes on once it reads', async () => {
+    const log = createLogger(loadConfig({ FRONTDESK_LOG_LEVEL: 'silent' }));
+    let handled = 0;
+    const bigAck = `MSH|^~\\&|FD||A||20260101||ACK|X|P|2.5.1\rMSA|AA|X|${'z'.repeat(64 * 1024)}\r`;
+    const listener = await startMllpListener({ host: '127.0.0.1', port: 0, maxFrameBytes: 1 << 20, idleTimeoutMs: 60_000, log, newControlId: () => 'X' }, async () => {
+      handled++;
+      return [bigAck];
+    });
+    try {
+      const p = await open(listener.port);
+      p.socket.pause(); // reads nothing: its ACKs pile up in the kernel, then in the gateway's socket buffer
+      const count = 500; // 500 × 64 KiB of ACKs = 32 MiB
+      p.socket.write(Buffer.concat(Array.from({ length: count }, () => frame('MSH|^~\\&|A||FD||20260101||ADT^A04|W|P|2.5.1\r'))));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(handled).toBeLessThan(count / 2); // bounded by the socket buffers, not by what the sender sent
+      p.socket.resume();
+      for (let i = 0; i < 200 && p.received.length < count; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(handled).toBe(count);
+      expect(p.received).toHaveLength(count);
+      p.socket.end();
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('answers a frame holding several messages without an envelope with one AR, and keeps it whole', async () => {
+    const [a, b] = [control(), control()];
+    const p = await open(g.mllp.port);
+    p.socket.write(frame(adt(a) + adt(b)));
+    const acks = await p.acks(1);
+    await new Promise((r) => setTimeout(r, 300));
+    p.socket.end();
+    expect([...acks, ...p.received].map(msa)).toEqual([expect.stringMatching(new RegExp(`^MSA\\|AR\\|${a}\\|An MLLP frame carries one message`))]);
+    const [row] = await g.db.sql`SELECT status, raw, dedupe FROM message WHERE control_id = ${a}`;
+    expect(row).toMatchObject({ status: 'rejected', dedupe: false });
+    expect(Buffer.from(row!.raw).toString('latin1')).toBe(adt(a) + adt(b));
+    // Sent again one per frame, both are processed.
+    const q = await open(g.mllp.port);
+    q.socket.write(Buffer.concat([frame(adt(a)), frame(adt(b))]));
+    expect((await q.acks(2)).map(msa)).toEqual([`MSA|AA|${a}`, `MSA|AA|${b}`]);
+    q.socket.end();
   });
 
   it('processes pipelined messages about one patient strictly in order: register, then two updates', async () => {
@@ -348,6 +396,25 @@ describe('batches and character sets', () => {
       const [row] = await g.db.sql`SELECT raw FROM message WHERE control_id = ${i}`;
       expect(Buffer.from(row!.raw).equals(latin1(adt(i, { family: 'Muñoz', msh18: '8859/1' })))).toBe(true);
     }
+  });
+
+  it('keeps a batch whole when segments in it belong to no message, beside the messages it held', async () => {
+    const ok = control();
+    const body =
+      'BHS|^~\\&|ROBUST|ROBFAC|FRONTDESK|FD|20260105120000||||B2\r' +
+      'ZXX|stray segment before any MSH\r' +
+      adt(ok) +
+      'BTS|1\r';
+    const token = await getToken(g);
+    const res = await fetch(`${new URL(g.fhirUrl).origin}/hl7v2`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body });
+    const ack = await res.text();
+    expect(ack.split('\r').filter((x) => x.startsWith('MSA'))).toEqual([`MSA|AA|${ok}`]);
+    expect(ack).toContain('ZXX segment outside any message');
+    const ids = res.headers.get('x-message-id')!.split(', ');
+    expect(ids).toHaveLength(2);
+    const [kept] = await g.db.sql`SELECT status, message_type, raw FROM message WHERE id = ${ids[1]!}`;
+    expect(kept).toMatchObject({ status: 'rejected', message_type: 'BATCH' });
+    expect(Buffer.from(kept!.raw).toString('latin1')).toBe(body);
   });
 
   it('answers several messages sent one after the other without an envelope each with its own ACK', async () => {

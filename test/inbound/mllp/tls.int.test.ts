@@ -174,6 +174,24 @@ describe('MLLP over TLS with client certificates', () => {
     expect(log.messages.every((m) => m.partner === 'lakeside-lab')).toBe(true);
   });
 
+  it('does not let a certificate sending as another partner claim that partner’s control id', async () => {
+    const c = await open(g.mllp.port, 'ortho');
+    const control = id();
+    c.socket.write(frame(adt(control, 'LABAPP|LAKESIDE')));
+    await waitFor(c, 1);
+    c.socket.end();
+    expect(c.acks[0]?.split('\r')[1]).toMatch(new RegExp(`^MSA\\|AR\\|${control}`));
+    // Lakeside's own message with that control id, through its own client, is processed, not taken for a resend.
+    const token = await getToken(g, undefined, { id: httpClient, secret: HTTP_SECRET });
+    const res = await fetch(`${new URL(g.fhirUrl).origin}/hl7v2`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: adt(control, 'LABAPP|LAKESIDE') });
+    expect((await res.text()).split('\r')[1]).toBe(`MSA|AA|${control}`);
+    const rows = await g.db.sql`SELECT status, dedupe FROM message WHERE control_id = ${control} ORDER BY id`;
+    expect(rows.map((r) => [r.status, r.dedupe])).toEqual([
+      ['rejected', false],
+      ['processed', true],
+    ]);
+  });
+
   it('refuses a partner certificate sending under another MSH-3/MSH-4 (AR), stored as rejected', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const control = id();
