@@ -148,6 +148,13 @@ export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: st
       return true;
     });
   }
+  // A choice sent as `true` (PID-30 Y: deceasedBoolean) next to a stored variant that says more (deceasedDateTime)
+  // keeps the stored one: the flag adds nothing, and both together would be invalid.
+  for (const [key, value] of Object.entries(incoming as unknown as Record<string, unknown>)) {
+    if (value !== true || !key.endsWith('Boolean')) continue;
+    const choice = key.slice(0, -'Boolean'.length);
+    if (Object.keys(base).some((k) => k !== key && k.startsWith(choice) && /^[A-Z]/.test(k.slice(choice.length)))) delete merged[key];
+  }
   merged.id = stored.id;
   merged.meta = stored.meta;
   return merged as unknown as T;

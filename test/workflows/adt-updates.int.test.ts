@@ -91,6 +91,15 @@ describe('"" removes what its field feeds, empty keeps it', () => {
     expect.soft(p.generalPractitioner).toBeUndefined();
     expect.soft(p).toMatchObject({ name: [{ family: 'Okafor' }], birthDate: '1945-06-07', gender: 'female' });
 
+    // PID-30 Y with PID-29 empty (no information) keeps a stored death date.
+    const mrn2 = id();
+    await post(adt('A04', seg('PID', { 1: '1', 3: `${mrn2}^^^NORTHCLINIC^MR`, 5: 'Dale^Dot', 29: '202601010800', 30: 'Y' })));
+    await post(adt('A08', seg('PID', { 1: '1', 3: `${mrn2}^^^NORTHCLINIC^MR`, 5: 'Dale^Dot', 30: 'Y' })));
+    const dated = await patientOf(mrn2);
+    expect.soft(dated.deceasedDateTime).toBe('2026-01-01T08:00:00-06:00');
+    expect.soft(dated.deceasedBoolean).toBeUndefined();
+    expect.soft(dated.meta.versionId).toBe('1');
+
     const [kin] = (await fhir('GET', `RelatedPerson?patient=Patient/${p.id}`)).body.entry.map((e: any) => e.resource);
     expect.soft(phones(kin)).toEqual(['work:(217) 5550112']);
     expect.soft(kin.birthDate).toBeUndefined();

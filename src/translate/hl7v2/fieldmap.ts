@@ -155,7 +155,9 @@ export function applyMap(map: FieldMap, segments: Readonly<Record<string, Segmen
       if (r.partial) out.partial.push(part);
       if (rule.choice) {
         chosen.add(rule.choice);
-        for (const other of rules.all) if (other.rule.choice === rule.choice && other.part !== part) out.remove.push(other.part);
+        // A `true` says less than the other variants (a death date implies "deceased"): it does not remove them;
+        // the merge keeps a stored one instead of the flag (apply-plan.ts). Any other value replaces them.
+        if (value !== true) for (const other of rules.all) if (other.rule.choice === rule.choice && other.part !== part) out.remove.push(other.part);
       }
     } else if (got.deleted) out.remove.push(part);
     else if (rule.default !== undefined) place(out.defaults, r, shaped(rule.default, rule));

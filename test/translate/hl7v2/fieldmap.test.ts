@@ -74,6 +74,10 @@ describe('field maps are data', () => {
     const flagged = entry(plan(seg('PID', { ...PID, 29: '""', 30: 'N' })), 'Patient');
     expect(flagged.resource).toMatchObject({ deceasedBoolean: false });
     expect(flagged.remove).toContain('deceasedDateTime');
+    // `true` alone says less than a date: it removes nothing (the merge keeps a stored date).
+    const yes = entry(plan(seg('PID', { ...PID, 30: 'Y' })), 'Patient');
+    expect(yes.resource).toMatchObject({ deceasedBoolean: true });
+    expect(yes.remove).not.toContain('deceasedDateTime');
   });
 
   it('names the mistake in a map: an unknown converter, table or key', () => {
