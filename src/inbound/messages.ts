@@ -17,7 +17,8 @@ import type { AuditTrail } from '../audit/trail.ts';
 import { httpError, invalid } from '../outcome.ts';
 import { getMessage, listMessages } from '../store/messages.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
-import { receiveHl7v2Input, reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
+import { receiveHl7v2Input } from '../workflows/hl7v2-input.ts';
+import { reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
 import { receiveX12, type X12Context } from '../workflows/receive-x12.ts';
 import { auditRequests, type AuditEnv } from './fhir/audit.ts';
 

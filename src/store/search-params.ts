@@ -32,3 +32,32 @@ export function searchParam(type: string, code: string): SearchParameter | undef
   loadDefinitions();
   return getSearchParameters(type)?.[code];
 }
+
+/** The parameter `code` of the first of `types` that has one (a chain's target may be one of several types). */
+export function paramOf(types: readonly string[], code: string): SearchParameter | undefined {
+  for (const t of types) {
+    const p = searchParam(t, code);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** The search table that holds a parameter's values, by its kind. */
+export function tableOf(param: SearchParameter): string | undefined {
+  switch (param.type) {
+    case 'token':
+    case 'uri':
+      return 'search_token';
+    case 'string':
+      return 'search_string';
+    case 'reference':
+      return 'search_reference';
+    case 'date':
+      return 'search_date';
+    case 'number':
+    case 'quantity':
+      return 'search_number';
+    default:
+      return undefined;
+  }
+}

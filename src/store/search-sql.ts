@@ -14,7 +14,7 @@ import type { Helper, PendingQuery, Row, Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
 import { dateCondition, numberCondition } from './range-sql.ts';
 import { normalizePhone, normalizeString } from './index-values.ts';
-import { searchParam } from './search-params.ts';
+import { paramOf, tableOf } from './search-params.ts';
 
 export type Fragment = PendingQuery<Row[]>;
 
@@ -261,33 +261,6 @@ function chainedFilter(rest: string, f: Filter): Filter {
 
 function isTypeModifier(op: string): boolean {
   return /^[A-Z][A-Za-z]+$/.test(op);
-}
-
-function paramOf(types: readonly string[], code: string): SearchParameter | undefined {
-  for (const t of types) {
-    const p = searchParam(t, code);
-    if (p) return p;
-  }
-  return undefined;
-}
-
-function tableOf(param: SearchParameter): string | undefined {
-  switch (param.type) {
-    case 'token':
-    case 'uri':
-      return 'search_token';
-    case 'string':
-      return 'search_string';
-    case 'reference':
-      return 'search_reference';
-    case 'date':
-      return 'search_date';
-    case 'number':
-    case 'quantity':
-      return 'search_number';
-    default:
-      return undefined;
-  }
 }
 
 function likeEscape(s: string): string {

@@ -14,11 +14,10 @@
  * Acknowledgment modes (v2.5 §2.9): original mode (AA/AE/AR) unless MSH-15 or MSH-16 is valued; then enhanced
  * mode: a commit acknowledgment (CA once the message is stored, CR when it is refused: type, processing id) as
  * MSH-15 asks (AL always, NE never, ER only on error, SU only on success; empty → AL), followed on the same
- * connection by the application acknowledgment (AA/AE) as MSH-16 asks. A batch (FHS/BHS…BTS/FTS) is split; each
- * message is stored and processed on its own, and the answer is a batch of their acknowledgments.
+ * connection by the application acknowledgment (AA/AE) as MSH-16 asks. What a door hands over — a batch, several
+ * messages, an oversized frame — is taken apart in ./hl7v2-input.ts, which passes each message here.
  */
 import { OperationOutcomeError } from '@medplum/core';
-import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { messageEvent } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
@@ -26,8 +25,7 @@ import type { Logger } from '../log.ts';
 import { httpError, outcome } from '../outcome.ts';
 import type { Partner, PartnerRegistry } from '../partners.ts';
 import { finishMessage, recordInbound, type MessageOutcome, type NewInbound } from '../store/messages.ts';
-import { buildAck, hl7Time, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
-import { splitBatch } from '../translate/hl7v2/batch.ts';
+import { buildAck, errorCode, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
 import { HeaderError, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 
@@ -65,45 +63,6 @@ export type Hl7Result = { acks: string[]; messageId: string; status: string };
 const PROCESSING_IDS = ['P', 'D', 'T'];
 const PROCESSING_NAMES: Record<string, string> = { P: 'production', D: 'debugging', T: 'training' };
 
-/** An HL7 v2 input from a door: one message, or a batch of them. */
-export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer): Promise<Hl7Result & { messageIds: string[] }> {
-  // Read 1:1 as Latin-1 to find the messages: segment ends and names are ASCII in every HL7 character set, so each
-  // message keeps its own bytes and is decoded once, by its own MSH-18 or its partner's character set.
-  const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
-  const latin1 = bytes.toString('latin1').replace(/^[\r\n ]+/, '');
-  const enveloped = latin1.startsWith('FHS') || latin1.startsWith('BHS');
-  // Several messages one after the other without an envelope (a file of messages): each answered on its own.
-  const several = !enveloped && latin1.startsWith('MSH') && /[\r\n]MSH/.test(latin1);
-  if (!enveloped && !several) {
-    const one = await receiveHl7v2(ctx, raw, transport, peer);
-    return { ...one, messageIds: [one.messageId] };
-  }
-  // An MLLP frame is one message (or a batch): a sender that matches ACKs to frames by order must get one ACK for
-  // this frame, so it is refused whole and kept; over HTTP (a file of messages) each is answered.
-  if (several && transport === 'mllp') {
-    const count = latin1.split(/[\r\n]+(?=MSH)/).length;
-    const text = `An MLLP frame carries one message, or a batch in BHS/BTS: this one holds ${count} messages one after the other`;
-    const one = await receiveHl7v2(ctx, raw, transport, peer, { code: '100', text, location: 'MSH' });
-    return { ...one, messageIds: [one.messageId] };
-  }
-  const batch = splitBatch(latin1);
-  if (batch.problems.length) ctx.log.warn({ problems: batch.problems, messages: batch.messages.length }, 'hl7v2 batch envelope problems');
-  const acks: string[] = [];
-  const ids: string[] = [];
-  for (const message of batch.messages) {
-    const r = await receiveHl7v2(ctx, Buffer.from(message, 'latin1'), transport, peer);
-    acks.push(...r.acks);
-    ids.push(r.messageId);
-  }
-  if (several) return { acks, messageId: ids[0] ?? '', messageIds: ids, status: 'several' };
-  const envelope = batchAck(ctx, batch.fhs, batch.bhs, acks, batch.problems);
-  // Segments outside any message (or a batch with none) belong to no stored message: the whole input is kept too.
-  if (!batch.messages.length || batch.problems.some((p) => p.includes('outside any message'))) {
-    ids.push(await keepBatch(ctx, raw, transport, peer, batch.problems.length ? batch.problems : ['The batch holds no message'], envelope));
-  }
-  return { acks: [envelope], messageId: ids[0] ?? '', messageIds: ids, status: batch.problems.length ? 'batch-problems' : 'batch' };
-}
-
 /** `refusal`: the door's reason to refuse the message whole, before its content is read (see {@link handle}). */
 export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, refusal?: AckError): Promise<Hl7Result> {
   const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
@@ -111,48 +70,15 @@ export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 
   const decoded = decodeHl7(raw, claimed?.hl7v2.charset);
   const text = decoded.text;
   const { header, error } = tryHeader(text);
-  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
+  const partner = partnerFor(ctx, peer, claimed);
   const inbound = inboundRow(header, raw, transport, peer, partner);
   const result = await handle(ctx, { inbound }, text, header, error, decoded.problem, refusal ?? notTheirs(peer.partner, header, claimed));
   await auditExchange(ctx, result.messageId, header, peer.address, result, partner);
   return { acks: result.acks, messageId: result.messageId, status: result.status };
 }
 
-/**
- * A frame over the size limit (MLLP): answered AR by the door, which keeps only its first bytes; they are stored as
- * a rejected message (with the size in its outcome) and the exchange audited, like any other refusal.
- */
-export async function receiveOversized(ctx: ReceiveContext, head: Buffer, bytes: number, transport: 'mllp' | 'http', peer: Hl7Peer, ar: string): Promise<string> {
-  const { header } = tryHeader(head.subarray(0, 4096).toString('latin1'));
-  const claimed = header ? partnerOf(ctx, header) : undefined;
-  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
-  const why = `Frame of at least ${bytes} bytes is over the size limit; refused, its first ${head.length} bytes kept`;
-  const stored = await recordInbound(
-    ctx.sql,
-    // Not a claim on (sender, MSH-10): the same message sent again within the limit must be processed.
-    { ...inboundRow(header, head, transport, peer, partner), dedupe: false },
-    { status: 'rejected', response: ar, outcome: outcome('too-costly', why) }
-  );
-  ctx.log.info({ messageId: stored.id, bytes }, 'hl7v2 rejected: frame too large');
-  await auditExchange(ctx, stored.id, header, peer.address, { acks: [ar], status: 'rejected', resources: [] }, partner);
-  return ar;
-}
-
-/** A batch whose envelope lost something, stored whole as a rejected row (its problems in the outcome) and audited. */
-async function keepBatch(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, problems: string[], response: string): Promise<string> {
-  const partner = peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : undefined;
-  const stored = await recordInbound(
-    ctx.sql,
-    { ...inboundRow(undefined, raw, transport, peer, partner), messageType: 'BATCH', dedupe: false },
-    { status: 'rejected', response, outcome: outcome('structure', `Batch envelope: ${problems.join('; ')}; the whole input is kept here`) }
-  );
-  ctx.log.warn({ messageId: stored.id, problems: problems.length }, 'hl7v2 batch kept whole: segments outside any message');
-  await auditExchange(ctx, stored.id, undefined, peer.address, { acks: [response], status: 'rejected', resources: [] }, partner);
-  return stored.id;
-}
-
 /** The message store's row of a message received: who sent it, as what, through which door, when. */
-function inboundRow(header: MessageHeader | undefined, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, partner: Partner | undefined): NewInbound {
+export function inboundRow(header: MessageHeader | undefined, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, partner: Partner | undefined): NewInbound {
   return {
     protocol: 'hl7v2',
     transport,
@@ -174,8 +100,13 @@ function notTheirs(certified: string | undefined, header: MessageHeader | undefi
   return { code: '207', text: `MSH-3/MSH-4 (${senderOf(header)}) is not a sender of partner "${certified}", whose credentials (client certificate or OAuth client) this connection presented`, location: 'MSH^1^4' };
 }
 
+/** The partner a message belongs to: the one the connection's credentials speak for, else the one MSH-3/MSH-4 names. */
+export function partnerFor(ctx: ReceiveContext, peer: Hl7Peer, claimed: Partner | undefined): Partner | undefined {
+  return peer.partner ? ctx.partners?.partners.find((p) => p.id === peer.partner) : claimed;
+}
+
 /** The configured partner whose sender keys match MSH-3/MSH-4. */
-function partnerOf(ctx: ReceiveContext, h: MessageHeader): Partner | undefined {
+export function partnerOf(ctx: ReceiveContext, h: MessageHeader): Partner | undefined {
   return ctx.partners?.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component);
 }
 
@@ -206,7 +137,7 @@ export function splitAcks(response: string): string[] {
   return response.split(/\r(?=MSH)/).map((m) => (m.endsWith('\r') ? m : `${m}\r`));
 }
 
-type Processed = { acks: string[]; status: string; resources: string[] };
+export type Processed = { acks: string[]; status: string; resources: string[] };
 
 /**
  * Where the outcome goes: the stored row of a message processed again, or a new row for a message just received
@@ -321,46 +252,7 @@ async function handle(
   }
 }
 
-/**
- * The batch acknowledgment (v2.5 §2.10.3): the acknowledgments of the batch's messages in a BHS/BTS envelope
- * (FHS/FTS too when the input had them); BHS-12 names the batch answered; envelope problems go in BTS-2.
- */
-function batchAck(ctx: ReceiveContext, fhs: string | undefined, bhs: string | undefined, acks: string[], problems: string[]): string {
-  const envelope = (fhs ?? bhs ?? 'BHS|^~\\&');
-  const F = envelope.charAt(3) || '|';
-  const theirs = (bhs ?? fhs ?? '').split(F);
-  const enc = theirs[1] ?? '^~\\&';
-  const now = hl7Time(new Date());
-  // BHS-3..6 swapped: we answer from their receiver to their sender; BHS-11 ours, BHS-12 theirs.
-  const head = (name: string, src: string[]) => [name, enc, src[4] ?? '', src[5] ?? '', src[2] ?? '', src[3] ?? '', now, '', '', '', ctx.newControlId(), src[10] ?? ''].join(F);
-  const segments: string[] = [];
-  if (fhs) segments.push(head('FHS', fhs.split(F)));
-  segments.push(head('BHS', theirs));
-  for (const a of acks) segments.push(...a.split('\r').filter(Boolean));
-  segments.push(['BTS', String(acks.length), problems.join('; ').replaceAll(F, ' ')].join(F).replace(new RegExp(`\\${F}+$`), ''));
-  if (fhs) segments.push(['FTS', '1'].join(F));
-  return segments.join('\r') + '\r';
-}
-
-/** HL7 table 0357 code of a content error: given by the handler (details.coding), else from the issue type. */
-function errorCode(issue: OperationOutcomeIssue | undefined): string {
-  const given = issue?.details?.coding?.find((c) => c.system === 'http://terminology.hl7.org/CodeSystem/v2-0357')?.code;
-  if (given) return given;
-  switch (issue?.code) {
-    case 'required':
-      return '101'; // required field missing
-    case 'value':
-    case 'invalid':
-    case 'structure':
-      return '102'; // data type error
-    case 'code-invalid':
-      return '103'; // table value not found
-    default:
-      return '207';
-  }
-}
-
-function tryHeader(text: string): { header?: MessageHeader; error?: HeaderError } {
+export function tryHeader(text: string): { header?: MessageHeader; error?: HeaderError } {
   try {
     return { header: readHeader(text) };
   } catch (err) {
@@ -372,7 +264,7 @@ function senderOf(h: MessageHeader): string {
   return `${h.sendingApplication}^${h.sendingFacility}`;
 }
 
-async function auditExchange(ctx: ReceiveContext, messageId: string, header: MessageHeader | undefined, peer: string, r: Processed, partner?: Partner): Promise<void> {
+export async function auditExchange(ctx: ReceiveContext, messageId: string, header: MessageHeader | undefined, peer: string, r: Processed, partner?: Partner): Promise<void> {
   await ctx.audit.record(
     messageEvent({
       direction: 'inbound',

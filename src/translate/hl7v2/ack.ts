@@ -4,6 +4,7 @@
  * The ACK's MSH swaps sender and receiver, MSA-2 echoes MSH-10, and an error carries an ERR segment with the
  * location, the HL7 table 0357 code and a message (ERR-2, ERR-3, ERR-4, ERR-8; ERR-1 too for versions before 2.5).
  */
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { MessageHeader } from './header.ts';
 
 export const AckCode = { AA: 'AA', AE: 'AE', AR: 'AR', CA: 'CA', CE: 'CE', CR: 'CR' } as const;
@@ -92,6 +93,24 @@ export function errorLocation(location: string | undefined): { erl?: string[]; o
   const parts = [m[1] as string, m[2] ?? '1', m[3] ?? '', '', m[4] ?? '', m[5] ?? ''];
   while (parts.length > 2 && parts[parts.length - 1] === '') parts.pop();
   return { erl: parts };
+}
+
+/** HL7 table 0357 code of a content error: given by the handler (details.coding), else from the issue type. */
+export function errorCode(issue: OperationOutcomeIssue | undefined): string {
+  const given = issue?.details?.coding?.find((c) => c.system === 'http://terminology.hl7.org/CodeSystem/v2-0357')?.code;
+  if (given) return given;
+  switch (issue?.code) {
+    case 'required':
+      return '101'; // required field missing
+    case 'value':
+    case 'invalid':
+    case 'structure':
+      return '102'; // data type error
+    case 'code-invalid':
+      return '103'; // table value not found
+    default:
+      return '207';
+  }
 }
 
 /** HL7 DTM with seconds and offset: `20260105143000+0000`. */
