@@ -60,8 +60,9 @@ export type Hl7Peer = { address: string; partner?: string; receivedAt?: Date };
 /** `acks`: the acknowledgment messages to send back, in order (none, one, or commit + application). */
 export type Hl7Result = { acks: string[]; messageId: string; status: string };
 
-const PROCESSING_IDS = ['P', 'D', 'T'];
+/** HL7 table 0103; all three are accepted unless the context says otherwise (FRONTDESK_HL7_PROCESSING_ID). */
 const PROCESSING_NAMES: Record<string, string> = { P: 'production', D: 'debugging', T: 'training' };
+const PROCESSING_IDS = Object.keys(PROCESSING_NAMES);
 
 /** `refusal`: the door's reason to refuse the message whole, before its content is read (see {@link handle}). */
 export async function receiveHl7v2(ctx: ReceiveContext, raw: Buffer, transport: 'mllp' | 'http', peer: Hl7Peer, refusal?: AckError): Promise<Hl7Result> {
