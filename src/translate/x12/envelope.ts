@@ -3,18 +3,26 @@
  * interchange's own delimiters, and the acknowledgments that answer it — TA1 (interchange) and 999
  * (005010X231A1, implementation acknowledgment) — pure.
  *
- * Delimiters come from the fixed-width ISA: element separator at byte 3, repetition separator ISA11 (5010;
- * 4010 puts `U` there), component separator ISA16 (byte 104) and the segment terminator right after it; line
- * breaks after terminators and a leading BOM are tolerated. Control numbers and counts in the trailers are checked
+ * Delimiters and segments come from ./tokens.ts (ISA11 a repetition separator only from 00402 on; BOM, line breaks
+ * after terminators, `\n` or 0x1D terminators tolerated). Control numbers and counts in the trailers are checked
  * (IEA01/IEA02, GE01/GE02, SE01/SE02) and a mismatch is reported, not guessed at. Which transaction sets the
  * gateway understands is the caller's: a set it does not is answered in the 999 with IK5 R, code 1 "Transaction
  * Set Not Supported", never dropped.
  */
+import { tokenize, type X12Delimiters, type X12Segment } from './tokens.ts';
 
-export type X12Delimiters = { element: string; component: string; repetition: string | undefined; segment: string };
+export type { X12Delimiters } from './tokens.ts';
 
-export type X12Transaction = { id: string; control: string; reference: string; segments: string[][] };
-export type X12Group = { functionalId: string; sender: string; receiver: string; control: string; version: string; transactions: X12Transaction[]; problems: string[] };
+export type X12Transaction = { id: string; control: string; reference: string; segments: X12Segment[] };
+export type X12Group = {
+  functionalId: string;
+  sender: string;
+  receiver: string;
+  control: string;
+  version: string;
+  transactions: X12Transaction[];
+  problems: string[];
+};
 
 export type X12Interchange = {
   delimiters: X12Delimiters;
@@ -30,41 +38,22 @@ export type X12Interchange = {
   ackRequested: boolean;
   usage: string;
   groups: X12Group[];
+  /** TA1 segments (interchange acknowledgments) carried before the first GS. */
+  ta1: X12Segment[];
   /** Interchange-level problems with their TA1 note code (e.g. 001 control numbers differ). */
   problems: { code: string; text: string }[];
 };
 
-export class X12EnvelopeError extends Error {
-  /** TA1 note code (X12 element I18). */
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.code = code;
-  }
-}
+/** The envelope's errors are syntax errors with a TA1 note code. */
+export { X12SyntaxError as X12EnvelopeError } from './tokens.ts';
 
 export function readInterchange(input: string): X12Interchange {
-  const text = input.replace(/^\uFEFF/, '').replace(/^\s+/, '');
-  if (!text.startsWith('ISA')) throw new X12EnvelopeError('The interchange does not start with an ISA segment', '024');
-  if (text.length < 106) throw new X12EnvelopeError('The ISA segment is shorter than its 106 fixed characters', '024');
-  const element = text.charAt(3);
-  const segment = text.charAt(105);
-  const component = text.charAt(104);
-  const isa = text.slice(0, 105).split(element);
-  if (isa.length !== 17 || /[A-Za-z0-9 ]/.test(element) || /[A-Za-z0-9]/.test(segment)) {
-    throw new X12EnvelopeError('The ISA segment does not have 16 fixed-width elements with distinct delimiters', '024');
-  }
+  const { delimiters, segments: all } = tokenize(input);
+  const [isa = [], ...segments] = all;
   const f = (n: number) => isa[n] ?? '';
   const version = f(12);
-  const repetition = version >= '00402' && f(11) !== component ? f(11) : undefined;
-  const segments = text
-    .slice(106)
-    .split(segment)
-    .map((s) => s.replace(/^[\r\n]+/, '').replace(/[\r\n]+$/, ''))
-    .filter((s) => s.trim() !== '')
-    .map((s) => s.split(element));
   const ix: X12Interchange = {
-    delimiters: { element, component, repetition, segment },
+    delimiters,
     isa,
     senderQualifier: f(5).trim(),
     sender: f(6).trim(),
@@ -77,6 +66,7 @@ export function readInterchange(input: string): X12Interchange {
     ackRequested: f(14) === '1',
     usage: f(15),
     groups: [],
+    ta1: [],
     problems: [],
   };
   let group: X12Group | undefined;
@@ -106,6 +96,8 @@ export function readInterchange(input: string): X12Interchange {
       group = undefined;
     } else if (id === 'IEA') {
       iea = seg;
+    } else if (id === 'TA1' && !group) {
+      ix.ta1.push(seg);
     } else if (tx) {
       tx.segments.push(seg);
     }
