@@ -33,7 +33,8 @@ export class X12SyntaxError extends Error {
 
 /** Reads the delimiters and splits the text into segments (the ISA included, as segment 0). */
 export function tokenize(input: string): { delimiters: X12Delimiters; segments: X12Segment[] } {
-  const text = input.replace(/^\uFEFF/, '').replace(/^\s+/, '');
+  // The BOM as UTF-8 text, or as its three bytes when the gateway read the body as Latin-1 (X12's basic set).
+  const text = input.replace(/^(\uFEFF|\xEF\xBB\xBF)/, '').replace(/^\s+/, '');
   if (!text.startsWith('ISA')) throw new X12SyntaxError('The interchange does not start with an ISA segment');
   const element = text.charAt(3);
   if (element === '' || /[A-Za-z0-9\s]/.test(element)) {
