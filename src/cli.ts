@@ -8,6 +8,8 @@ import { verifyAuditTrail } from './audit/verify.ts';
 import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { translateFile } from './translate/hl7v2/cli.ts';
+import { isX12, printX12 } from './translate/x12/cli.ts';
+import { verifyCoverageCli } from './verify-coverage-cli.ts';
 
 const USAGE = `usage: frontdesk <command>
 
@@ -20,14 +22,27 @@ commands:
   clients revoke ID              revoke a client: its next token request fails
   audit verify                   check the audit trail's hash chain; exit 1 if a record was edited or deleted
   keys rotate                    new token signing key; tokens signed by the old one stay valid until they expire
-  translate FILE [--time-zone Z] print the FHIR transaction Bundle of an HL7 v2 message (no database needed);
-                                 a file of several messages (or a batch) prints one Bundle per line
+  translate FILE [--time-zone Z] print the FHIR of a message (no database needed): HL7 v2 → transaction Bundle
+                                 (several messages or a batch: one Bundle per line); X12 271 →
+                                 CoverageEligibilityResponse, 270 → CoverageEligibilityRequest, 999/TA1 →
+                                 OperationOutcome
+  verify-coverage [--date D]     check the coverage of every patient booked on D (default today) with the payers
+                                 in FRONTDESK_PARTNERS; progress on stderr, a summary table on stdout
   help                           this text
 
 Commands work on the configured database: DATABASE_URL, or the embedded PostgreSQL in FRONTDESK_DATA_DIR
 (default ./.frontdesk), whether or not the gateway is running.`;
 
 class UsageError extends Error {}
+
+/** HL7 v2 or X12, told apart by the first bytes (an X12 interchange opens with ISA). */
+async function translate(argv: string[]): Promise<number> {
+  const file = argv.find((a) => !a.startsWith('--'));
+  const { readFile } = await import('node:fs/promises');
+  const head = file ? await readFile(file).catch(() => undefined) : undefined;
+  if (!head || !isX12(head)) return translateFile(argv);
+  return printX12(head, (s) => process.stdout.write(s), (o) => (process.stderr.write(`${JSON.stringify(o, null, 2)}\n`), 1));
+}
 
 const args = process.argv.slice(2);
 const [command, sub] = args;
@@ -48,7 +63,10 @@ try {
       await import('./main.ts');
       break;
     case 'translate':
-      process.exitCode = await translateFile(args.slice(1));
+      process.exitCode = await translate(args.slice(1));
+      break;
+    case 'verify-coverage':
+      process.exitCode = await verifyCoverageCli(args.slice(1));
       break;
     case 'migrate':
       await withDb(async (db) => console.log(`migrations up to date (${db.describe})`));

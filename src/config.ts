@@ -37,6 +37,8 @@ export const DEFAULTS = {
   FRONTDESK_TIME_ZONE: '',
   /** HL7 v2 processing ids (MSH-11, table 0103) this gateway accepts; others get AR 202. `P,D`: also debugging. */
   FRONTDESK_HL7_PROCESSING_ID: 'P',
+  /** An eligibility answer for the same coverage, date and service types younger than this is reused (0 = never). */
+  FRONTDESK_ELIGIBILITY_REUSE_MINUTES: '720',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -73,6 +75,8 @@ export type Config = {
   readonly timeZone: string;
   /** MSH-11 values accepted (P production, D debugging, T training): a training feed must not write production data. */
   readonly hl7ProcessingIds: readonly string[];
+  /** Payers and clearinghouses charge per check: an answer younger than this is reused unless a fresh one is asked. */
+  readonly eligibilityReuseMinutes: number;
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -127,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? int('FRONTDESK_DB_SHARED_BUFFERS_MB', 16, 1024 * 1024)
       : Math.min(2048, Math.max(128, Math.floor(totalmem() / 4 / 2 ** 20))),
     shutdownTimeoutMs: int('FRONTDESK_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    eligibilityReuseMinutes: int('FRONTDESK_ELIGIBILITY_REUSE_MINUTES', 0, 7 * 24 * 60),
   };
   const authSetting = get('FRONTDESK_AUTH');
   if (authSetting !== 'on' && authSetting !== 'off') problems.push('FRONTDESK_AUTH must be "on" or "off"');

@@ -8,22 +8,26 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { setUpAccess, type Access } from './access/setup.ts';
-import { AuditTrail } from './audit/trail.ts';
+import type { AuditTrail } from './audit/trail.ts';
 import { RateLimiter } from './access/rate-limit.ts';
 import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2Input, receiveOversized } from './workflows/hl7v2-input.ts';
 import type { Hl7Handler, ReceiveContext } from './workflows/receive-hl7v2.ts';
-import { loadPartners, type PartnerRegistry } from './partners.ts';
+import type { PartnerRegistry } from './partners.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import type { X12Context, X12Handler } from './workflows/receive-x12.ts';
 import { createLogger, type Logger } from './log.ts';
-import { openDatabase, type Database } from './store/db.ts';
-import { Repository } from './store/repository.ts';
-import { validate } from './validate/validator.ts';
-import { loadDefinitions } from './validate/definitions.ts';
+import type { Database } from './store/db.ts';
+import type { Repository } from './store/repository.ts';
 import { warmSchemas } from './validate/schema.ts';
 import { RESOURCE_TYPES } from './inbound/fhir/registry.ts';
+import { operationTable } from './inbound/fhir/operations.ts';
+import { openCore } from './core.ts';
+import { eligibilityOperations } from './workflows/eligibility-operations.ts';
+import type { EligibilityContext } from './workflows/eligibility-submit.ts';
+import { passThrough270 } from './workflows/eligibility-pass-through.ts';
+import { VerificationRunner } from './workflows/verify-coverage-runner.ts';
 
 export type Gateway = {
   fhirUrl: string;
@@ -40,6 +44,10 @@ export type Gateway = {
   /** The X12 processing of `POST /x12`; `x12.handlers` is where transaction sets plug in. */
   x12: X12Context & { handlers: Map<string, X12Handler> };
   partners: PartnerRegistry;
+  /** Eligibility with payers: the partners' clients (one per payer: its circuit breaker, its token). */
+  eligibility: EligibilityContext;
+  /** Whole-day coverage verifications running in this process. */
+  verifications: VerificationRunner;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -50,17 +58,10 @@ export async function startGateway(
   log: Logger = createLogger(config),
   options: { warm?: boolean } = {}
 ): Promise<Gateway> {
-  // The partners file is checked before anything starts: a mistake in it stops the gateway with every problem named.
-  const partners = loadPartners(config.partnersFile);
-  const db = await openDatabase(config, (msg) => log.info(msg));
-  // ~1 s for the definitions and ~2 s for the JSON schemas, paid at start rather than by the first requests.
-  loadDefinitions();
+  const { partners, db, repo, audit, eligibility } = await openCore(config, log);
+  // ~2 s for the JSON schemas, paid at start rather than by the first requests.
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
-  const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
-  const audit = new AuditTrail(db.sql, db.background);
-  audit.onProjectionError = (err) => log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'audit projection failed; retried with the next event');
-  await partners.ensureOrganizations(repo);
   // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
   const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
   // Times without an offset are read in the sending partner's zone, else the gateway's; its character set, if set,
@@ -70,8 +71,11 @@ export async function startGateway(
     return { timeZone: partner?.hl7v2.timeZone ?? config.timeZone, charset: partner?.hl7v2.charset };
   });
   const receive = { sql: db.sql, log, handlers, newControlId, audit, partners, processingIds: config.hl7ProcessingIds };
-  // X12 transaction set handlers arrive with the eligibility and claims issues; until then every set gets IK5 R 1.
-  const x12: X12Context & { handlers: Map<string, X12Handler> } = { sql: db.sql, log, audit, newControlId, handlers: new Map() };
+  const verifications = new VerificationRunner(eligibility);
+  // Transaction sets without a handler (claims, remittance: later issues) are answered IK5 R 1.
+  const x12: X12Context & { handlers: Map<string, X12Handler> } = {
+    sql: db.sql, log, audit, newControlId, handlers: new Map([['270', passThrough270(eligibility)]]),
+  };
   const app = createHttpApp({
     sql: db.sql,
     repo,
@@ -83,6 +87,7 @@ export async function startGateway(
     audit,
     receive,
     x12,
+    operations: operationTable(eligibilityOperations(eligibility, verifications)),
     limiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst) : undefined,
   });
   let server: ServerType;
@@ -108,6 +113,8 @@ export async function startGateway(
     await db.close();
     throw new Error(`MLLP listener could not start on ${config.mllpHost}:${config.mllpPort}: ${(err as Error).message}`);
   });
+  // Whole-day verifications a stopped gateway left in progress go on where they were.
+  await verifications.resumeAll();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const mllpHost = config.mllpHost.includes(':') ? `[${config.mllpHost}]` : config.mllpHost;
   const fhirUrl = config.port === 0 ? `http://${host}:${port}/fhir` : config.baseUrl;
@@ -129,9 +136,10 @@ export async function startGateway(
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       });
       await mllpClosed;
+      await verifications.stop();
       // 2. the searchable audit copies brought up to date, 3. then the pool, 4. then the embedded database.
       await audit.catchUp().catch((err: unknown) => audit.onProjectionError(err));
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12, stop };
+  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12, eligibility, verifications, stop };
 }

@@ -11,8 +11,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Organization } from '@medplum/fhirtypes';
 import { isTimeZone } from './config.ts';
+import { parsePayerSettings, type PayerSettings } from './partners-x12.ts';
 import type { Repository } from './store/repository.ts';
 import { isHl7Charset } from './translate/hl7v2/charset.ts';
+import { SYSTEMS } from './translate/x12/systems.ts';
 
 export type Partner = {
   id: string;
@@ -21,16 +23,18 @@ export type Partner = {
   tls: { fingerprint256?: string[]; subject?: string[] };
   /** OAuth client ids that speak for this partner over HTTP (`POST /hl7v2`): held to its HL7 v2 senders. */
   clients: string[];
+  /** A payer reached with X12 eligibility inquiries (./partners-x12.ts). */
+  x12?: PayerSettings;
   /** `Organization/<id>` once the gateway has made sure the Organization exists. */
   reference?: string;
 };
 
 export type PartnerSettings = { timeZone?: string; charset?: string };
 
-const KEYS = new Set(['id', 'organization', 'hl7v2', 'tls', 'clients']);
+const KEYS = new Set(['id', 'organization', 'hl7v2', 'tls', 'clients', 'x12']);
 
 /** Reads and checks the partners file; throws one Error naming every problem. */
-export function loadPartners(path: string | undefined): PartnerRegistry {
+export function loadPartners(path: string | undefined, env: Record<string, string | undefined> = process.env): PartnerRegistry {
   if (!path) return new PartnerRegistry([]);
   let data: unknown;
   try {
@@ -74,6 +78,7 @@ export function loadPartners(path: string | undefined): PartnerRegistry {
     fingerprints.forEach((f) => {
       if (!/^[0-9A-F]{64}$/.test(f)) bad(`tls.fingerprint256 "${f}" is not a SHA-256 fingerprint`);
     });
+    const x12 = raw.x12 === undefined ? undefined : parsePayerSettings(raw.x12, bad, env);
     const clients = raw.clients ?? [];
     if (!Array.isArray(clients) || !clients.every((c) => typeof c === 'string' && c)) bad('clients must be a list of OAuth client ids');
     partners.push({
@@ -82,8 +87,12 @@ export function loadPartners(path: string | undefined): PartnerRegistry {
       hl7v2: { senders, ...(hl7v2.timeZone ? { timeZone: hl7v2.timeZone } : {}), ...(hl7v2.charset ? { charset: hl7v2.charset } : {}) },
       tls: { fingerprint256: fingerprints, subject: strings(tls.subject, 'subject') },
       clients: Array.isArray(clients) ? clients.filter((c) => typeof c === 'string') : [],
+      ...(x12 ? { x12 } : {}),
     });
   });
+  const payerIds = partners.flatMap((p) => (p.x12 ? [p.x12.payerId] : []));
+  const twice = payerIds.find((id, i) => payerIds.indexOf(id) !== i);
+  if (twice) problems.push(`x12.payerId "${twice}" belongs to two partners: a 270 could not be routed`);
   if (problems.length) throw new Error(`Invalid partners file ${path}:\n  - ${problems.join('\n  - ')}`);
   return new PartnerRegistry(partners);
 }
@@ -103,6 +112,19 @@ export class PartnerRegistry {
     const app = sendingApplication.split(componentSeparator)[0] ?? '';
     const fac = sendingFacility.split(componentSeparator)[0] ?? '';
     return this.partners.find((p) => p.hl7v2.senders.some((s) => (s.application === undefined || s.application === app) && (s.facility === undefined || s.facility === fac)));
+  }
+
+  /** The payer whose 2100A payer id this is (how a 270 posted to `/x12` is routed). */
+  byPayerId(payerId: string): Partner | undefined {
+    return this.partners.find((p) => p.x12?.payerId === payerId);
+  }
+
+  /** The payer partner behind an Organization: its own, or one carrying the partner's payer id. */
+  payerFor(org: { reference?: string; identifier?: { system?: string; value?: string }[] }): Partner | undefined {
+    return (
+      this.partners.find((p) => p.x12 && p.reference && p.reference === org.reference) ??
+      this.partners.find((p) => p.x12 && org.identifier?.some((i) => i.system === SYSTEMS.payerId && i.value === p.x12?.payerId))
+    );
   }
 
   /** The partner an OAuth client speaks for, if a partner lists it. */
@@ -130,7 +152,11 @@ export class PartnerRegistry {
   /** Makes sure every partner has its Organization (found by identifier, else created) and keeps the reference. */
   async ensureOrganizations(repo: Repository): Promise<void> {
     for (const p of this.partners) {
-      const org: Organization = { resourceType: 'Organization', active: true, name: p.organization.name, identifier: [p.organization.identifier] };
+      const identifier = [p.organization.identifier];
+      if (p.x12 && (p.organization.identifier.system !== SYSTEMS.payerId || p.organization.identifier.value !== p.x12.payerId)) {
+        identifier.push({ system: SYSTEMS.payerId, value: p.x12.payerId });
+      }
+      const org: Organization = { resourceType: 'Organization', active: true, name: p.organization.name, identifier };
       const query = `identifier=${encodeURIComponent(p.organization.identifier.system)}|${encodeURIComponent(p.organization.identifier.value)}`;
       const { resource } = await repo.create(org, query);
       p.reference = `Organization/${resource.id}`;

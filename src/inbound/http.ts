@@ -18,6 +18,7 @@ import { outcome, toHttpError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { migrationsApplied } from '../store/migrate.ts';
 import { FHIR_JSON, fhirRoutes } from './fhir/routes.ts';
+import type { Operations } from './fhir/operations.ts';
 
 export type HttpAppOptions = {
   sql: Sql;
@@ -31,6 +32,8 @@ export type HttpAppOptions = {
   limiter: RateLimiter | undefined;
   receive: ReceiveContext;
   x12: X12Context;
+  /** FHIR operations (`CoverageEligibilityRequest/$submit`, …) wired by the composition root. */
+  operations?: Operations;
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {

@@ -24,7 +24,12 @@ export type NewInbound = {
    * genuine message with that id is not taken for its duplicate (migration 0012).
    */
   dedupe?: boolean;
+  /** The message this one answers or forwards (`message.related`, migration 0013). */
+  related?: string;
 };
+
+/** What the gateway sends: stored before it leaves, so a crash mid-exchange still shows what was sent. */
+export type NewOutbound = Omit<NewInbound, 'partnerAuthenticated' | 'dedupe' | 'receivedAt'>;
 
 export type StoredMessage = { id: string; status: string; response: string | null };
 
@@ -45,12 +50,13 @@ export type MessageOutcome = {
 export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutcome): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
     INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner,
-                         partner_authenticated, dedupe, received_at, response, outcome, resources, unmapped, processed_at)
+                         partner_authenticated, dedupe, received_at, response, outcome, resources, unmapped, processed_at,
+                         related)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
             ${m.messageType}, ${done?.status ?? 'received'}, ${m.raw}, ${m.partner ?? null},
             ${m.partnerAuthenticated ?? false}, ${m.dedupe ?? true}, ${m.receivedAt ? sql`${m.receivedAt.toISOString()}::timestamptz` : sql`now()`},
             ${done ? done.response : null}, ${done?.outcome ? sql.json(done.outcome as never) : null}::jsonb,
-            ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null})
+            ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null}, ${m.related ?? null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' AND dedupe DO NOTHING
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
@@ -59,6 +65,18 @@ export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutco
     WHERE direction = 'inbound' AND protocol = ${m.protocol} AND sender = ${m.sender} AND control_id = ${m.controlId} AND dedupe`;
   if (!first) throw new Error('message vanished between insert and select');
   return { ...first, duplicate: true };
+}
+
+/** Records a message about to be sent (status `sending`); {@link finishMessage} records its fate. */
+export async function recordOutbound(sql: Sql, m: NewOutbound): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`
+    INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw,
+                         partner, related)
+    VALUES ('outbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
+            ${m.messageType}, 'sending', ${m.raw}, ${m.partner ?? null}, ${m.related ?? null})
+    RETURNING id::text`;
+  if (!row) throw new Error('message insert returned no row');
+  return row.id;
 }
 
 export async function finishMessage(sql: Sql, id: string, f: MessageOutcome): Promise<void> {
@@ -97,13 +115,15 @@ export type MessageSummary = {
   resources: string[];
   unmapped: string[];
   partner: string | null;
+  /** The message this one answers or forwards. */
+  related: string | null;
 };
 
 /** The message log, newest first, filtered; `type` matches MSH-9 by prefix (`ADT` or `ADT^A04`). */
 export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
   const rows = await sql<MessageRow[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, partner
+           processed_at, status, outcome, resources, unmapped, partner, related::text
     FROM message
     WHERE true
       ${f.status ? sql`AND status = ${f.status}` : sql``}
@@ -118,14 +138,20 @@ export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messag
   return { messages: rows.slice(0, f.count).map(summary), hasMore: rows.length > f.count };
 }
 
-/** One message with its raw bytes as stored (the door decides how to show them). */
-export async function getMessage(sql: Sql, id: string): Promise<(MessageSummary & { raw: Buffer; response: string | null }) | undefined> {
+type FullMessage = MessageSummary & { raw: Buffer; response: string | null; relatedBy: string[] };
+
+/**
+ * One message with its raw bytes as stored (the door decides how to show them), and the messages that answer or
+ * forward it (`relatedBy`): a 270 sent lists the payer's 271.
+ */
+export async function getMessage(sql: Sql, id: string): Promise<FullMessage | undefined> {
   if (!/^\d{1,18}$/.test(id)) return undefined;
-  const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null })[]>`
+  const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null; related_by: string[] })[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, partner, raw, response
+           processed_at, status, outcome, resources, unmapped, partner, related::text, raw, response,
+           ARRAY(SELECT r.id::text FROM message r WHERE r.related = message.id ORDER BY r.id) AS related_by
     FROM message WHERE id = ${id}`;
-  return row ? { ...summary(row), raw: Buffer.from(row.raw), response: row.response } : undefined;
+  return row ? { ...summary(row), raw: Buffer.from(row.raw), response: row.response, relatedBy: row.related_by } : undefined;
 }
 
 type MessageRow = {
@@ -145,6 +171,7 @@ type MessageRow = {
   resources: string[];
   unmapped: string[];
   partner: string | null;
+  related: string | null;
 };
 
 function summary(r: MessageRow): MessageSummary {
@@ -165,5 +192,6 @@ function summary(r: MessageRow): MessageSummary {
     resources: r.resources,
     unmapped: r.unmapped,
     partner: r.partner,
+    related: r.related,
   };
 }

@@ -16,8 +16,18 @@ import { outcome } from '../outcome.ts';
 import { finishMessage, recordInbound } from '../store/messages.ts';
 import { acknowledge, readInterchange, X12EnvelopeError, type X12Group, type X12Interchange, type X12Transaction } from '../translate/x12/envelope.ts';
 import type { Sql } from 'postgres';
+import { writeInterchange } from '../translate/x12/interchange.ts';
+import type { X12Out } from '../translate/x12/serialize.ts';
+import { nextControl } from './payer-exchange.ts';
 
-export type X12Handler = (ix: X12Interchange, group: X12Group, tx: X12Transaction) => Promise<{ resources: string[]; unmapped: string[] }>;
+/**
+ * What a handler made of one transaction set; `reply`: the sets that answer it (a pass-through 270 gets the payer's
+ * 271s), sent back in one interchange instead of the 999 when every set of the interchange was accepted — CAQH
+ * CORE real-time: a 999 only on rejection.
+ */
+export type X12Handled = { resources: string[]; unmapped: string[]; reply?: X12Reply };
+export type X12Reply = { functionalId: string; version: string; sets: { id: string; body: X12Out[] }[] };
+export type X12Handler = (ix: X12Interchange, group: X12Group, tx: X12Transaction, messageId: string) => Promise<X12Handled>;
 
 export type X12Context = {
   sql: Sql;
@@ -68,6 +78,7 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
   const unmapped: string[] = [];
   const refused: string[] = [];
   const results = new Map<X12Transaction, string | undefined>();
+  const replies: X12Reply[] = [];
   for (const g of ix.groups) {
     for (const tx of g.transactions) {
       const handler = ctx.handlers.get(tx.id);
@@ -77,7 +88,8 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
         continue;
       }
       try {
-        const r = await handler(ix, g, tx);
+        const r = await handler(ix, g, tx, stored.id);
+        if (r.reply) replies.push(r.reply);
         resources.push(...r.resources);
         unmapped.push(...r.unmapped);
         results.set(tx, undefined);
@@ -88,7 +100,10 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
       }
     }
   }
-  const response = acknowledge(ix, (tx) => results.get(tx), { interchange: numeric(ctx.newControlId()), group: numeric(ctx.newControlId()), now: new Date() });
+  const response =
+    replies.length && refused.length === 0
+      ? await replyInterchange(ctx.sql, ix, replies)
+      : acknowledge(ix, (tx) => results.get(tx), { interchange: numeric(ctx.newControlId()), group: numeric(ctx.newControlId()), now: new Date() });
   const status = refused.length === 0 ? 'processed' : resources.length ? 'partial' : 'rejected';
   await finishMessage(ctx.sql, stored.id, {
     status: status === 'partial' ? 'error' : status,
@@ -97,8 +112,23 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
     unmapped,
     ...(refused.length ? { outcome: outcome(resources.length ? 'processing' : 'not-supported', refused.join('\n')) } : {}),
   });
-  await audit(ctx, stored.id, ix, types, peer, status, resources);
+  await audit(ctx, stored.id, ix, types, peer, status, resources, replies.length && !refused.length ? '271' : undefined);
   return { ok: true, response, messageId: stored.id, status };
+}
+
+/** The answering sets in one interchange back to the sender (ids swapped), numbered from the control sequence. */
+async function replyInterchange(sql: Sql, ix: X12Interchange, replies: X12Reply[]): Promise<string> {
+  const control = await nextControl(sql);
+  const sets = replies.flatMap((r) => r.sets).map((s, i) => ({ ...s, control: String(i + 1).padStart(4, '0') }));
+  return writeInterchange(
+    {
+      senderQualifier: ix.receiverQualifier, senderId: ix.receiver, receiverQualifier: ix.senderQualifier, receiverId: ix.sender,
+      applicationSender: ix.groups[0]?.receiver ?? ix.receiver, applicationReceiver: ix.groups[0]?.sender ?? ix.sender,
+      interchangeControl: control, groupControl: control, usage: ix.usage === 'T' ? 'T' : 'P', ackRequested: false,
+      functionalId: replies[0]?.functionalId ?? 'HB', version: replies[0]?.version ?? '005010X279A1', now: new Date(),
+    },
+    sets
+  );
 }
 
 /** Control numbers are numeric in X12: digits taken from the gateway's random control id. */
@@ -107,7 +137,10 @@ function numeric(id: string): string {
   return digits.slice(-9).padStart(9, '0');
 }
 
-async function audit(ctx: X12Context, messageId: string, ix: X12Interchange | undefined, types: string, peer: string, status: string, resources: string[]): Promise<void> {
+async function audit(
+  ctx: X12Context, messageId: string, ix: X12Interchange | undefined, types: string, peer: string, status: string, resources: string[],
+  answeredWith?: string
+): Promise<void> {
   await ctx.audit.record(
     messageEvent({
       direction: 'inbound',
@@ -117,7 +150,8 @@ async function audit(ctx: X12Context, messageId: string, ix: X12Interchange | un
       messageId,
       peer,
       sender: ix ? `${ix.senderQualifier}:${ix.sender}` : '',
-      ack: status === 'processed' ? '999-A' : status === 'partial' ? '999-P' : '999-R',
+      ack: answeredWith ?? (status === 'processed' ? '999-A' : status === 'partial' ? '999-P' : '999-R'),
+      succeeded: status === 'processed',
       resources,
     })
   );

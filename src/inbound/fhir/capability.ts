@@ -5,10 +5,12 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { indexedParams } from '../../store/search-params.ts';
 import { RESOURCE_TYPES, type SupportedType } from './registry.ts';
+import type { Operations } from './operations.ts';
 
 const VERSION = '0.1.0';
 
-export function capabilityStatement(baseUrl: string, startedAt: string): CapabilityStatement {
+export function capabilityStatement(baseUrl: string, startedAt: string, operations?: Operations): CapabilityStatement {
+  const ops = [...(operations?.values() ?? [])];
   const resource: CapabilityStatementRestResource[] = (Object.keys(RESOURCE_TYPES) as SupportedType[]).map((type) => {
     const interactions = RESOURCE_TYPES[type] as readonly string[];
     const writable = interactions.includes('create');
@@ -24,6 +26,15 @@ export function capabilityStatement(baseUrl: string, startedAt: string): Capabil
       conditionalUpdate: writable,
       conditionalDelete: writable ? 'single' : 'not-supported',
       referencePolicy: ['literal', 'logical', 'local'],
+      ...(ops.some((o) => o.type === type)
+        ? {
+            operation: ops.filter((o) => o.type === type).map((o) => ({
+              name: o.name.slice(1),
+              definition: `${baseUrl}/OperationDefinition/${type}-${o.name.slice(1)}`,
+              documentation: o.documentation,
+            })),
+          }
+        : {}),
       searchParam: [
         { name: '_id', type: 'token', documentation: 'Logical id' },
         { name: '_lastUpdated', type: 'date', documentation: 'meta.lastUpdated' },

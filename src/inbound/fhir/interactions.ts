@@ -15,6 +15,7 @@ import type { Principal } from '../../access/tokens.ts';
 import { allows as scopeAllows, type Permission } from '../../access/scopes.ts';
 import { historyBundle, searchBundle } from './bundles.ts';
 import { allows, isSupportedType, type SupportedType, type TypeInteraction } from './registry.ts';
+import { runOperation, type Operations } from './operations.ts';
 
 export type FhirRequest = {
   method: string;
@@ -33,7 +34,7 @@ export type FhirRequest = {
 
 export type FhirResult = { status: number; resource?: Resource };
 
-export type Context = { repo: Repository; baseUrl: string; principal: Principal };
+export type Context = { repo: Repository; baseUrl: string; principal: Principal; operations?: Operations };
 
 export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResult> {
   const parts = req.path.split('/').filter((p) => p !== '');
@@ -55,6 +56,12 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
     throw httpError(404, 'not-supported', `Resource type "${type}" is not supported by this server`);
   }
   const { repo } = ctx;
+  if (parts.length === 2 && second?.startsWith('$')) {
+    const key = `${type}/${second}`;
+    const done = method === 'POST' ? await runOperation(ctx.operations, key, { body: req.body, query: req.query, principal: ctx.principal }) : undefined;
+    if (done) return done;
+    throw httpError(ctx.operations?.has(key) ? 405 : 404, 'not-supported', `No operation ${method} /${key}`);
+  }
   if (parts.length === 1) {
     switch (method) {
       case 'GET':

@@ -18,6 +18,7 @@ import { capabilityStatement } from './capability.ts';
 import { interact, type FhirRequest } from './interactions.ts';
 import { render, returnPreference } from './respond.ts';
 import { processBundle } from './transaction.ts';
+import type { Operations } from './operations.ts';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -28,6 +29,7 @@ export type FhirRoutesOptions = {
   tokens: TokenService | undefined;
   audit: AuditTrail | undefined;
   limiter: RateLimiter | undefined;
+  operations?: Operations;
 };
 
 export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
@@ -50,7 +52,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
   );
 
   // Public: what the server can do and how to get a token. Everything after the guard needs a bearer token.
-  app.get('/metadata', (c) => json(c, 200, capabilityStatement(baseUrl, startedAt)));
+  app.get('/metadata', (c) => json(c, 200, capabilityStatement(baseUrl, startedAt, options.operations)));
   app.get('/.well-known/smart-configuration', (c) => c.json(smartConfiguration(baseUrl)));
   // Audit wraps the token check, so refused requests leave a trace as well.
   app.use('*', auditRequests(options.audit));
@@ -85,10 +87,13 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
     if (mayReadAudit(path + url.search)) await options.audit?.catchUp();
     if (method === 'POST' && path.endsWith('/_search')) {
       req.query = await searchForm(c, url.searchParams);
+    } else if (method === 'POST' && /\/\$[^/]+$/.test(path)) {
+      // An operation may take all its parameters in the URL (operations.html#request): the body is optional.
+      req.body = await readBody(c, true);
     } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
       req.body = await readBody(c);
     }
-    const result = await interact({ repo, baseUrl, principal: c.get('principal') }, req);
+    const result = await interact({ repo, baseUrl, principal: c.get('principal'), operations: options.operations }, req);
     c.set('audited', result.resource);
     const out = render(baseUrl, result, returnPreference(c.req.header('prefer')));
     const etag = out.headers.ETag;
@@ -132,13 +137,16 @@ function negotiate(c: HonoContext<AuditEnv>): void {
   }
 }
 
-async function readBody(c: HonoContext<AuditEnv>): Promise<unknown> {
+async function readBody(c: HonoContext<AuditEnv>, optional = false): Promise<unknown> {
   const type = (c.req.header('content-type') ?? '').toLowerCase();
   if (type && !/json/.test(type)) {
     throw httpError(415, 'not-supported', `Content-Type ${type} is not supported: send application/fhir+json`);
   }
   const text = await c.req.text();
-  if (text.trim() === '') invalid('The request body is empty');
+  if (text.trim() === '') {
+    if (optional) return undefined;
+    invalid('The request body is empty');
+  }
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -57,3 +57,19 @@ function trimEnd(list: string[]): string[] {
   while (n > 0 && list[n - 1] === '') n--;
   return list.slice(0, n);
 }
+
+/**
+ * A segment read with one set of delimiters, made ready to be written with another: repetitions and composites
+ * become structure again, so a set forwarded to a partner is re-delimited rather than copied as text.
+ */
+export function restructure(seg: readonly string[], d: X12Delimiters): X12Out {
+  const [id = '', ...values] = seg;
+  const composite = (v: string): string | string[] => (v.includes(d.component) ? v.split(d.component) : v);
+  return [
+    id,
+    ...values.map((v): X12Value => {
+      if (d.repetition && v.includes(d.repetition)) return { repeat: v.split(d.repetition).map(composite) };
+      return composite(v);
+    }),
+  ];
+}

@@ -1,0 +1,36 @@
+/**
+ * @module core — what every way of running the gateway shares, transports aside: the partners file (checked
+ * first: a mistake stops everything with every problem named), the database, the repository, the audit trail,
+ * the partners' Organizations and the payer clients. `gateway.ts` adds the doors; CLI commands that act like the
+ * gateway (`verify-coverage`) use this alone.
+ */
+import type { Config } from './config.ts';
+import { AuditTrail } from './audit/trail.ts';
+import type { Logger } from './log.ts';
+import { PayerClient } from './outbound/payer-client.ts';
+import { loadPartners, type PartnerRegistry } from './partners.ts';
+import { openDatabase, type Database } from './store/db.ts';
+import { Repository } from './store/repository.ts';
+import { loadDefinitions } from './validate/definitions.ts';
+import { validate } from './validate/validator.ts';
+import type { EligibilityContext } from './workflows/eligibility-submit.ts';
+
+export type Core = { partners: PartnerRegistry; db: Database; repo: Repository; audit: AuditTrail; eligibility: EligibilityContext };
+
+export async function openCore(config: Config, log: Logger): Promise<Core> {
+  const partners = loadPartners(config.partnersFile);
+  const db = await openDatabase(config, (msg) => log.info(msg));
+  // ~1 s for the definitions, paid at start rather than by the first requests.
+  loadDefinitions();
+  const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
+  const audit = new AuditTrail(db.sql, db.background);
+  audit.onProjectionError = (err) =>
+    log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'audit projection failed; retried with the next event');
+  await partners.ensureOrganizations(repo);
+  // One client per payer: its circuit breaker and its OAuth token are the payer's, shared by every check.
+  const payers = new Map(partners.partners.flatMap((p) => (p.x12 ? [[p.id, new PayerClient(p.x12.endpoint, { log })] as const] : [])));
+  const eligibility: EligibilityContext = {
+    sql: db.sql, log, audit, payers, repo, partners, reuseMinutes: config.eligibilityReuseMinutes, timeZone: config.timeZone,
+  };
+  return { partners, db, repo, audit, eligibility };
+}
