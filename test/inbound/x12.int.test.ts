@@ -1,8 +1,9 @@
 /**
  * The X12 door, `POST /x12`, over real HTTP: token and `system/x12.c` scope, raw storage with (sender, ISA13)
  * de-duplication, TA1 and 999 answers built from the interchange's own delimiters, a structured error for what is
- * not an interchange, audit. No transaction set has a handler yet (eligibility is its own issue): each is answered
- * `IK5*R*1`, "transaction set not supported" — and a handler plugged in is answered `IK5*A`.
+ * not an interchange, audit. A set with no handler (a 276 here) is answered `IK5*R*1`, "transaction set not
+ * supported"; a handler plugged in is answered `IK5*A`. The 270 pass-through is tested in
+ * test/workflows/eligibility-e2e.int.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,9 +22,11 @@ afterAll(async () => g?.stop());
 
 let seq = 0;
 /** The sample with its own ISA13/IEA02 (and optionally ISA14), so each test is a new interchange. */
-function interchange(o: { ack?: boolean; breakIea?: boolean } = {}): { text: string; control: string } {
+function interchange(o: { ack?: boolean; breakIea?: boolean; claimStatus?: boolean } = {}): { text: string; control: string } {
   const control = String(Date.now() % 1e8 * 10 + (seq++ % 10)).padStart(9, '0').slice(-9);
-  const text = SAMPLE.replace('*000010216*0*T*', `*${control}*${o.ack ? 1 : 0}*T*`).replace('IEA*1*000010216', `IEA*1*${o.breakIea ? '999999999' : control}`);
+  // As a 276 (claim status), a set this gateway has no handler for yet.
+  const sample = o.claimStatus ? SAMPLE.replace('GS*HS*', 'GS*HR*').replace('ST*270*', 'ST*276*') : SAMPLE;
+  const text = sample.replace('*000010216*0*T*', `*${control}*${o.ack ? 1 : 0}*T*`).replace('IEA*1*000010216', `IEA*1*${o.breakIea ? '999999999' : control}`);
   return { text, control };
 }
 
@@ -42,8 +45,8 @@ describe('POST /x12', () => {
     expect((await post(interchange().text, 'system/hl7v2.c')).status).toBe(403);
   });
 
-  it('stores the interchange and answers a 999 rejecting the 270 as not supported yet, plus the TA1 asked for', async () => {
-    const { text, control } = interchange({ ack: true });
+  it('stores the interchange and answers a 999 rejecting a set it does not handle yet, plus the TA1 asked for', async () => {
+    const { text, control } = interchange({ ack: true, claimStatus: true });
     const res = await post(text);
     expect(res.status).toBe(200);
     expect(res.type).toContain('application/edi-x12');
@@ -53,19 +56,19 @@ describe('POST /x12', () => {
     expect(ix.sender).toBe('123456789012346'); // sender and receiver swapped
     expect(ix.receiver).toBe('123456789012345');
     expect(segs.find((s) => s[0] === 'TA1')).toEqual(['TA1', control, '080503', '1705', 'A', '000']);
-    expect(segs.find((s) => s[0] === 'AK1')).toEqual(['AK1', 'HS', '20213', '005010X279A1']);
-    expect(segs.find((s) => s[0] === 'AK2')).toEqual(['AK2', '270', '1234', '005010X279A1']);
+    expect(segs.find((s) => s[0] === 'AK1')).toEqual(['AK1', 'HR', '20213', '005010X279A1']);
+    expect(segs.find((s) => s[0] === 'AK2')).toEqual(['AK2', '276', '1234', '005010X279A1']);
     expect(segs.find((s) => s[0] === 'IK5')).toEqual(['IK5', 'R', '1']);
     expect(segs.find((s) => s[0] === 'AK9')).toEqual(['AK9', 'R', '1', '1', '0']);
     const se = segs.find((s) => s[0] === 'SE')!;
     const st = segs.findIndex((s) => s[0] === 'ST');
     expect(Number(se[1])).toBe(segs.findIndex((s) => s[0] === 'SE') - st + 1);
     const [row] = await g.db.sql`SELECT protocol, sender, control_id, message_type, status, raw, outcome FROM message WHERE id = ${res.id}`;
-    expect(row).toMatchObject({ protocol: 'x12', sender: 'ZZ:123456789012345', control_id: control, message_type: '270', status: 'rejected' });
+    expect(row).toMatchObject({ protocol: 'x12', sender: 'ZZ:123456789012345', control_id: control, message_type: '276', status: 'rejected' });
     expect(Buffer.from(row!.raw).toString('latin1')).toBe(text);
-    expect(row!.outcome.issue[0].diagnostics).toMatch(/transaction set 270 is not supported/);
+    expect(row!.outcome.issue[0].diagnostics).toMatch(/transaction set 276 is not supported/);
     const events = await client(g)('GET', `AuditEvent?entity-name=${control}`);
-    expect(events.body.entry[0].resource).toMatchObject({ outcome: '4', outcomeDesc: 'x12 999-R', subtype: [{ code: '270' }] });
+    expect(events.body.entry[0].resource).toMatchObject({ outcome: '4', outcomeDesc: 'x12 999-R', subtype: [{ code: '276' }] });
   });
 
   it('answers a resend of the same ISA13 with the first answer and stores nothing new', async () => {
@@ -79,6 +82,7 @@ describe('POST /x12', () => {
   });
 
   it('accepts the sets a handler takes (IK5*A, AK9*A), and records what it made', async () => {
+    const passThrough = g.x12.handlers.get('270');
     g.x12.handlers.set('270', async (_ix, _g, tx) => ({ resources: [`CoverageEligibilityRequest/from-${tx.control}`], unmapped: [] }));
     try {
       const { text } = interchange();
@@ -90,7 +94,7 @@ describe('POST /x12', () => {
       const [row] = await g.db.sql`SELECT status, resources FROM message WHERE id = ${res.id}`;
       expect(row).toMatchObject({ status: 'processed', resources: ['CoverageEligibilityRequest/from-1234'] });
     } finally {
-      g.x12.handlers.delete('270');
+      if (passThrough) g.x12.handlers.set('270', passThrough);
     }
   });
 
