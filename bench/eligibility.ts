@@ -75,6 +75,8 @@ await new Promise<void>((r) => payer.listen(0, '127.0.0.1', r));
 const payerUrl = `http://127.0.0.1:${(payer.address() as AddressInfo).port}/270`;
 
 const dir = await mkdtemp(join(tmpdir(), 'frontdesk-bench-elig-'));
+// Its own directory: the embedded server (run as root) hands it to the postgres user.
+const dbDir = process.env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'frontdesk-bench-elig-db-'));
 const partnersFile = join(dir, 'partners.json');
 await writeFile(partnersFile, JSON.stringify({ partners: [{
   id: 'bench-payer', organization: { name: 'Bench Payer', identifier: { system: 'urn:frontdesk:x12:payer-id', value: 'BENCH01' } },
@@ -83,7 +85,7 @@ await writeFile(partnersFile, JSON.stringify({ partners: [{
 const config = loadConfig({
   ...process.env, PORT: '0', FRONTDESK_MLLP_PORT: '0', FRONTDESK_LOG_LEVEL: 'silent', FRONTDESK_RATE_LIMIT_PER_MINUTE: '0',
   FRONTDESK_BOOTSTRAP_CLIENT: 'bench:bench-secret:system/*.*', FRONTDESK_PARTNERS: partnersFile,
-  ...(process.env.DATABASE_URL ? {} : { FRONTDESK_DATA_DIR: join(dir, 'db') }),
+  ...(dbDir ? { FRONTDESK_DATA_DIR: dbDir } : {}),
 });
 const g = await startGateway(config, createLogger(config));
 try {
@@ -144,4 +146,5 @@ try {
   await g.stop();
   payer.close();
   await rm(dir, { recursive: true, force: true });
+  if (dbDir) await rm(dbDir, { recursive: true, force: true });
 }

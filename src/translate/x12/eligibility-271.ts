@@ -33,7 +33,7 @@ export function read271(tx: X12Transaction, d: X12Delimiters): Eligibility271 {
   for (const seg of tree.header) {
     if (seg[0] === 'BHT') {
       const [purpose = '', reference, date, time] = seg.slice(2);
-      out.bht = { purpose, ...opt('reference', reference), ...opt('date', d8(date)), ...opt('time', time) };
+      out.bht = { purpose, reference: reference || undefined, date: d8(date) || undefined, time: time || undefined };
     } else if (seg[0] !== 'ST') out.unmapped.push(`header ${seg[0]}`);
   }
   const levels = new Map<string, InformationSource | InformationReceiver | Subscriber>();
@@ -128,7 +128,7 @@ function readMember(node: HlNode, d: X12Delimiters, x: 'C' | 'D'): Member {
     if (loop === '2000') {
       if (id === 'TRN') {
         const [type = '', reference = '', originator = '', additional] = seg.slice(1);
-        m.traces.push({ type, reference, originator, ...opt('additional', additional) });
+        m.traces.push({ type, reference, originator, additional: additional || undefined });
       } else if (id === 'NM1') {
         loop = '2100';
         m.name = name(seg);
@@ -176,20 +176,22 @@ function eb(seg: X12Segment, d: X12Delimiters, unmapped: string[], loop: string)
     return parsed;
   };
   const [qualifier = '', code = '', ...rest] = components(seg[13], d);
+  // Plain properties, `undefined` when absent (JSON leaves them out): a spread per optional element cost more than
+  // the whole tokenizer.
   return {
     info: seg[1] ?? '',
-    ...opt('coverageLevel', seg[2]),
+    coverageLevel: seg[2] || undefined,
     serviceTypes: repeats(seg[3], d).filter(Boolean),
-    ...opt('insuranceType', seg[4]),
-    ...opt('planDescription', seg[5]),
-    ...opt('timePeriod', seg[6]),
-    ...opt('amount', num(7)),
-    ...opt('percent', num(8)),
-    ...opt('quantityQualifier', seg[9]),
-    ...opt('quantity', num(10)),
-    ...opt('authorization', seg[11]),
-    ...opt('network', seg[12]),
-    ...(seg[13] ? { procedure: { qualifier, code, modifiers: rest.slice(0, 4).filter(Boolean) } } : {}),
+    insuranceType: seg[4] || undefined,
+    planDescription: seg[5] || undefined,
+    timePeriod: seg[6] || undefined,
+    amount: num(7),
+    percent: num(8),
+    quantityQualifier: seg[9] || undefined,
+    quantity: num(10),
+    authorization: seg[11] || undefined,
+    network: seg[12] || undefined,
+    procedure: seg[13] ? { qualifier, code, modifiers: rest.slice(0, 4).filter(Boolean) } : undefined,
     diagnosisPointers: components(seg[14], d).filter(Boolean),
     delivery: [],
     refs: [],
@@ -205,12 +207,12 @@ function name(seg: X12Segment): X12Name {
   return {
     entity: seg[1] ?? '',
     entityType: seg[2] ?? '',
-    ...opt('last', seg[3]),
-    ...opt('first', seg[4]),
-    ...opt('middle', seg[5]),
-    ...opt('suffix', seg[7]),
-    ...opt('idQualifier', seg[8]),
-    ...opt('id', seg[9]),
+    last: seg[3] || undefined,
+    first: seg[4] || undefined,
+    middle: seg[5] || undefined,
+    suffix: seg[7] || undefined,
+    idQualifier: seg[8] || undefined,
+    id: seg[9] || undefined,
   };
 }
 
@@ -220,12 +222,12 @@ function aaa(seg: X12Segment, loop: AaaLoop): Aaa {
 
 /** DMG: only a D8 birth date is a date (DMG01 names the format). */
 function dmg(seg: X12Segment): Member['demographics'] {
-  return { ...opt('birthDate', seg[1] === 'D8' ? d8(seg[2]) : undefined), ...opt('gender', seg[3]) };
+  return { birthDate: seg[1] === 'D8' ? d8(seg[2]) : undefined, gender: seg[3] || undefined };
 }
 
 function ins(seg: X12Segment): Member['ins'] {
   const [insured = '', relationship = '', type, reason] = seg.slice(1);
-  return { insured, relationship, ...opt('maintenanceType', type), ...opt('maintenanceReason', reason) };
+  return { insured, relationship, maintenanceType: type || undefined, maintenanceReason: reason || undefined };
 }
 
 function contact(seg: X12Segment): Contact {
@@ -234,15 +236,15 @@ function contact(seg: X12Segment): Contact {
     const [qualifier, value] = [seg[n], seg[n + 1]];
     if (qualifier && value) numbers.push({ qualifier, value });
   }
-  return { function: seg[1] ?? '', ...opt('name', seg[2]), numbers };
+  return { function: seg[1] ?? '', name: seg[2] || undefined, numbers };
 }
 
 function ref(seg: X12Segment) {
-  return { qualifier: seg[1] ?? '', value: seg[2] ?? '', ...opt('description', seg[3]) };
+  return { qualifier: seg[1] ?? '', value: seg[2] ?? '', description: seg[3] || undefined };
 }
 
 function prv(seg: X12Segment) {
-  return { code: seg[1] ?? '', ...opt('qualifier', seg[2]), ...opt('id', seg[3]) };
+  return { code: seg[1] ?? '', qualifier: seg[2] || undefined, id: seg[3] || undefined };
 }
 
 /** N3 adds its lines, N4 the city, state, ZIP and country (N404) to the loop's one address. */
@@ -252,10 +254,10 @@ function address(a: Address | undefined, seg: X12Segment): Address {
   const [city, state, postalCode, country] = seg.slice(1);
   return {
     ...base,
-    ...opt('city', city),
-    ...opt('state', state),
-    ...opt('postalCode', postalCode),
-    ...opt('country', country),
+    city: city || undefined,
+    state: state || undefined,
+    postalCode: postalCode || undefined,
+    country: country || undefined,
   };
 }
 
@@ -263,16 +265,18 @@ function address(a: Address | undefined, seg: X12Segment): Address {
 function dtp(seg: X12Segment): DateRef {
   const [qualifier = '', format = '', value = ''] = seg.slice(1);
   const [from, to] = format === 'RD8' ? value.split('-') : [value];
-  return { qualifier, format, value, ...opt('start', d8(from)), ...opt('end', format === 'RD8' ? d8(to) : undefined) };
+  return { qualifier, format, value, start: d8(from), end: format === 'RD8' ? d8(to) : undefined };
 }
 
 /** CCYYMMDD → YYYY-MM-DD, or undefined when it is not a calendar date. */
 export function d8(v: string | undefined): string | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(v ?? '');
-  if (!m) return undefined;
-  const iso = `${m[1]}-${m[2]}-${m[3]}`;
-  const t = new Date(`${iso}T00:00:00Z`);
-  return Number.isNaN(t.getTime()) || t.toISOString().slice(0, 10) !== iso ? undefined : iso;
+  if (!v || v.length !== 8 || !/^\d{8}$/.test(v)) return undefined;
+  const year = Number(v.slice(0, 4));
+  const month = Number(v.slice(4, 6));
+  const day = Number(v.slice(6, 8));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return days !== undefined && day >= 1 && day <= days ? `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}` : undefined;
 }
 
 /** X12 type R: optional sign, digits with an optional decimal point (`.2`, `0.2`, `125.50`, `-3`). */
@@ -280,7 +284,3 @@ export function decimal(v: string): number | undefined {
   return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(v.trim()) ? Number(v) : undefined;
 }
 
-/** `{ key: value }` when the value is there, `{}` otherwise (no `undefined` properties in the output). */
-function opt<K extends string, V>(key: K, value: V | undefined | ''): { [P in K]?: V } {
-  return value === undefined || value === '' ? {} : ({ [key]: value } as { [P in K]?: V });
-}

@@ -60,8 +60,13 @@ export function tokenize(input: string): { delimiters: X12Delimiters; segments: 
       : undefined;
   const segments: X12Segment[] = [isa];
   for (const raw of text.slice(at + 3).split(segment)) {
-    // CR/LF and indentation may follow a terminator; a CR may precede a `\n` terminator.
-    const s = raw.replace(/^[\s\x1d]+/, '').replace(/[\r\n]+$/, '');
+    // CR/LF and indentation may follow a terminator; a CR may precede a `\n` terminator. Trimmed by character
+    // codes: a regular expression per segment cost a third of the tokenizer.
+    let start = 0;
+    let end = raw.length;
+    while (start < end && (raw.charCodeAt(start) <= 32 || raw.charCodeAt(start) === 0x1d)) start++;
+    while (end > start && (raw.charCodeAt(end - 1) === 10 || raw.charCodeAt(end - 1) === 13)) end--;
+    const s = start === 0 && end === raw.length ? raw : raw.slice(start, end);
     if (s !== '') segments.push(s.split(element));
   }
   return { delimiters: { element, component, repetition, segment }, segments };
