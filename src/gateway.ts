@@ -24,7 +24,7 @@ import { warmSchemas } from './validate/schema.ts';
 import { RESOURCE_TYPES } from './inbound/fhir/registry.ts';
 import { operationTable } from './inbound/fhir/operations.ts';
 import { openCore } from './core.ts';
-import { eligibilityOperations } from './workflows/eligibility-operations.ts';
+import { eligibilityOperations } from './inbound/fhir/eligibility-operations.ts';
 import type { EligibilityContext } from './workflows/eligibility-submit.ts';
 import { passThrough270 } from './workflows/eligibility-pass-through.ts';
 import { VerificationRunner } from './workflows/verify-coverage-runner.ts';

@@ -43,7 +43,7 @@ export function parsePayerSettings(
   for (const k of Object.keys(raw)) if (!KEYS.has(k)) bad(`x12: unknown key "${k}" (allowed: ${[...KEYS].join(', ')})`);
   const id = (key: string, fallback: string | undefined): string => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'string' || !ID.test(v)) bad(`x12.${key} must be 1–15 letters, digits or spaces (ISA/NM1 ids)`);
+    if (typeof v !== 'string' || !ID.test(v)) bad(`x12.${key} must be 1–15 letters, digits, spaces or . - _ / (ISA/NM1 ids)`);
     return String(v ?? '');
   };
   const payerId = id('payerId', undefined);
@@ -60,31 +60,22 @@ export function parsePayerSettings(
   }
   const maxConcurrent = raw.maxConcurrent ?? 4;
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 64) bad('x12.maxConcurrent must be 1–64');
-  const endpoint = parseEndpoint(raw.endpoint, bad, env);
-  if (!endpoint) return undefined;
-  return {
-    payerId,
+  // Every key is checked before giving up on a broken endpoint, so one start names every problem.
+  const ids = {
     senderQualifier: qualifier('senderQualifier'),
     senderId: id('senderId', DEFAULT_SENDER_ID),
     receiverQualifier: qualifier('receiverQualifier'),
     receiverId: id('receiverId', payerId),
-    usage,
-    traceOriginator: String(traceOriginator),
-    maxConcurrent: Number(maxConcurrent),
-    endpoint,
   };
+  const endpoint = parseEndpoint(raw.endpoint, bad, env);
+  if (!endpoint) return undefined;
+  return { payerId, ...ids, usage, traceOriginator: String(traceOriginator), maxConcurrent: Number(maxConcurrent), endpoint };
 }
 
 function parseEndpoint(e: any, bad: (m: string) => void, env: Record<string, string | undefined>): PayerEndpoint | undefined {
   if (typeof e !== 'object' || e === null) return void bad('x12.endpoint {url, mode, timeoutMs, auth} is required');
   for (const k of Object.keys(e)) if (!ENDPOINT_KEYS.has(k)) bad(`x12.endpoint: unknown key "${k}"`);
-  let url: URL | undefined;
-  try {
-    url = new URL(String(e.url));
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
-  } catch {
-    bad(`x12.endpoint.url "${e.url}" is not an http(s) URL`);
-  }
+  const url = webUrl(e.url, 'x12.endpoint.url', bad);
   const mode = e.mode ?? 'core';
   if (!['core', 'x12', 'json'].includes(mode)) bad('x12.endpoint.mode must be "core", "x12" or "json"');
   const timeoutMs = e.timeoutMs ?? 20000;
@@ -100,11 +91,30 @@ function parseEndpoint(e: any, bad: (m: string) => void, env: Record<string, str
   return { url: url.toString(), mode, timeoutMs, retries, circuit, auth };
 }
 
+/**
+ * An https URL, or http on this machine only (a local test payer, a sidecar): eligibility carries PHI and
+ * credentials, which never cross a network in clear.
+ */
+function webUrl(value: unknown, at: string, bad: (m: string) => void): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    return void bad(`${at} "${String(value)}" is not a URL`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && local)) return url;
+  return void bad(`${at} "${String(value)}" must be https (http only to this machine)`);
+}
+
 function parseAuth(a: any, bad: (m: string) => void, env: Record<string, string | undefined>): PayerAuth | undefined {
   const secret = (name: string): string => {
     const fromEnv = a[`${name}Env`];
     const fromFile = a[`${name}File`];
-    if (a[name] !== undefined) bad(`x12.endpoint.auth.${name}: secrets are not written in the partners file; use ${name}Env or ${name}File`);
+    if (a[name] !== undefined) {
+      bad(`x12.endpoint.auth.${name}: secrets are not written in the partners file; use ${name}Env or ${name}File`);
+      return '';
+    }
     if (typeof fromEnv === 'string') {
       const v = env[fromEnv];
       if (!v) bad(`x12.endpoint.auth.${name}Env: environment variable ${fromEnv} is not set`);
@@ -122,6 +132,7 @@ function parseAuth(a: any, bad: (m: string) => void, env: Record<string, string 
       return { type: 'basic', username: String(a.username ?? ''), password: secret('password') };
     case 'bearer':
       if (typeof a.tokenUrl !== 'string' || typeof a.clientId !== 'string') bad('x12.endpoint.auth bearer needs tokenUrl and clientId');
+      else webUrl(a.tokenUrl, 'x12.endpoint.auth.tokenUrl', bad);
       return {
         type: 'bearer', tokenUrl: String(a.tokenUrl), clientId: String(a.clientId), clientSecret: secret('clientSecret'),
         ...(typeof a.scope === 'string' ? { scope: a.scope } : {}),

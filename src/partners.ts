@@ -90,7 +90,8 @@ export function loadPartners(path: string | undefined, env: Record<string, strin
       ...(x12 ? { x12 } : {}),
     });
   });
-  const payerIds = partners.flatMap((p) => (p.x12 ? [p.x12.payerId] : []));
+  // On the raw sections: a payer whose section has other mistakes still counts.
+  const payerIds = list.flatMap((raw: Record<string, any>) => (typeof raw?.x12?.payerId === 'string' ? [raw.x12.payerId as string] : []));
   const twice = payerIds.find((id, i) => payerIds.indexOf(id) !== i);
   if (twice) problems.push(`x12.payerId "${twice}" belongs to two partners: a 270 could not be routed`);
   if (problems.length) throw new Error(`Invalid partners file ${path}:\n  - ${problems.join('\n  - ')}`);

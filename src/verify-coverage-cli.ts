@@ -10,13 +10,13 @@ import { loadConfig } from './config.ts';
 import { openCore } from './core.ts';
 import { createLogger } from './log.ts';
 import { localDate } from './workflows/eligibility-submit.ts';
-import { runVerification, startVerification, type Progress } from './workflows/verify-coverage.ts';
+import { isDay, runVerification, startVerification, type Progress } from './workflows/verify-coverage.ts';
 
 export async function verifyCoverageCli(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { date: { type: 'string' } } });
   const config = loadConfig({ FRONTDESK_LOG_LEVEL: 'warn', ...process.env });
   const date = values.date ?? localDate(new Date(), config.timeZone);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(date))) {
+  if (!isDay(date)) {
     process.stderr.write(`--date must be YYYY-MM-DD (got "${date}")\n`);
     return 2;
   }

@@ -54,20 +54,41 @@ function output(c: Check, code: ProblemCode | 'checked', text: string, ref: stri
   };
 }
 
-/** Appends outputs, conditional on the version this run wrote last (a second driver fails with 412 and stops). */
-export async function appendOutputs(repo: Repository, task: Task & { id: string }, outputs: TaskOutput[], version?: string) {
-  const next = { ...task, output: [...(task.output ?? []), ...outputs] };
-  return (await repo.update(next, version)).resource as Task & { id: string };
-}
+/**
+ * Writes a run's results into its Task one at a time, each update conditional on the version this run wrote last
+ * (If-Match): checks finish concurrently, the Task's versions follow one another.
+ */
+export class TaskRecorder {
+  task: Task & { id: string };
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly repo: Repository;
 
-export async function finishTask(repo: Repository, task: Task & { id: string }, version?: string): Promise<Task> {
-  const outputs = task.output ?? [];
-  const problems = outputs.filter((o) => o.type?.coding?.[0]?.code !== 'checked').length;
-  const done: Task = {
-    ...task,
-    status: 'completed',
-    lastModified: new Date().toISOString(),
-    businessStatus: { text: `${outputs.length} checked, ${problems} need attention` },
-  };
-  return (await repo.update(done, version)).resource;
+  constructor(repo: Repository, task: Task & { id: string }) {
+    this.repo = repo;
+    this.task = task;
+  }
+
+  add(output: TaskOutput): Promise<void> {
+    const write = this.chain.then(() => this.write({ ...this.task, output: [...(this.task.output ?? []), output] }));
+    this.chain = write;
+    return write;
+  }
+
+  /** `completed`, with a one-line summary (`businessStatus`). */
+  async finish(): Promise<Task> {
+    await this.chain;
+    const outputs = this.task.output ?? [];
+    const problems = outputs.filter((o) => o.type?.coding?.[0]?.code !== 'checked').length;
+    await this.write({
+      ...this.task,
+      status: 'completed',
+      lastModified: new Date().toISOString(),
+      businessStatus: { text: `${outputs.length} checked, ${problems} need attention` },
+    });
+    return this.task;
+  }
+
+  private async write(next: Task & { id: string }): Promise<void> {
+    this.task = (await this.repo.update(next, this.task.meta?.versionId)).resource as Task & { id: string };
+  }
 }

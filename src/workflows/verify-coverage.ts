@@ -6,81 +6,102 @@
  * The run is a Task (code `verify-coverage`, input the date) whose `output` grows with each result and each problem
  * (inactive coverage, AAA error, no coverage on file, payer unreachable, cannot be asked), each tagged with its
  * patient|payer key. A run interrupted by a restart is resumed from its Task: the keys already in `output` are not
- * asked again. Every Task update is conditional on the version this run wrote last (If-Match), so two gateway
- * processes never both drive one Task: the second one's update fails and it stops.
+ * asked again. Checks are paid for, so one Task is driven by one process at a time: the run holds a PostgreSQL
+ * advisory lock on the Task for its whole length (a second gateway, or the CLI, finds it taken and leaves the Task
+ * alone), and finding-or-creating the day's Task happens under a lock on the date (two clicks make one Task).
+ * The day is the practice's: its appointments are those starting between midnight and midnight in its time zone.
  */
 import { parseSearchRequest } from '@medplum/core';
 import type { Appointment, Coverage, CoverageEligibilityRequest, Task, TaskOutput } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { checkEligibility, type EligibilityContext } from './eligibility-submit.ts';
-import { appendOutputs, finishTask, KEY_EXTENSION, outputFor, problemOutput, type Check } from './verify-coverage-task.ts';
+import { KEY_EXTENSION, outputFor, problemOutput, TaskRecorder, type Check } from './verify-coverage-task.ts';
 
 export const TASK_SYSTEM = 'urn:frontdesk:task';
+/** Advisory lock namespace (first key of the two-key form) of whole-day runs. */
+const LOCK_SPACE = 7270;
 
 export type Progress = { done: number; total: number; problems: number; last?: TaskOutput };
 
-/** Starts (or finds the running) Task for a date; `run` then drives it to the end. */
+/** `YYYY-MM-DD` that is a calendar day (2026-02-30 is not). */
+export function isDay(date: string | undefined): date is string {
+  if (!date || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return false;
+  const t = new Date(`${date}T00:00:00Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === date;
+}
+
+/** The Task for a date: the one in progress, else a new one — decided under a lock on the date. */
 export async function startVerification(repo: Repository, date: string): Promise<Task & { id: string }> {
-  const running = await tasksFor(repo, date, 'in-progress');
-  if (running[0]) return running[0];
-  const task: Task = {
-    resourceType: 'Task',
-    status: 'in-progress',
-    intent: 'order',
-    code: { coding: [{ system: TASK_SYSTEM, code: 'verify-coverage', display: 'Verify coverage for a day' }] },
-    authoredOn: new Date().toISOString(),
-    input: [{ type: { text: 'date' }, valueDate: date }],
-  };
-  return (await repo.create(task)).resource as Task & { id: string };
+  return repo.transaction(async (tx) => {
+    await tx.sql`SELECT pg_advisory_xact_lock(${LOCK_SPACE}, hashtext(${`day:${date}`}))`;
+    const running = await tasksFor(tx, date);
+    if (running[0]) return running[0];
+    const task: Task = {
+      resourceType: 'Task',
+      status: 'in-progress',
+      intent: 'order',
+      code: { coding: [{ system: TASK_SYSTEM, code: 'verify-coverage', display: 'Verify coverage for a day' }] },
+      authoredOn: new Date().toISOString(),
+      input: [{ type: { text: 'date' }, valueDate: date }],
+    };
+    return (await tx.create(task)).resource as Task & { id: string };
+  });
 }
 
 /** The Tasks still in progress (resumed at start). */
 export async function unfinishedVerifications(repo: Repository): Promise<(Task & { id: string })[]> {
-  return tasksFor(repo, undefined, 'in-progress');
+  return tasksFor(repo, undefined);
 }
 
+/** Drives a Task to its end, unless another process holds it; returns the Task as this run left it. */
 export async function runVerification(
   ctx: EligibilityContext,
   task: Task & { id: string },
   onProgress: (p: Progress) => void = () => {},
   signal?: AbortSignal
 ): Promise<Task> {
+  const conn = await ctx.sql.reserve();
+  try {
+    const [lock] = await conn<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${LOCK_SPACE}, hashtext(${task.id})) AS ok`;
+    if (!lock?.ok) return task;
+    try {
+      // Read again under the lock: another process may have moved it on since it was listed.
+      const current = (await ctx.repo.read('Task', task.id)) as Task & { id: string };
+      return current.status === 'in-progress' ? await drive(ctx, current, onProgress, signal) : current;
+    } finally {
+      await conn`SELECT pg_advisory_unlock(${LOCK_SPACE}, hashtext(${task.id}))`;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+async function drive(ctx: EligibilityContext, task: Task & { id: string }, onProgress: (p: Progress) => void, signal?: AbortSignal) {
   const date = task.input?.find((i) => i.type?.text === 'date')?.valueDate;
   if (!date) throw new Error(`Task/${task.id} names no date`);
-  const checks = await checksFor(ctx.repo, date);
+  const checks = await checksFor(ctx, date);
   const done = new Set((task.output ?? []).map(keyOf));
   const todo = checks.filter((c) => !done.has(c.key));
-  const state = { task, version: task.meta?.versionId, chain: Promise.resolve(), lost: false };
+  const recorder = new TaskRecorder(ctx.repo, task);
   const progress: Progress = { done: checks.length - todo.length, total: checks.length, problems: 0 };
-  const record = (output: TaskOutput) => {
-    state.chain = state.chain.then(async () => {
-      if (state.lost) return;
-      const updated = await appendOutputs(ctx.repo, state.task, [output], state.version).catch((err: unknown) => {
-        if ((err as OperationOutcomeError).outcome?.issue?.[0]?.code === 'conflict' || /412|version/i.test(String(err))) state.lost = true;
-        else throw err;
-      });
-      if (updated) Object.assign(state, { task: updated, version: updated.meta?.versionId });
-    });
-    progress.done++;
-    if (output.type?.coding?.[0]?.code !== 'checked') progress.problems++;
-    onProgress({ ...progress, last: output });
-    return state.chain;
-  };
   onProgress(progress);
   const byPayer = new Map<string, Check[]>();
   for (const c of todo) byPayer.set(c.payerKey, [...(byPayer.get(c.payerKey) ?? []), c]);
-  await Promise.all(
-    [...byPayer.values()].map((list) => {
-      const limit = ctx.partners.partners.find((p) => p.reference === list[0]?.payerKey)?.x12?.maxConcurrent ?? 1;
-      return pool(list, limit, async (c) => {
-        if (!state.lost && !signal?.aborted) await record(await checkOne(ctx, c, date));
-      });
-    })
-  );
-  await state.chain;
-  if (state.lost || signal?.aborted) return state.task;
-  return finishTask(ctx.repo, state.task, state.version);
+  const one = async (c: Check) => {
+    if (signal?.aborted) return;
+    const output = await checkOne(ctx, c, date);
+    await recorder.add(output);
+    progress.done++;
+    if (output.type?.coding?.[0]?.code !== 'checked') progress.problems++;
+    onProgress({ ...progress, last: output });
+  };
+  await Promise.all([...byPayer.values()].map((list) => pool(list, limitFor(ctx, list[0]?.payerKey), one)));
+  return signal?.aborted ? recorder.task : recorder.finish();
+}
+
+function limitFor(ctx: EligibilityContext, payerKey: string | undefined): number {
+  return ctx.partners.partners.find((p) => p.reference === payerKey)?.x12?.maxConcurrent ?? 1;
 }
 
 async function checkOne(ctx: EligibilityContext, c: Check, date: string): Promise<TaskOutput> {
@@ -107,30 +128,44 @@ async function checkOne(ctx: EligibilityContext, c: Check, date: string): Promis
 }
 
 /** One check per patient and payer, for the day's appointments that will happen. */
-async function checksFor(repo: Repository, date: string): Promise<Check[]> {
-  const appts = (await search(repo, 'Appointment', { date: [date], status: ['booked,arrived,checked-in'], _count: ['1000'] })) as Appointment[];
+async function checksFor(ctx: EligibilityContext, date: string): Promise<Check[]> {
+  const next = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const from = `${date}T00:00:00${zoneOffset(date, ctx.timeZone)}`;
+  const to = `${next}T00:00:00${zoneOffset(next, ctx.timeZone)}`;
+  const day = { date: [`ge${from}`, `lt${to}`], status: ['booked,arrived,checked-in'], _count: ['1000'] };
+  const appts = (await search(ctx.repo, 'Appointment', day)) as Appointment[];
   const checks = new Map<string, Check>();
   for (const a of appts) {
     const patient = a.participant?.find((p) => p.actor?.reference?.startsWith('Patient/'))?.actor?.reference;
     if (!patient) continue;
     const provider = a.participant?.find((p) => /^(Practitioner|PractitionerRole)\//.test(p.actor?.reference ?? ''))?.actor?.reference;
-    const coverages = (await search(repo, 'Coverage', { beneficiary: [patient], status: ['active'] })) as (Coverage & { id: string })[];
-    if (!coverages.length) checks.set(`${patient}|none`, { key: `${patient}|none`, patient, payerKey: 'none', provider, appointment: `Appointment/${a.id}` });
+    const coverages = (await search(ctx.repo, 'Coverage', { beneficiary: [patient], status: ['active'] })) as (Coverage & { id: string })[];
+    const appointment = `Appointment/${a.id}`;
+    if (!coverages.length) checks.set(`${patient}|none`, { key: `${patient}|none`, patient, payerKey: 'none', provider, appointment });
     for (const coverage of coverages) {
       const payerKey = coverage.payor?.[0]?.reference ?? 'unknown';
       const key = `${patient}|${payerKey}`;
-      if (!checks.has(key)) checks.set(key, { key, patient, payerKey, provider, coverage, appointment: `Appointment/${a.id}` });
+      if (!checks.has(key)) checks.set(key, { key, patient, payerKey, provider, coverage, appointment });
     }
   }
   return [...checks.values()];
+}
+
+/** `-08:00` for America/Los_Angeles on a winter day: the zone's offset at that date's noon. */
+export function zoneOffset(date: string, timeZone: string): string {
+  const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
+    .formatToParts(new Date(`${date}T12:00:00Z`))
+    .find((p) => p.type === 'timeZoneName')?.value;
+  return !name || name === 'GMT' ? '+00:00' : name.slice(3);
 }
 
 async function search(repo: Repository, type: string, params: Record<string, string[]>) {
   return (await repo.search(parseSearchRequest(type, params))).resources;
 }
 
-async function tasksFor(repo: Repository, date: string | undefined, status: string): Promise<(Task & { id: string })[]> {
-  const tasks = (await search(repo, 'Task', { code: [`${TASK_SYSTEM}|verify-coverage`], status: [status], _count: ['100'] })) as (Task & { id: string })[];
+async function tasksFor(repo: Repository, date: string | undefined): Promise<(Task & { id: string })[]> {
+  const query = { code: [`${TASK_SYSTEM}|verify-coverage`], status: ['in-progress'], _count: ['100'] };
+  const tasks = (await search(repo, 'Task', query)) as (Task & { id: string })[];
   return tasks.filter((t) => date === undefined || t.input?.some((i) => i.valueDate === date));
 }
 

@@ -8,7 +8,7 @@ import { client } from '../helpers/gateway.ts';
 import { gatewayWithPayers, insuredPatient } from '../helpers/eligibility.ts';
 import { startPayer, type TestPayer } from '../helpers/payer.ts';
 import { answer271, INACTIVE, read270 } from '../helpers/x12-answers.ts';
-import { runVerification, startVerification } from '../../src/workflows/verify-coverage.ts';
+import { runVerification, startVerification, zoneOffset } from '../../src/workflows/verify-coverage.ts';
 
 let payer: TestPayer;
 let env: Awaited<ReturnType<typeof gatewayWithPayers>>;
@@ -34,7 +34,7 @@ beforeAll(async () => {
       { id: 'dayplan', payerId: 'DAY01', url: payer.url, extra: { retries: 0 } },
       { id: 'serial', payerId: 'DAY02', url: payer.url, x12: { maxConcurrent: 1 } },
     ],
-    { FRONTDESK_ELIGIBILITY_REUSE_MINUTES: '0' }
+    { FRONTDESK_ELIGIBILITY_REUSE_MINUTES: '0', FRONTDESK_TIME_ZONE: 'America/Los_Angeles' }
   );
   fhir = client(env.g);
 });
@@ -50,12 +50,14 @@ function freshDate(): string {
   return `20${30 + (Date.now() % 60)}-0${1 + (day % 9)}-${String(10 + (Math.floor(Math.random() * 18))).padStart(2, '0')}`;
 }
 
-async function book(patient: string, practitioner: string, date: string, status = 'booked') {
+/** An appointment at a local time of the practice (America/Los_Angeles). */
+async function book(patient: string, practitioner: string, date: string, status = 'booked', time = '09:00') {
+  const at = `${date}T${time}:00${zoneOffset(date, 'America/Los_Angeles')}`;
   const res = await fhir('POST', 'Appointment', {
     resourceType: 'Appointment',
     status,
-    start: `${date}T15:00:00Z`,
-    end: `${date}T15:30:00Z`,
+    start: at,
+    end: at,
     participant: [
       { actor: { reference: patient }, status: 'accepted' },
       { actor: { reference: practitioner }, status: 'accepted' },
@@ -129,8 +131,33 @@ describe('Appointment/$verify-coverage', () => {
     expect(payer.requests.length - asked).toBe(1);
   });
 
-  it('refuses a date that is not a day', async () => {
-    const res = await fhir('POST', 'Appointment/$verify-coverage?date=tomorrow');
+  it('takes the day in the practice time zone: a late evening is that day, not the next one in UTC', async () => {
+    const date = freshDate();
+    const evening = await insuredPatient(env.g, 'dayplan');
+    const dayBefore = await insuredPatient(env.g, 'dayplan');
+    await book(evening.patient, evening.practitioner, date, 'booked', '23:30');
+    const before = new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    await book(dayBefore.patient, dayBefore.practitioner, before, 'booked', '22:00');
+    const res = await fhir('POST', `Appointment/$verify-coverage?date=${date}`);
+    await env.g.verifications.idle();
+    const task = (await fhir('GET', `Task/${res.body.id}`)).body;
+    expect(task.output.map((o: any) => o.type.text.split(' ')[0])).toEqual([evening.patient]);
+  });
+
+  it('lets one process drive a Task: a second run at the same time leaves it alone', async () => {
+    const date = freshDate();
+    const patients = [await insuredPatient(env.g, 'dayplan'), await insuredPatient(env.g, 'dayplan')];
+    for (const p of patients) await book(p.patient, p.practitioner, date);
+    const [a, b] = await Promise.all([startVerification(env.g.repo, date), startVerification(env.g.repo, date)]);
+    expect(a.id).toBe(b.id);
+    const asked = payer.requests.length;
+    const [first, second] = await Promise.all([runVerification(env.g.eligibility, a), runVerification(env.g.eligibility, b)]);
+    expect([first.status, second.status].sort()).toEqual(['completed', 'in-progress']);
+    expect(payer.requests.length - asked).toBe(2);
+  });
+
+  it.each(['tomorrow', '2026-02-30'])('refuses a date that is not a day (%s)', async (date) => {
+    const res = await fhir('POST', `Appointment/$verify-coverage?date=${date}`);
     expect(res.status).toBe(400);
     expect(res.body.issue[0].expression).toEqual(['date']);
   });

@@ -1,25 +1,27 @@
 /**
- * @module workflows/eligibility-operations — the eligibility workflows as FHIR operations (inbound/fhir/operations):
+ * @module inbound/fhir/eligibility-operations — the eligibility workflows as FHIR operations (./operations.ts):
  * `CoverageEligibilityRequest/$submit` (one check, answered within the payer's timeout) and
  * `Appointment/$verify-coverage` (a day's appointments, tracked in a Task: answered 202 with the Task at once).
  *
- * Scopes: `$submit` creates a request and a response, so it needs create on both (`system/CoverageEligibilityRequest.c`,
- * `system/CoverageEligibilityResponse.c`); naming a stored request needs read on it. `$verify-coverage` searches
+ * Scopes: `$submit` creates a request and a response and may hand back a stored one, so it needs create on both and
+ * read on the response (`system/CoverageEligibilityRequest.c`, `system/CoverageEligibilityResponse.cr`); naming a
+ * stored request needs read on it. `$verify-coverage` searches
  * appointments and coverages and creates requests, responses and the Task.
  */
-import { demand } from '../access/guard.ts';
-import type { FhirOperation } from '../inbound/fhir/operations.ts';
 import type { Parameters } from '@medplum/fhirtypes';
-import { invalid } from '../outcome.ts';
-import { submitEligibility, type EligibilityContext } from './eligibility-submit.ts';
-import type { VerificationRunner } from './verify-coverage-runner.ts';
+import { demand } from '../../access/guard.ts';
+import { invalid } from '../../outcome.ts';
+import { submitEligibility, type EligibilityContext } from '../../workflows/eligibility-submit.ts';
+import { isDay } from '../../workflows/verify-coverage.ts';
+import type { VerificationRunner } from '../../workflows/verify-coverage-runner.ts';
+import type { FhirOperation } from './operations.ts';
 
 export function eligibilityOperations(ctx: EligibilityContext, runner: VerificationRunner): FhirOperation[] {
   return [
     {
       type: 'CoverageEligibilityRequest',
       name: '$submit',
-      needs: [['CoverageEligibilityRequest', 'c'], ['CoverageEligibilityResponse', 'c']],
+      needs: [['CoverageEligibilityRequest', 'c'], ['CoverageEligibilityResponse', 'c'], ['CoverageEligibilityResponse', 'r']],
       documentation:
         'Stores the request, sends its X12 270 to the payer and answers with the stored CoverageEligibilityResponse ' +
         '(outcome error with a reason when the payer cannot answer). Body: the request, or Parameters with ' +
@@ -45,7 +47,7 @@ export function eligibilityOperations(ctx: EligibilityContext, runner: Verificat
       run: async ({ body, query }) => {
         const fromBody = (body as Parameters | undefined)?.parameter?.find((p) => p.name === 'date')?.valueDate;
         const date = query.get('date') ?? fromBody;
-        if (!date || !/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(date))) {
+        if (!isDay(date)) {
           invalid('date must be a day, YYYY-MM-DD (?date= or Parameters "date")', 'date');
         }
         return { status: 202, resource: await runner.start(date) };
