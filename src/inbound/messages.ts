@@ -70,6 +70,11 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       if (raw.length === 0) invalid('The body must be an X12 interchange');
       const result = await receiveX12(o.x12, raw, 'http', peerOf(c));
       // Not an interchange at all: nothing to acknowledge in X12; the raw bytes are stored all the same.
+      if (!result.ok && 'pending' in result) {
+        const err = httpError(409, 'conflict', `Interchange already received (message ${result.messageId}) and still being answered: send it again in a few seconds for the answer`);
+        Object.assign(err, { headers: { 'Retry-After': '5' } });
+        throw err;
+      }
       if (!result.ok) throw httpError(400, 'structure', `${result.error.message} (TA1 note ${result.error.code}); stored as message ${result.messageId}`, 'ISA');
       return c.body(result.response, 200, { 'Content-Type': 'application/edi-x12', 'X-Message-Id': result.messageId });
     }

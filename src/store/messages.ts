@@ -31,7 +31,8 @@ export type NewInbound = {
 /** What the gateway sends: stored before it leaves, so a crash mid-exchange still shows what was sent. */
 export type NewOutbound = Omit<NewInbound, 'partnerAuthenticated' | 'dedupe' | 'receivedAt'>;
 
-export type StoredMessage = { id: string; status: string; response: string | null };
+/** `ageSeconds`: how long ago the row was received (for a duplicate: whether its first copy may still be running). */
+export type StoredMessage = { id: string; status: string; response: string | null; ageSeconds?: number };
 
 /** A message's fate: what {@link finishMessage} records, or {@link recordInbound} with the row. */
 export type MessageOutcome = {
@@ -61,7 +62,7 @@ export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutco
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
   const [first] = await sql<StoredMessage[]>`
-    SELECT id::text, status, response FROM message
+    SELECT id::text, status, response, EXTRACT(EPOCH FROM clock_timestamp() - received_at)::float8 AS "ageSeconds" FROM message
     WHERE direction = 'inbound' AND protocol = ${m.protocol} AND sender = ${m.sender} AND control_id = ${m.controlId} AND dedupe`;
   if (!first) throw new Error('message vanished between insert and select');
   return { ...first, duplicate: true };

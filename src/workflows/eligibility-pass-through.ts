@@ -7,7 +7,8 @@
  * Both sides are kept in the message store and linked (the forwarded 270 and the payer's answer point at the
  * practice's interchange through `related`), and translated to FHIR: the 270 as a CoverageEligibilityRequest (its
  * people and payer contained), the 271 as a CoverageEligibilityResponse. When the payer cannot answer, the practice
- * still gets a 271: an AAA at 2100A saying why (42 unable to respond now, 80 no response), never silence.
+ * still gets a 271: an AAA at 2100A saying why (42 unable to respond now, 80 no response), never silence; when the
+ * payer rejects the 270 (TA1, 999), the practice's set is rejected in the gateway's 999 with the payer's reason.
  */
 import type { CoverageEligibilityRequest, CoverageEligibilityResponse } from '@medplum/fhirtypes';
 import { read271 } from '../translate/x12/eligibility-271.ts';
@@ -15,47 +16,74 @@ import { payerIdOf270, requestFrom270 } from '../translate/x12/eligibility-270-r
 import { toEligibilityResponses } from '../translate/x12/eligibility-response.ts';
 import type { X12Interchange, X12Transaction } from '../translate/x12/envelope.ts';
 import { writeInterchange } from '../translate/x12/interchange.ts';
-import { restructure, type X12Out } from '../translate/x12/serialize.ts';
+import { restructure, serialize, X12SerializeError, type X12Out } from '../translate/x12/serialize.ts';
+import type { X12Delimiters } from '../translate/x12/tokens.ts';
+import { invalid, OperationOutcomeError } from '../outcome.ts';
+import type { Partner } from '../partners.ts';
 import { SYSTEMS } from '../translate/x12/systems.ts';
 import { MESSAGE_SYSTEM } from './eligibility-response.ts';
 import type { EligibilityContext } from './eligibility-submit.ts';
 import { auditAnswer, exchangeWithPayer, finishAnswer, nextControl, type Exchange } from './payer-exchange.ts';
 import type { X12Handler, X12Reply } from './receive-x12.ts';
 
+type PayerPartner = Partner & { x12: NonNullable<Partner['x12']> };
+
 export function passThrough270(ctx: EligibilityContext): X12Handler {
   return async (ix, group, tx, messageId) => {
     const payerId = payerIdOf270(tx, ix.delimiters);
     const partner = payerId ? ctx.partners.byPayerId(payerId) : undefined;
-    if (!partner?.x12) throw new Error(`No payer in the partners file has the 2100A payer id "${payerId ?? ''}"`);
-    const x12 = partner.x12;
-    const control = await nextControl(ctx.sql);
-    const version = tx.reference || group.version || '005010X279A1';
-    const out = writeInterchange(
-      {
-        senderQualifier: x12.senderQualifier, senderId: x12.senderId, receiverQualifier: x12.receiverQualifier,
-        receiverId: x12.receiverId, interchangeControl: control, groupControl: control, usage: x12.usage,
-        ackRequested: false, functionalId: 'HS', version, now: new Date(),
-      },
-      [{ id: '270', control: String(control).padStart(4, '0'), body: bodyOf(tx, ix) }]
-    );
-    const ex = await exchangeWithPayer(ctx, { ...partner, x12 }, out, { control, related: messageId });
+    if (!partner?.x12) invalid(`No payer in the partners file has the 2100A payer id "${payerId ?? ''}"`, '2100A NM109');
+    // Read before anything is sent: a 270 the gateway cannot read is refused before a paid check is made.
     const request = requestFrom270(tx, ix.delimiters);
-    const stored = await ctx.repo.transaction(async (repo) => {
-      const { resource: req } = await repo.create<CoverageEligibilityRequest>(request);
-      const responses = ex.answer.kind === '271' ? mapAnswers(ex, req.id, request, partner.reference) : [];
-      const resources = [`CoverageEligibilityRequest/${req.id}`];
-      const unmapped: string[] = [];
-      for (const r of responses) {
-        const { resource } = await repo.create<CoverageEligibilityResponse>(r.response);
-        resources.push(`CoverageEligibilityResponse/${resource.id}`);
-        unmapped.push(...r.unmapped);
-      }
-      await finishAnswer(ctx, partner, ex, { resources: resources.slice(1), unmapped }, repo.sql);
-      return { resources, unmapped };
+    const version = tx.reference || group.version || '005010X279A1';
+    const payer: PayerPartner = { ...partner, x12: partner.x12 };
+    const ex = await forward(ctx, payer, tx, ix, version, messageId);
+    if (ex.answer.kind === 'rejected') {
+      // CAQH CORE real time: a rejection is answered with a 999, so the practice corrects rather than resends.
+      await finishAnswer(ctx, partner, ex, { resources: [], unmapped: [] });
+      await auditAnswer(ctx, partner, ex, []);
+      invalid(ex.answer.message);
+    }
+    const stored = await store(ctx, payer, ex, request).catch((err: unknown) => {
+      if (!(err instanceof OperationOutcomeError)) throw err;
+      // The payer's answer still goes back to the practice; the message log shows why it was not translated.
+      const problem = err.outcome.issue?.[0]?.diagnostics ?? 'not translated';
+      return finishAnswer(ctx, partner, ex, { resources: [], unmapped: [], problem }).then(() => ({ resources: [], unmapped: [] }));
     });
     await auditAnswer(ctx, partner, ex, stored.resources);
     return { ...stored, reply: replyOf(ex, tx, ix, version) };
   };
+}
+
+async function forward(ctx: EligibilityContext, partner: PayerPartner, tx: X12Transaction, ix: X12Interchange, version: string, related: string) {
+  const x12 = partner.x12;
+  const control = await nextControl(ctx.sql);
+  const out = writeInterchange(
+    {
+      senderQualifier: x12.senderQualifier, senderId: x12.senderId, receiverQualifier: x12.receiverQualifier,
+      receiverId: x12.receiverId, interchangeControl: control, groupControl: control, usage: x12.usage,
+      ackRequested: false, functionalId: 'HS', version, now: new Date(),
+    },
+    [{ id: '270', control: String(control).padStart(4, '0'), body: bodyOf(tx, ix) }]
+  );
+  return exchangeWithPayer(ctx, partner, out, { control, related });
+}
+
+/** The practice's request and the payer's answers as FHIR, with the answer's message row, in one transaction. */
+async function store(ctx: EligibilityContext, partner: PayerPartner, ex: Exchange, request: CoverageEligibilityRequest) {
+  return ctx.repo.transaction(async (repo) => {
+    const { resource: req } = await repo.create<CoverageEligibilityRequest>(request);
+    const responses = ex.answer.kind === '271' ? mapAnswers(ex, req.id, request, partner.reference) : [];
+    const resources = [`CoverageEligibilityRequest/${req.id}`];
+    const unmapped: string[] = [];
+    for (const r of responses) {
+      const { resource } = await repo.create<CoverageEligibilityResponse>(r.response);
+      resources.push(`CoverageEligibilityResponse/${resource.id}`);
+      unmapped.push(...r.unmapped);
+    }
+    await finishAnswer(ctx, partner, ex, { resources: resources.slice(1), unmapped }, repo.sql);
+    return { resources, unmapped };
+  });
 }
 
 function bodyOf(tx: X12Transaction, ix: X12Interchange): X12Out[] {
@@ -81,11 +109,29 @@ function mapAnswers(ex: Exchange, requestId: string, request: CoverageEligibilit
   );
 }
 
+/**
+ * The practice's own delimiters when the payer's data holds none of them (what its system reads best), else the
+ * payer's, which its data cannot hold; X12 has no escapes, so a value is never altered to fit.
+ */
+function writable(body: X12Out[], practice: X12Delimiters, payer: X12Delimiters): X12Delimiters | undefined {
+  for (const d of [practice, payer]) {
+    if (!d.repetition) continue;
+    try {
+      serialize(body, d);
+      return d;
+    } catch (err) {
+      if (!(err instanceof X12SerializeError)) throw err;
+    }
+  }
+  return undefined;
+}
+
 /** The payer's 271 sets, or one saying at 2100A why there is no answer (AAA 42 or 80, CORE 259). */
 function replyOf(ex: Exchange, tx: X12Transaction, ix: X12Interchange, version: string): X12Reply {
   if (ex.answer.kind === '271') {
     const a = ex.answer;
-    return { functionalId: 'HB', version, sets: a.sets.map((s) => ({ id: '271', body: s.segments.slice(1, -1).map((g) => restructure(g, a.ix.delimiters)) })) };
+    const sets = a.sets.map((s) => ({ id: '271', body: s.segments.slice(1, -1).map((g) => restructure(g, a.ix.delimiters)) }));
+    return { functionalId: 'HB', version, sets, delimiters: writable(sets.flatMap((x) => x.body), ix.delimiters, a.ix.delimiters) };
   }
   const reason = ex.answer.kind === 'failed' && ex.answer.failure === 'timeout' ? '80' : '42';
   const bht = tx.segments.find((s) => s[0] === 'BHT') ?? [];

@@ -18,6 +18,7 @@ import { acknowledge, readInterchange, X12EnvelopeError, type X12Group, type X12
 import type { Sql } from 'postgres';
 import { writeInterchange } from '../translate/x12/interchange.ts';
 import type { X12Out } from '../translate/x12/serialize.ts';
+import type { X12Delimiters } from '../translate/x12/tokens.ts';
 import { nextControl } from './payer-exchange.ts';
 
 /**
@@ -26,7 +27,13 @@ import { nextControl } from './payer-exchange.ts';
  * CORE real-time: a 999 only on rejection.
  */
 export type X12Handled = { resources: string[]; unmapped: string[]; reply?: X12Reply };
-export type X12Reply = { functionalId: string; version: string; sets: { id: string; body: X12Out[] }[] };
+export type X12Reply = {
+  functionalId: string;
+  version: string;
+  sets: { id: string; body: X12Out[] }[];
+  /** The delimiters to write them with; default the sender's own. */
+  delimiters?: X12Delimiters;
+};
 export type X12Handler = (ix: X12Interchange, group: X12Group, tx: X12Transaction, messageId: string) => Promise<X12Handled>;
 
 export type X12Context = {
@@ -40,7 +47,12 @@ export type X12Context = {
 
 export type X12Result =
   | { ok: true; response: string; messageId: string; status: string }
-  | { ok: false; error: X12EnvelopeError; messageId: string };
+  | { ok: false; error: X12EnvelopeError; messageId: string }
+  /** A resend of an interchange whose first copy is still being answered (a payer may take 20 s). */
+  | { ok: false; pending: true; messageId: string };
+
+/** A first copy unanswered for longer than this died with its process: the resend is processed. */
+const ABANDONED_AFTER_SECONDS = 180;
 
 export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http', peer: string): Promise<X12Result> {
   const text = raw.toString('latin1');
@@ -68,6 +80,11 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
     await finishMessage(ctx.sql, stored.id, { status: 'rejected', response: '', outcome: outcome('structure', error.message, 'ISA') });
     await audit(ctx, stored.id, undefined, '', peer, 'rejected', []);
     return { ok: false, error, messageId: stored.id };
+  }
+  if (stored.duplicate && stored.response === null && (stored.ageSeconds ?? 0) < ABANDONED_AFTER_SECONDS) {
+    // Running the handlers again would ask the payer twice (a paid check) and store everything twice.
+    ctx.log.info({ messageId: stored.id, control: ix.control }, 'x12 duplicate while the first copy is in progress');
+    return { ok: false, pending: true, messageId: stored.id };
   }
   if (stored.duplicate && stored.response !== null) {
     ctx.log.info({ messageId: stored.id, control: ix.control }, 'x12 duplicate: first answer resent');
@@ -127,7 +144,8 @@ async function replyInterchange(sql: Sql, ix: X12Interchange, replies: X12Reply[
       interchangeControl: control, groupControl: control, usage: ix.usage === 'T' ? 'T' : 'P', ackRequested: false,
       functionalId: replies[0]?.functionalId ?? 'HB', version: replies[0]?.version ?? '005010X279A1', now: new Date(),
     },
-    sets
+    sets,
+    replies[0]?.delimiters ?? (ix.delimiters.repetition ? ix.delimiters : undefined)
   );
 }
 

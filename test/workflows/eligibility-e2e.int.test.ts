@@ -10,24 +10,30 @@ import { readInterchange } from '../../src/translate/x12/envelope.ts';
 import { client, getToken } from '../helpers/gateway.ts';
 import { eligibilityRequest, gatewayWithPayers, insuredPatient } from '../helpers/eligibility.ts';
 import { startPayer, type TestPayer } from '../helpers/payer.ts';
-import { answer271, read270 } from '../helpers/x12-answers.ts';
+import { answer271, read270, reject999 } from '../helpers/x12-answers.ts';
 
 const modes = ['x12', 'json', 'core'] as const;
 const payers: Record<string, TestPayer> = {};
 let env: Awaited<ReturnType<typeof gatewayWithPayers>>;
 let down: TestPayer;
+let rejecting: TestPayer;
+let slow: TestPayer;
 
 beforeAll(async () => {
   for (const mode of modes) payers[mode] = await startPayer({ mode, answer: (x12) => answer271(x12) });
   down = await startPayer({ mode: 'x12', answer: () => '', status: 503 });
+  rejecting = await startPayer({ mode: 'x12', answer: (x12) => reject999(x12) });
+  slow = await startPayer({ mode: 'x12', answer: (x12) => answer271(x12), delayMs: 1500 });
   env = await gatewayWithPayers([
     ...modes.map((mode) => ({ id: `payer-${mode}`, payerId: `P${mode.toUpperCase()}`, url: payers[mode]!.url, mode })),
     { id: 'payer-down', payerId: 'PDOWN', url: down.url, extra: { retries: 0 } },
+    { id: 'payer-rejecting', payerId: 'PREJECT', url: rejecting.url },
+    { id: 'payer-slow', payerId: 'PSLOW', url: slow.url },
   ]);
 });
 afterAll(async () => {
   await env?.cleanup();
-  await Promise.all([...Object.values(payers), down].map((p) => p?.close()));
+  await Promise.all([...Object.values(payers), down, rejecting, slow].map((p) => p?.close()));
 });
 
 describe('eligibility against a real local payer', () => {
@@ -83,6 +89,28 @@ describe('POST /x12 pass-through of a 270', () => {
     const segs = res.text.split('~').map((s) => s.split('*'));
     expect(segs.find((s) => s[0] === 'ST')?.[1]).toBe('271');
     expect(segs.find((s) => s[0] === 'AAA')).toEqual(['AAA', 'Y', '', '42', 'R']);
+  });
+
+  it('rejects the set in a 999 with the payer reason when the payer rejects the 270', async () => {
+    const control = String(100000000 + Math.floor(Math.random() * 8e8));
+    const res = await post(from('PREJECT', control));
+    const segs = res.text.split('~').map((s) => s.split('*'));
+    expect(segs.find((s) => s[0] === 'IK5')?.[1]).toBe('R');
+    const [row] = await env.g.db.sql`SELECT status, outcome FROM message WHERE id = ${res.id}`;
+    expect(row!.outcome.issue[0].diagnostics).toMatch(/payer rejected the inquiry/);
+  });
+
+  it('answers a resend that arrives while the first copy waits on the payer with 409, asking the payer once', async () => {
+    const control = String(100000000 + Math.floor(Math.random() * 8e8));
+    const asked = slow.requests.length;
+    const first = post(from('PSLOW', control));
+    await new Promise((r) => setTimeout(r, 400));
+    const again = await post(from('PSLOW', control));
+    expect(again.status).toBe(409);
+    expect((await first).status).toBe(200);
+    expect(slow.requests.length - asked).toBe(1);
+    const late = await post(from('PSLOW', control)); // once answered, a resend gets the first answer
+    expect(late.text).toBe((await first).text);
   });
 
   it('refuses a 270 for a payer id no partner has in its 999', async () => {
