@@ -114,7 +114,12 @@ export class PayerClient {
     tries: { attempts: number }
   ): Promise<Outcome> {
     const { mode, timeoutMs } = this.#endpoint;
-    const request = await encode(mode, x12, envelope);
+    // CORE vC2.2.0 HTTP MIME carries a username/password in the envelope itself (UserName, Password parts), besides
+    // the Authorization header some endpoints read instead.
+    const login = mode === 'core' && this.#endpoint.auth.type === 'basic'
+      ? { userName: this.#endpoint.auth.username, password: this.#endpoint.auth.password }
+      : undefined;
+    const request = await encode(mode, x12, envelope, login);
     const remaining = () => started + timeoutMs - performance.now();
     const timeout = fail('timeout', `The payer did not answer within ${formatSeconds(timeoutMs)}; try again later`);
     let retriesLeft = this.#retries;

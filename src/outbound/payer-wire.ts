@@ -17,7 +17,12 @@ export const CORE = {
 export type WireRequest = { body: Buffer; headers: Record<string, string> };
 
 /** The request body and headers for `mode`. */
-export async function encode(mode: PayerMode, x12: string, envelope: PayerEnvelope): Promise<WireRequest> {
+export async function encode(
+  mode: PayerMode,
+  x12: string,
+  envelope: PayerEnvelope,
+  login?: { userName: string; password: string }
+): Promise<WireRequest> {
   switch (mode) {
     case 'x12':
       return { body: Buffer.from(x12, 'utf8'), headers: { 'content-type': 'application/edi-x12' } };
@@ -36,6 +41,10 @@ export async function encode(mode: PayerMode, x12: string, envelope: PayerEnvelo
       form.set('ReceiverID', envelope.receiverId);
       form.set('CORERuleVersion', CORE.ruleVersion);
       form.set('Payload', x12);
+      if (login) {
+        form.set('UserName', login.userName);
+        form.set('Password', login.password);
+      }
       // undici writes the multipart body and picks the boundary: no home-made MIME writer to get wrong.
       const encoded = new Response(form);
       const contentType = encoded.headers.get('content-type') ?? 'multipart/form-data';
@@ -56,7 +65,8 @@ export async function decode(
   const text = body.toString('utf8');
   switch (mode) {
     case 'x12':
-      return asX12(text);
+      // Byte for byte: Latin-1 maps each byte to one character, so the stored answer is exactly what came.
+      return asX12(body.toString('latin1'));
     case 'json': {
       let json: unknown;
       try {
@@ -91,6 +101,6 @@ export async function decode(
 
 /** An interchange starts with ISA (X12.5 envelope); a byte-order mark or leading blank lines are tolerated. */
 function asX12(text: string): { x12: string } | { x12?: undefined } {
-  const x12 = text.replace(/^\uFEFF?\s*/, '');
+  const x12 = text.replace(/^(\uFEFF|\xEF\xBB\xBF)?\s*/, '');
   return x12.startsWith('ISA') ? { x12 } : {};
 }

@@ -67,7 +67,7 @@ export async function exchangeWithPayer(
   const answerSender = ix ? `${ix.senderQualifier}:${ix.sender}` : peer;
   const stored = await recordInbound(ctx.sql, {
     protocol: 'x12', transport: 'http', peer, sender: answerSender, receiver: sender, controlId: ix?.control ?? '',
-    messageType: answerType, raw: Buffer.from(sent.body, 'latin1'), partner: partner.id, related: outboundId, dedupe: false,
+    messageType: answerType, raw: bytesOf(sent.body), partner: partner.id, related: outboundId, dedupe: false,
   });
   const ok = answer.kind === '271';
   await finishMessage(ctx.sql, outboundId, {
@@ -132,6 +132,14 @@ function classify(body: string): PayerAnswer {
     }
   }
   return { kind: 'failed', failure: 'bad-response', message: 'The payer answered without a 271' };
+}
+
+/**
+ * The answer as bytes: Latin-1 gives back exactly what an x12-mode payer sent (one character per byte); an X12 taken
+ * out of JSON or a CORE part may hold characters beyond Latin-1, kept as UTF-8.
+ */
+function bytesOf(text: string): Buffer {
+  return Buffer.from(text, /[^\x00-\xff]/.test(text) ? 'utf8' : 'latin1');
 }
 
 function tryRead(body: string): X12Interchange | undefined {

@@ -84,6 +84,21 @@ describe('PayerClient: what the payer receives and what comes back', () => {
       expect(Math.abs(Date.parse(TimeStamp!) - before)).toBeLessThan(5000);
     });
 
+    it('puts basic credentials in the CORE envelope as UserName and Password parts', async () => {
+      const seen: Record<string, string>[] = [];
+      server.use(
+        http.post(URL_, async ({ request }) => {
+          seen.push(Object.fromEntries([...(await request.formData())].map(([k, v]) => [k, String(v)])));
+          return coreAnswer(X271);
+        })
+      );
+      const auth = { type: 'basic', username: 'clinic01', password: 'pw-from-env' } as const;
+      await new PayerClient(endpoint({ mode: 'core', auth })).send(X270, ENVELOPE);
+      expect(seen[0]).toMatchObject({ UserName: 'clinic01', Password: 'pw-from-env' });
+      await new PayerClient(endpoint({ mode: 'core' })).send(X270, ENVELOPE);
+      expect(seen[1]!.UserName).toBeUndefined();
+    });
+
     it('reports a CORE ErrorCode other than Success as bad-response quoting the code, not its message', async () => {
       const error = { ErrorCode: 'PayloadIDIllegal', ErrorMessage: 'member SMITH not found' };
       server.use(http.post(URL_, () => coreAnswer(undefined, error)));
