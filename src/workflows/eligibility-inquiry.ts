@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type {
   CoverageEligibilityRequest, Coverage, Organization, Patient, Practitioner, PractitionerRole, Reference, RelatedPerson,
 } from '@medplum/fhirtypes';
-import { invalid } from '../outcome.ts';
+import { getStatus, invalid, OperationOutcomeError } from '../outcome.ts';
 import type { Partner, PartnerRegistry } from '../partners.ts';
 import type { Repository } from '../store/repository.ts';
 import type { EligibilityInquiry } from '../translate/x12/eligibility-270.ts';
@@ -80,7 +80,10 @@ async function readRef<T>(repo: Repository, ref: string | undefined, type: strin
   }
   try {
     return (await repo.read(t, id)) as unknown as T & { id: string };
-  } catch {
+  } catch (err) {
+    // Only a missing or deleted target is the caller's mistake; anything else (the database) stays what it is.
+    const status = err instanceof OperationOutcomeError ? getStatus(err.outcome) : 500;
+    if (status !== 404 && status !== 410) throw err;
     invalid(`${at} references ${ref}, which does not exist`, at);
   }
 }

@@ -10,7 +10,8 @@
  * still gets a 271: an AAA at 2100A saying why (42 unable to respond now, 80 no response), never silence; when the
  * payer rejects the 270 (TA1, 999), the practice's set is rejected in the gateway's 999 with the payer's reason.
  */
-import type { CoverageEligibilityRequest, CoverageEligibilityResponse } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import type { CoverageEligibilityRequest } from '@medplum/fhirtypes';
 import { read271 } from '../translate/x12/eligibility-271.ts';
 import { payerIdOf270, requestFrom270 } from '../translate/x12/eligibility-270-read.ts';
 import { toEligibilityResponses } from '../translate/x12/eligibility-response.ts';
@@ -19,79 +20,87 @@ import { writeInterchange } from '../translate/x12/interchange.ts';
 import { restructure, serialize, X12SerializeError, type X12Out } from '../translate/x12/serialize.ts';
 import type { X12Delimiters } from '../translate/x12/tokens.ts';
 import { invalid, OperationOutcomeError } from '../outcome.ts';
-import type { Partner } from '../partners.ts';
 import { SYSTEMS } from '../translate/x12/systems.ts';
-import { MESSAGE_SYSTEM } from './eligibility-response.ts';
+import { withMessage } from './eligibility-response.ts';
 import type { EligibilityContext } from './eligibility-submit.ts';
-import { auditAnswer, exchangeWithPayer, finishAnswer, nextControl, type Exchange } from './payer-exchange.ts';
+import { nextControl, sendToPayer, settleExchange, type Exchange, type PayerPartner } from './payer-exchange.ts';
+import type { Repository } from '../store/repository.ts';
 import type { X12Handler, X12Reply } from './receive-x12.ts';
 
-type PayerPartner = Partner & { x12: NonNullable<Partner['x12']> };
 
 export function passThrough270(ctx: EligibilityContext): X12Handler {
   return async (ix, group, tx, messageId) => {
     const payerId = payerIdOf270(tx, ix.delimiters);
     const partner = payerId ? ctx.partners.byPayerId(payerId) : undefined;
     if (!partner?.x12) invalid(`No payer in the partners file has the 2100A payer id "${payerId ?? ''}"`, '2100A NM109');
-    // Read before anything is sent: a 270 the gateway cannot read is refused before a paid check is made.
-    const request = requestFrom270(tx, ix.delimiters);
-    const version = tx.reference || group.version || '005010X279A1';
     const payer: PayerPartner = { ...partner, x12: partner.x12 };
-    const ex = await forward(ctx, payer, tx, ix, version, messageId);
+    // Read and checked before anything is sent: a 270 the gateway cannot read is refused before a paid check.
+    const request = { ...requestFrom270(tx, ix.delimiters), id: randomUUID() };
+    ctx.repo.options.validate(request);
+    const version = tx.reference || group.version || '005010X279A1';
+    const ex = await forward(ctx, payer, tx, ix, { version, related: messageId, request });
     if (ex.answer.kind === 'rejected') {
       // CAQH CORE real time: a rejection is answered with a 999, so the practice corrects rather than resends.
-      await finishAnswer(ctx, partner, ex, { resources: [], unmapped: [] });
-      await auditAnswer(ctx, partner, ex, []);
+      await settle(ctx, ex, { resources: [], unmapped: [] });
       invalid(ex.answer.message);
     }
-    const stored = await store(ctx, payer, ex, request).catch((err: unknown) => {
+    const responses = mapAnswers(ex, request);
+    const resources = responses.map(() => `CoverageEligibilityResponse/${randomUUID()}`);
+    const unmapped = responses.flatMap((r) => r.unmapped);
+    await settle(ctx, ex, { resources, unmapped }, async (repo, answerId) => {
+      for (const [i, r] of responses.entries()) {
+        await repo.createWithId(withMessage(r.response, answerId ?? ex.outboundId), (resources[i] as string).split('/')[1] as string);
+      }
+    }).catch(async (err: unknown) => {
       if (!(err instanceof OperationOutcomeError)) throw err;
-      // The payer's answer still goes back to the practice; the message log shows why it was not translated.
-      const problem = err.outcome.issue?.[0]?.diagnostics ?? 'not translated';
-      return finishAnswer(ctx, partner, ex, { resources: [], unmapped: [], problem }).then(() => ({ resources: [], unmapped: [] }));
+      // The payer's answer still goes back to the practice; the message log says why it was not translated.
+      await settle(ctx, ex, { resources: [], unmapped, problem: err.outcome.issue?.[0]?.diagnostics ?? 'not translated' });
+      resources.length = 0;
     });
-    await auditAnswer(ctx, partner, ex, stored.resources);
-    return { ...stored, reply: replyOf(ex, tx, ix, version) };
+    return { resources: [`CoverageEligibilityRequest/${request.id}`, ...resources], unmapped, reply: replyOf(ex, tx, ix, version) };
   };
 }
 
-async function forward(ctx: EligibilityContext, partner: PayerPartner, tx: X12Transaction, ix: X12Interchange, version: string, related: string) {
+type Forward = { version: string; related: string; request: CoverageEligibilityRequest & { id: string } };
+
+/** The practice's set re-enveloped for the payer; the request read from it is stored with the 270 (commit 1). */
+async function forward(ctx: EligibilityContext, partner: PayerPartner, tx: X12Transaction, ix: X12Interchange, f: Forward) {
   const x12 = partner.x12;
   const control = await nextControl(ctx.sql);
   const out = writeInterchange(
     {
       senderQualifier: x12.senderQualifier, senderId: x12.senderId, receiverQualifier: x12.receiverQualifier,
       receiverId: x12.receiverId, interchangeControl: control, groupControl: control, usage: x12.usage,
-      ackRequested: false, functionalId: 'HS', version, now: new Date(),
+      ackRequested: false, functionalId: 'HS', version: f.version, now: new Date(),
     },
     [{ id: '270', control: String(control).padStart(4, '0'), body: bodyOf(tx, ix) }]
   );
-  return exchangeWithPayer(ctx, partner, out, { control, related });
+  return sendToPayer(ctx, partner, out, { control, related: f.related, before: (repo) => repo.createWithId(f.request, f.request.id) });
 }
 
-/** The practice's request and the payer's answers as FHIR, with the answer's message row, in one transaction. */
-async function store(ctx: EligibilityContext, partner: PayerPartner, ex: Exchange, request: CoverageEligibilityRequest) {
-  return ctx.repo.transaction(async (repo) => {
-    const { resource: req } = await repo.create<CoverageEligibilityRequest>(request);
-    const responses = ex.answer.kind === '271' ? mapAnswers(ex, req.id, request, partner.reference) : [];
-    const resources = [`CoverageEligibilityRequest/${req.id}`];
-    const unmapped: string[] = [];
-    for (const r of responses) {
-      const { resource } = await repo.create<CoverageEligibilityResponse>(r.response);
-      resources.push(`CoverageEligibilityResponse/${resource.id}`);
-      unmapped.push(...r.unmapped);
-    }
-    await finishAnswer(ctx, partner, ex, { resources: resources.slice(1), unmapped }, repo.sql);
-    return { resources, unmapped };
+/** Commit 2: the answer's rows and what `write` adds, then the audit of both exchanges. */
+async function settle(
+  ctx: EligibilityContext,
+  ex: Exchange,
+  result: { resources: string[]; unmapped: string[]; problem?: string },
+  write?: (repo: Repository, answerId: string | undefined) => Promise<void>
+): Promise<void> {
+  const audited = await ctx.repo.transaction(async (repo) => {
+    const settled = await settleExchange(ctx, repo.sql, ex, result);
+    await write?.(repo, settled.answerId);
+    return settled.audited;
   });
+  await audited;
 }
 
 function bodyOf(tx: X12Transaction, ix: X12Interchange): X12Out[] {
   return tx.segments.slice(1, -1).map((s) => restructure(s, ix.delimiters));
 }
 
-function mapAnswers(ex: Exchange, requestId: string, request: CoverageEligibilityRequest, insurer: string | undefined) {
+function mapAnswers(ex: Exchange, request: CoverageEligibilityRequest & { id: string }) {
   if (ex.answer.kind !== '271') return [];
+  const requestId = request.id;
+  const insurer = ex.partner.reference;
   const answer = ex.answer;
   const coverage = request.contained?.find((r) => r.resourceType === 'Coverage');
   const memberId = coverage?.resourceType === 'Coverage' ? coverage.subscriberId : undefined;
@@ -102,10 +111,7 @@ function mapAnswers(ex: Exchange, requestId: string, request: CoverageEligibilit
       patient: memberId ? { identifier: { system: SYSTEMS.memberId, value: memberId } } : { display: 'unknown member' },
       insurer: insurer ? { reference: insurer } : { display: 'payer' },
       created: new Date().toISOString(),
-    }).map((r) => ({
-      ...r,
-      response: { ...r.response, identifier: [...(r.response.identifier ?? []), { system: MESSAGE_SYSTEM, value: ex.answerId ?? '' }] },
-    }))
+    })
   );
 }
 

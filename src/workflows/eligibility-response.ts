@@ -4,8 +4,8 @@
  * answer — a response with `outcome: error` whose `error.code` says why in X12's own terms where one exists
  * (AAA03 42 "unable to respond at current time", 80 "no response received") plus the gateway's own code.
  *
- * Each response is linked to its request and to the stored 271 (`identifier` urn:frontdesk:message), and carries
- * the key under which it may be reused.
+ * Each response is linked to its request and, once stored, to the stored 271 ({@link withMessage}, `identifier`
+ * urn:frontdesk:message); it carries the key under which it may be reused.
  */
 import type { CoverageEligibilityRequest, CoverageEligibilityResponse, Identifier } from '@medplum/fhirtypes';
 import { read271 } from '../translate/x12/eligibility-271.ts';
@@ -16,6 +16,11 @@ import type { Exchange } from './payer-exchange.ts';
 
 export const MESSAGE_SYSTEM = 'urn:frontdesk:message';
 export const REUSE_SYSTEM = 'urn:frontdesk:eligibility-reuse-key';
+/** The response pointing at the stored message it was read from (the 271, or the 270 when nothing came back). */
+export function withMessage(r: CoverageEligibilityResponse, messageId: string): CoverageEligibilityResponse {
+  return { ...r, identifier: [{ system: MESSAGE_SYSTEM, value: messageId }, ...(r.identifier ?? [])] };
+}
+
 /** Why the gateway has no answer from the payer: unreachable, timeout, http-error, circuit-open, … */
 export const PROBLEM_SYSTEM = 'urn:frontdesk:payer-problem';
 
@@ -27,10 +32,7 @@ export function responseFor(
   ex: Exchange,
   created: string
 ): MappedAnswer {
-  const identifier: Identifier[] = [
-    { system: MESSAGE_SYSTEM, value: ex.answerId ?? ex.outboundId },
-    { system: REUSE_SYSTEM, value: g.reuseKey },
-  ];
+  const identifier: Identifier[] = [{ system: REUSE_SYSTEM, value: g.reuseKey }];
   const refs = {
     request: { reference: `CoverageEligibilityRequest/${request.id}` },
     patient: { reference: `Patient/${g.inquiry.patient.id}` },

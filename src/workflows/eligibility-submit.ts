@@ -9,6 +9,7 @@
  * for the same coverage, provider, date and service types younger than `reuseMinutes` is returned again unless the
  * caller asks for a fresh one.
  */
+import { randomUUID } from 'node:crypto';
 import { parseSearchRequest } from '@medplum/core';
 import type { CoverageEligibilityRequest, CoverageEligibilityResponse, Parameters } from '@medplum/fhirtypes';
 import { invalid } from '../outcome.ts';
@@ -17,11 +18,10 @@ import type { Repository } from '../store/repository.ts';
 import { build270 } from '../translate/x12/eligibility-270.ts';
 import { writeInterchange } from '../translate/x12/interchange.ts';
 import { gatherInquiry, type GatheredInquiry } from './eligibility-inquiry.ts';
-import { responseFor, REUSE_SYSTEM } from './eligibility-response.ts';
-import { auditAnswer, exchangeWithPayer, finishAnswer, nextControl, type ExchangeContext } from './payer-exchange.ts';
+import { responseFor, REUSE_SYSTEM, withMessage } from './eligibility-response.ts';
+import { nextControl, sendToPayer, settleExchange, type ExchangeContext } from './payer-exchange.ts';
 
 export type EligibilityContext = ExchangeContext & {
-  repo: Repository;
   partners: PartnerRegistry;
   /** 0: never reuse. */
   reuseMinutes: number;
@@ -33,29 +33,37 @@ export type SubmitResult = { response: CoverageEligibilityResponse & { id: strin
 
 /** `$submit` with a CoverageEligibilityRequest, or Parameters naming a stored one (`request`) and `fresh`. */
 export async function submitEligibility(ctx: EligibilityContext, body: unknown, fresh = false): Promise<SubmitResult> {
-  const { request, fresh: asked } = await requestOf(ctx.repo, body);
-  return checkEligibility(ctx, request, fresh || asked);
+  const { request, stored, fresh: asked } = await requestOf(ctx.repo, body);
+  return checkEligibility(ctx, request, fresh || asked, stored);
 }
 
-/** Checks one stored request: reuses a recent complete answer, else asks the payer. */
+/**
+ * Checks one request: reuses a recent complete answer, else asks the payer. A request not stored yet (`stored`
+ * false: it came in the body) is written with the 270, in the exchange's first commit.
+ */
 export async function checkEligibility(
   ctx: EligibilityContext,
   request: CoverageEligibilityRequest & { id: string },
-  fresh: boolean
+  fresh: boolean,
+  stored = true
 ): Promise<SubmitResult> {
   const today = localDate(new Date(), ctx.timeZone);
   const gathered = await gatherInquiry(ctx.repo, ctx.partners, request, today);
   if (!fresh && ctx.reuseMinutes > 0) {
     const recent = await recentAnswer(ctx.repo, gathered.reuseKey, ctx.reuseMinutes);
-    if (recent) return { response: recent, reused: true };
+    if (recent) {
+      if (!stored) await ctx.repo.createWithId(request, request.id);
+      return { response: recent, reused: true };
+    }
   }
-  return { response: await askPayer(ctx, request, gathered), reused: false };
+  return { response: await askPayer(ctx, request, gathered, stored), reused: false };
 }
 
 async function askPayer(
   ctx: EligibilityContext,
   request: CoverageEligibilityRequest & { id: string },
-  g: GatheredInquiry
+  g: GatheredInquiry,
+  stored: boolean
 ): Promise<CoverageEligibilityResponse & { id: string }> {
   const control = await nextControl(ctx.sql);
   const now = new Date();
@@ -69,23 +77,30 @@ async function askPayer(
     },
     [{ id: '270', control: String(control).padStart(4, '0'), body }]
   );
-  const ex = await exchangeWithPayer(ctx, g.partner, x12, { control });
+  const before = stored ? undefined : (repo: Repository) => repo.createWithId(request, request.id);
+  const ex = await sendToPayer(ctx, g.partner, x12, { control, ...(before ? { before } : {}) });
   const mapped = responseFor(request, g, ex, now.toISOString());
-  const stored = await ctx.repo.transaction(async (tx) => {
-    const { resource } = await tx.create<CoverageEligibilityResponse>(mapped.response);
-    const ref = `CoverageEligibilityResponse/${resource.id}`;
-    await finishAnswer(ctx, g.partner, ex, { resources: [ref], unmapped: mapped.unmapped, ...(mapped.problem ? { problem: mapped.problem } : {}) }, tx.sql);
-    return resource;
+  const responseId = randomUUID();
+  const ref = `CoverageEligibilityResponse/${responseId}`;
+  const { response, audited } = await ctx.repo.transaction(async (tx) => {
+    const settled = await settleExchange(ctx, tx.sql, ex, { resources: [ref], unmapped: mapped.unmapped, ...(mapped.problem ? { problem: mapped.problem } : {}) });
+    const linked = withMessage(mapped.response, settled.answerId ?? ex.outboundId);
+    return { response: await tx.createWithId(linked, responseId), audited: settled.audited };
   });
-  await auditAnswer(ctx, g.partner, ex, [`CoverageEligibilityResponse/${stored.id}`, `CoverageEligibilityRequest/${request.id}`]);
-  return stored as CoverageEligibilityResponse & { id: string };
+  await audited;
+  return response as CoverageEligibilityResponse & { id: string };
 }
 
-async function requestOf(repo: Repository, body: unknown): Promise<{ request: CoverageEligibilityRequest & { id: string }; fresh: boolean }> {
+/** The request to check: stored already (named in Parameters), or from the body with the id it will be stored under. */
+async function requestOf(
+  repo: Repository,
+  body: unknown
+): Promise<{ request: CoverageEligibilityRequest & { id: string }; stored: boolean; fresh: boolean }> {
   const resource = body as { resourceType?: string } | undefined;
   if (resource?.resourceType === 'CoverageEligibilityRequest') {
-    const { resource: stored } = await repo.create(resource as CoverageEligibilityRequest);
-    return { request: stored as CoverageEligibilityRequest & { id: string }, fresh: false };
+    // Checked now, so a bad body is told so before any lookup; stored with the 270.
+    repo.options.validate(resource as CoverageEligibilityRequest);
+    return { request: { ...(resource as CoverageEligibilityRequest), id: randomUUID() }, stored: false, fresh: false };
   }
   if (resource?.resourceType !== 'Parameters') {
     invalid('$submit takes a CoverageEligibilityRequest, or Parameters with "request" (a reference or the resource)');
@@ -101,7 +116,7 @@ async function requestOf(repo: Repository, body: unknown): Promise<{ request: Co
   if (type !== 'CoverageEligibilityRequest' || !id) {
     invalid('Parameters "request" must be a reference to a stored CoverageEligibilityRequest', 'Parameters.parameter.where(name=\'request\')');
   }
-  return { request: await repo.read<CoverageEligibilityRequest>(type, id), fresh };
+  return { request: await repo.read<CoverageEligibilityRequest>(type, id), stored: true, fresh };
 }
 
 async function recentAnswer(repo: Repository, key: string, minutes: number) {
@@ -117,9 +132,13 @@ async function recentAnswer(repo: Repository, key: string, minutes: number) {
   );
 }
 
-/** `YYYY-MM-DD` of an instant in a time zone. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** `YYYY-MM-DD` of an instant in a time zone (a formatter per zone, kept: building one costs more than a check). */
 export function localDate(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  let f = formats.get(timeZone);
+  if (!f) formats.set(timeZone, (f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  return f.format(at);
 }
 
 

@@ -11,6 +11,7 @@
  * alone), and finding-or-creating the day's Task happens under a lock on the date (two clicks make one Task).
  * The day is the practice's: its appointments are those starting between midnight and midnight in its time zone.
  */
+import { randomUUID } from 'node:crypto';
 import { parseSearchRequest } from '@medplum/core';
 import type { Appointment, Coverage, CoverageEligibilityRequest, Task, TaskOutput } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../outcome.ts';
@@ -118,8 +119,8 @@ async function checkOne(ctx: EligibilityContext, c: Check, date: string): Promis
     insurance: [{ focal: true, coverage: { reference: `Coverage/${c.coverage.id}` } }],
   };
   try {
-    const stored = (await ctx.repo.create(request)).resource as CoverageEligibilityRequest & { id: string };
-    const { response } = await checkEligibility(ctx, stored, false);
+    // Stored with its 270 (one commit), under the id chosen here.
+    const { response } = await checkEligibility(ctx, { ...request, id: randomUUID() }, false, false);
     return outputFor(c, response);
   } catch (err) {
     if (!(err instanceof OperationOutcomeError)) throw err;
