@@ -7,7 +7,8 @@
  * Each response is linked to its request and, once stored, to the stored 271 ({@link withMessage}, `identifier`
  * urn:frontdesk:message); it carries the key under which it may be reused.
  */
-import type { CoverageEligibilityRequest, CoverageEligibilityResponse, Identifier } from '@medplum/fhirtypes';
+import type { CoverageEligibilityRequest, CoverageEligibilityResponse, HumanName, Identifier } from '@medplum/fhirtypes';
+import { personName } from '../translate/x12/eligibility-270.ts';
 import { read271 } from '../translate/x12/eligibility-271.ts';
 import { toEligibilityResponses } from '../translate/x12/eligibility-response.ts';
 import { SYSTEMS } from '../translate/x12/systems.ts';
@@ -49,14 +50,15 @@ export function responseFor(
     return { response: errorResponse(refs, identifier, code, aaa, answer.message), unmapped: [] };
   }
   const subscriber = g.inquiry.subscriber ?? g.inquiry.patient;
-  const name = subscriber.name?.[0];
+  // Compared with the name the 270 carried (official, else usual; suffix apart), not whichever name comes first.
+  const name = sentName(subscriber.name);
   const results = answer.sets.flatMap((tx) =>
     toEligibilityResponses(read271(tx, answer.ix.delimiters), {
       ...refs,
       sent: {
         ...(g.inquiry.coverage.subscriberId ? { memberId: g.inquiry.coverage.subscriberId } : {}),
-        ...(name?.family ? { lastName: name.family } : {}),
-        ...(name?.given?.[0] ? { firstName: name.given[0] } : {}),
+        ...(name?.last ? { lastName: name.last } : {}),
+        ...(name?.first ? { firstName: name.first } : {}),
         ...(subscriber.birthDate ? { birthDate: subscriber.birthDate } : {}),
         ...(subscriber.gender ? { gender: subscriber.gender } : {}),
       },
@@ -70,6 +72,14 @@ export function responseFor(
   const response = { ...ours.response, identifier: [...(ours.response.identifier ?? []), ...identifier] };
   const unmapped = [...ours.unmapped, ...ours.corrections.map((c) => `correction ${c.who} ${c.field}`)];
   return { response, unmapped };
+}
+
+function sentName(names: HumanName[] | undefined) {
+  try {
+    return personName(names, 'name');
+  } catch {
+    return undefined;
+  }
 }
 
 type Refs = Pick<CoverageEligibilityResponse, 'request' | 'patient' | 'insurer' | 'requestor' | 'purpose' | 'created'> & {

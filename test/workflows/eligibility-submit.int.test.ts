@@ -142,6 +142,17 @@ describe('CoverageEligibilityRequest/$submit', () => {
     expect((await fhir('GET', i.coverage)).body.subscriberId).toBe(i.memberId);
   });
 
+  it('compares the payer record with the name the 270 carried, not a former name listed first', async () => {
+    payer(ACTIVE_PPO);
+    const i = await insuredPatient(env.g, 'acme');
+    const patient = (await fhir('GET', i.patient)).body;
+    const names = [{ use: 'old', family: 'Formername', given: ['Alexandra'] }, { use: 'official', family: 'Testperson', given: ['Alexandra'] }];
+    expect((await fhir('PUT', i.patient, { ...patient, name: names })).status).toBe(200);
+    const res = await submit(eligibilityRequest(i));
+    expect(read270(seen[0]!).subscriber[3]).toBe('TESTPERSON');
+    expect(res.body.disposition).not.toMatch(/differs/);
+  });
+
   it.each([
     ['a 999 rejection', (x: string) => reject999(x), '999-rejected'],
     ['a TA1 rejection', (x: string) => rejectTa1(x), 'ta1-rejected'],

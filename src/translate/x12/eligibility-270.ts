@@ -187,7 +187,7 @@ function providerName(p: EligibilityInquiry['provider']): X12Out {
 type X12Name = { last: string; first: string; middle: string; suffix: string };
 
 /** The official (else usual, else first current) name, cleaned; a family name is required (NM103). */
-function personName(names: HumanName[] | undefined, at: string): X12Name {
+export function personName(names: HumanName[] | undefined, at: string): X12Name {
   const current = (names ?? []).filter((n) => n.use !== 'old' && !n.period?.end);
   const name = current.find((n) => n.use === 'official') ?? current.find((n) => n.use === 'usual') ?? current[0];
   if (!name) invalid('No name to send: the payer matches on it', at);

@@ -40,8 +40,18 @@ export function benefitItems(benefits: readonly Benefit[], x: 'C' | 'D', unmappe
     if (!READ_EB01.has(first.info) && !item.benefit && !item.description && !item.provider) {
       unmapped.add(`2110${x} EB01 ${first.info}`);
     }
-    // Each service type gets an item of its own: built again rather than cloned (structuredClone cost 25 µs a 271).
-    if (says) kinds.forEach((k, i) => items.push({ ...k, ...(i === 0 ? item : shared(group, x, unmapped)) }));
+    // Each service type gets an item of its own, and EB12 W (applies in and out of network) one per network: the
+    // codings of one CodeableConcept must mean the same thing. Built again rather than cloned (structuredClone
+    // cost 25 µs a 271).
+    const networks = item.network?.coding?.map((c) => ({ coding: [c] })) ?? [undefined];
+    if (says) {
+      kinds.forEach((k, i) =>
+        networks.forEach((network, j) => {
+          const built = i === 0 && j === 0 ? item : shared(group, x, unmapped);
+          items.push({ ...k, ...built, ...(network ? { network } : {}) });
+        })
+      );
+    }
   }
   return items;
 }
@@ -90,9 +100,8 @@ function shared(group: Benefit[], x: 'C' | 'D', unmapped: Set<string>): Item {
   if (name) item.name = name;
   const network = first.network && first.network in NETWORK ? NETWORK[first.network as keyof typeof NETWORK] : undefined;
   if (network) {
-    const coding = network.map((code) => ({ system: SYSTEMS.benefitNetwork, code, display: NETWORK_DISPLAY[code] }));
-    item.network = { coding };
-    if (network.length > 1) item.network.text = 'both';
+    // W gives both codings here; benefitItems splits them into one item each.
+    item.network = { coding: network.map((code) => ({ system: SYSTEMS.benefitNetwork, code, display: NETWORK_DISPLAY[code] })) };
   } else if (first.network) unmapped.add(`${loop} EB12 ${first.network}`);
   if (first.coverageLevel) item.unit = unit(first.coverageLevel);
   const termed = group.find((b) => b.timePeriod && b.timePeriod !== '24' && b.timePeriod !== '29');

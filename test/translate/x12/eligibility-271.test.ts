@@ -243,16 +243,15 @@ describe('271 to CoverageEligibilityResponse', () => {
       [['30', undefined], ['UC', usd(35)]]);
   });
 
-  it('maps EB12 W to both networks, EB02 EMP to the X12 coverage level and EB06 32 to a lifetime term', () => {
+  it('maps EB12 W to one item in and one out of network, EB02 EMP to the X12 coverage level and EB06 32 to a lifetime term', () => {
     const text = load('271-synthetic-inactive.edi').replace('EB*6*IND*30~', 'EB*C*EMP*30***32*5000*****W~');
-    const [item] = items(map('271-synthetic-inactive.edi', CTX, text)[0] as EligibilityResult);
-    expect(item?.network).toEqual({
-      coding: [
-        { system: SYSTEMS.benefitNetwork, code: 'in', display: 'In Network' },
-        { system: SYSTEMS.benefitNetwork, code: 'out', display: 'Out of Network' },
-      ],
-      text: 'both',
-    });
+    const both = items(map('271-synthetic-inactive.edi', CTX, text)[0] as EligibilityResult);
+    expect(both.map((i) => i.network)).toEqual([
+      { coding: [{ system: SYSTEMS.benefitNetwork, code: 'in', display: 'In Network' }] },
+      { coding: [{ system: SYSTEMS.benefitNetwork, code: 'out', display: 'Out of Network' }] },
+    ]);
+    expect(both[1]?.benefit).toEqual(both[0]?.benefit);
+    const item = both[0];
     expect([codes(item?.unit), codes(item?.term), item?.benefit?.[0]?.allowedMoney]).toEqual([
       [`${SYSTEMS.coverageLevel}|EMP`], [`${SYSTEMS.benefitTerm}|lifetime`, `${SYSTEMS.timePeriod}|32`], usd(5000),
     ]);
