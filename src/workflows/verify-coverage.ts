@@ -1,7 +1,8 @@
 /**
  * @module workflows/verify-coverage — whole-day verification: every appointment of a day that will happen
  * (booked, arrived, checked-in) gets its patient's active coverages checked, one check per patient and payer,
- * with at most `x12.maxConcurrent` checks in flight per payer, all payers at once.
+ * with at most `x12.maxConcurrent` checks in flight per payer from this process (whatever the runs), all payers at
+ * once.
  *
  * The run is a Task (code `verify-coverage`, input the date) whose `output` grows with each result and each problem
  * (inactive coverage, AAA error, no coverage on file, payer unreachable, cannot be asked), each tagged with its
@@ -17,6 +18,7 @@ import type { Appointment, Coverage, CoverageEligibilityRequest, Task, TaskOutpu
 import { OperationOutcomeError } from '../outcome.ts';
 import type { Repository } from '../store/repository.ts';
 import { checkEligibility, type EligibilityContext } from './eligibility-submit.ts';
+import { Slots } from './slots.ts';
 import { KEY_EXTENSION, outputFor, problemOutput, TaskRecorder, type Check } from './verify-coverage-task.ts';
 
 export const TASK_SYSTEM = 'urn:frontdesk:task';
@@ -87,8 +89,6 @@ async function drive(ctx: EligibilityContext, task: Task & { id: string }, onPro
   const recorder = new TaskRecorder(ctx.repo, task);
   const progress: Progress = { done: checks.length - todo.length, total: checks.length, problems: 0 };
   onProgress(progress);
-  const byPayer = new Map<string, Check[]>();
-  for (const c of todo) byPayer.set(c.payerKey, [...(byPayer.get(c.payerKey) ?? []), c]);
   const one = async (c: Check) => {
     if (signal?.aborted) return;
     const output = await checkOne(ctx, c, date);
@@ -97,12 +97,22 @@ async function drive(ctx: EligibilityContext, task: Task & { id: string }, onPro
     if (output.type?.coding?.[0]?.code !== 'checked') progress.problems++;
     onProgress({ ...progress, last: output });
   };
-  await Promise.all([...byPayer.values()].map((list) => pool(list, limitFor(ctx, list[0]?.payerKey), one)));
+  // Every check waits for a slot of its payer's, shared with every other run of this process.
+  await Promise.all(todo.map((c) => slotsFor(ctx, c.payerKey).run(() => one(c))));
   return signal?.aborted ? recorder.task : recorder.finish();
 }
 
-function limitFor(ctx: EligibilityContext, payerKey: string | undefined): number {
-  return ctx.partners.partners.find((p) => p.reference === payerKey)?.x12?.maxConcurrent ?? 1;
+const slots = new WeakMap<EligibilityContext, Map<string, Slots>>();
+
+/** The payer partner's slots (`x12.maxConcurrent`); checks that reach no partner share one slot and fail fast. */
+function slotsFor(ctx: EligibilityContext, payerKey: string): Slots {
+  const partner = ctx.partners.payerFor({ reference: payerKey });
+  const key = partner?.id ?? '';
+  let byPartner = slots.get(ctx);
+  if (!byPartner) slots.set(ctx, (byPartner = new Map()));
+  let s = byPartner.get(key);
+  if (!s) byPartner.set(key, (s = new Slots(partner?.x12?.maxConcurrent ?? 1)));
+  return s;
 }
 
 async function checkOne(ctx: EligibilityContext, c: Check, date: string): Promise<TaskOutput> {
@@ -174,10 +184,3 @@ function keyOf(o: TaskOutput): string {
   return o.extension?.find((e) => e.url === KEY_EXTENSION)?.valueString ?? '';
 }
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

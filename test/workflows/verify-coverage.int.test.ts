@@ -95,14 +95,16 @@ describe('Appointment/$verify-coverage', () => {
     expect(task.businessStatus.text).toBe('3 checked, 2 need attention');
   });
 
-  it('keeps at most maxConcurrent checks in flight to one payer', async () => {
-    const date = freshDate();
-    for (let n = 0; n < 6; n++) {
-      const p = await insuredPatient(env.g, 'dayplan');
-      await book(p.patient, p.practitioner, date);
+  it('keeps at most maxConcurrent checks in flight to one payer, across the runs of two days', async () => {
+    const dates = [freshDate(), freshDate()];
+    for (const date of dates) {
+      for (let n = 0; n < 5; n++) {
+        const p = await insuredPatient(env.g, 'dayplan');
+        await book(p.patient, p.practitioner, date);
+      }
     }
     maxInFlight = 0;
-    await fhir('POST', `Appointment/$verify-coverage?date=${date}`);
+    for (const date of dates) await fhir('POST', `Appointment/$verify-coverage?date=${date}`);
     await env.g.verifications.idle();
     expect(maxInFlight).toBeGreaterThan(1);
     expect(maxInFlight).toBeLessThanOrEqual(4);
