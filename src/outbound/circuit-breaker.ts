@@ -10,7 +10,8 @@ export type Clock = () => number;
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 /** Either permission to send, or how long the circuit stays open. */
-export type CircuitPermit = { ok: true } | { ok: false; retryInMs: number };
+/** `trial`: the one send let through while half-open; its result alone decides whether the circuit re-opens. */
+export type CircuitPermit = { ok: true; trial: boolean } | { ok: false; retryInMs: number };
 
 export class CircuitBreaker {
   readonly failures: number;
@@ -39,10 +40,10 @@ export class CircuitBreaker {
    */
   acquire(): CircuitPermit {
     const state = this.state;
-    if (state === 'closed') return { ok: true };
+    if (state === 'closed') return { ok: true, trial: false };
     if (state === 'half-open' && !this.#trialInFlight) {
       this.#trialInFlight = true;
-      return { ok: true };
+      return { ok: true, trial: true };
     }
     const waited = this.#now() - (this.#openedAt ?? 0);
     return { ok: false, retryInMs: Math.max(0, this.resetMs - waited) };
@@ -59,9 +60,12 @@ export class CircuitBreaker {
    * The payer could not be reached or failed (timeout, 5xx): an outage. A failed half-open trial re-opens the
    * circuit too, as the count is only reset by an answer.
    */
-  failure(): void {
+  failure(permit?: { trial: boolean }): void {
+    // A send let through before the circuit opened that fails late says nothing new: it must neither restart the
+    // wait nor free the half-open trial's place (which would let a second trial through).
+    if (this.#openedAt !== undefined && !permit?.trial) return;
     this.#consecutive++;
-    if (this.#consecutive >= this.failures) this.#openedAt = this.#now();
-    this.#trialInFlight = false;
+    if (permit?.trial || this.#consecutive >= this.failures) this.#openedAt = this.#now();
+    if (permit?.trial) this.#trialInFlight = false;
   }
 }

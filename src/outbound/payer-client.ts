@@ -101,7 +101,7 @@ export class PayerClient {
     } finally {
       clearTimeout(timer);
       // Settled even if this module faults, so a half-open trial can never hold the circuit open for good.
-      if (outage) this.#breaker.failure();
+      if (outage) this.#breaker.failure(permit.ok ? permit : undefined);
       else this.#breaker.success();
     }
   }
