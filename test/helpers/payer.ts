@@ -12,6 +12,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { PayerEndpoint } from '../../src/outbound/payer-client.ts';
 import { join } from 'node:path';
 import { setupServer, type SetupServer } from 'msw/node';
 import type { PayerEnvelope, PayerMode } from '../../src/outbound/payer-client.ts';
@@ -245,3 +246,25 @@ export function makeCertificates(): Certificates {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The endpoint the msw-simulated payer answers at, and a client configuration for it (x12 mode, no auth). */
+export const PAYER_URL = 'https://payer.example.test/eligibility';
+export const TOKEN_URL = 'https://auth.payer.example.test/oauth2/token';
+export const payerEndpoint = (over: Partial<PayerEndpoint> = {}): PayerEndpoint => ({
+  url: PAYER_URL,
+  mode: 'x12',
+  timeoutMs: 5000,
+  auth: { type: 'none' },
+  ...over,
+});
+
+/** The CAQH CORE vC2.2.0 envelope fields of a real-time 270 sent with {@link ENVELOPE} (TimeStamp apart). */
+export const CORE_REQUEST_FIELDS = {
+  PayloadType: 'X12_270_Request_005010X279A1',
+  ProcessingMode: 'RealTime',
+  PayloadID: ENVELOPE.payloadId,
+  SenderID: ENVELOPE.senderId,
+  ReceiverID: ENVELOPE.receiverId,
+  CORERuleVersion: '2.2.0',
+} as const;
+

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PayerClient, type PayerEndpoint } from '../../src/outbound/payer-client.ts';
-import { ENVELOPE, makeCertificates, startPayer, X270, X271, X999 } from '../helpers/payer.ts';
+import { ENVELOPE, makeCertificates, startPayer, X270, X271, X999, CORE_REQUEST_FIELDS } from '../helpers/payer.ts';
 import type { Certificates, TestPayer } from '../helpers/payer.ts';
 
 const clientFor = (url: string, over: Partial<PayerEndpoint> = {}) =>
@@ -59,15 +59,7 @@ describe('PayerClient end to end against a real local payer', () => {
     const client = clientFor(payer.url, { mode: 'core' });
     expect(await client.send(X270, ENVELOPE)).toMatchObject({ ok: true, body: X271 });
     expect(await client.send(X270.replace('EQ*30', 'EQ*98'), ENVELOPE)).toMatchObject({ ok: true, body: X999 });
-    expect(payer.requests[0]!.fields).toMatchObject({
-      PayloadType: 'X12_270_Request_005010X279A1',
-      ProcessingMode: 'RealTime',
-      PayloadID: ENVELOPE.payloadId,
-      SenderID: ENVELOPE.senderId,
-      ReceiverID: ENVELOPE.receiverId,
-      CORERuleVersion: '2.2.0',
-      Payload: X270,
-    });
+    expect(payer.requests[0]!.fields).toMatchObject({ ...CORE_REQUEST_FIELDS, Payload: X270 });
   });
 
   it('answers timeout against a real payer that is too slow, and closes the connection', async () => {

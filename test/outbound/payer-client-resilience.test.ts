@@ -7,18 +7,11 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { http, HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PayerClient, type PayerEndpoint } from '../../src/outbound/payer-client.ts';
-import { ENVELOPE, mockPayers, X270, X271 } from '../helpers/payer.ts';
+import { PayerClient } from '../../src/outbound/payer-client.ts';
+import { ENVELOPE, mockPayers, X270, X271, PAYER_URL, payerEndpoint, TOKEN_URL } from '../helpers/payer.ts';
 
-const URL_ = 'https://payer.example.test/eligibility';
-const endpoint = (over: Partial<PayerEndpoint> = {}): PayerEndpoint => ({
-  url: URL_,
-  mode: 'x12',
-  timeoutMs: 5000,
-  auth: { type: 'none' },
-  ...over,
-});
-const TOKEN_URL = 'https://auth.payer.example.test/oauth2/token';
+const URL_ = PAYER_URL;
+const endpoint = payerEndpoint;
 const status = (code: number, headers: Record<string, string> = {}) =>
   new HttpResponse(null, { status: code, headers });
 const closedPort = async (): Promise<number> => {

@@ -5,18 +5,11 @@
  */
 import { http, HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PayerClient, type PayerEndpoint, type PayerLog } from '../../src/outbound/payer-client.ts';
-import { coreResponse, encodeForm, ENVELOPE, mockPayers, X270, X271, X999 } from '../helpers/payer.ts';
+import { PayerClient, type PayerLog } from '../../src/outbound/payer-client.ts';
+import { coreResponse, encodeForm, ENVELOPE, mockPayers, X270, X271, X999, CORE_REQUEST_FIELDS, PAYER_URL, payerEndpoint, TOKEN_URL } from '../helpers/payer.ts';
 
-const URL_ = 'https://payer.example.test/eligibility';
-const endpoint = (over: Partial<PayerEndpoint> = {}): PayerEndpoint => ({
-  url: URL_,
-  mode: 'x12',
-  timeoutMs: 5000,
-  auth: { type: 'none' },
-  ...over,
-});
-const TOKEN_URL = 'https://auth.payer.example.test/oauth2/token';
+const URL_ = PAYER_URL;
+const endpoint = payerEndpoint;
 /** A CORE payer's answer: an envelope around `payload` (ErrorCode Success unless `fields` says otherwise). */
 const coreAnswer = async (payload: string | undefined, fields: Record<string, string> = {}) => {
   const { body, contentType } = await encodeForm(coreResponse(payload, fields));
@@ -71,15 +64,7 @@ describe('PayerClient: what the payer receives and what comes back', () => {
       expect(result).toMatchObject({ ok: true, body: X271, httpStatus: 200 });
       expect(seen[0]!.type).toMatch(/^multipart\/form-data; ?boundary=.+/);
       const { TimeStamp, ...fields } = seen[0]!.fields;
-      expect(fields).toEqual({
-        PayloadType: 'X12_270_Request_005010X279A1',
-        ProcessingMode: 'RealTime',
-        PayloadID: ENVELOPE.payloadId,
-        SenderID: ENVELOPE.senderId,
-        ReceiverID: ENVELOPE.receiverId,
-        CORERuleVersion: '2.2.0',
-        Payload: X270,
-      });
+      expect(fields).toEqual({ ...CORE_REQUEST_FIELDS, Payload: X270 });
       expect(TimeStamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(Math.abs(Date.parse(TimeStamp!) - before)).toBeLessThan(5000);
     });
