@@ -9,6 +9,7 @@ import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './store/db.ts';
 import { translateFile } from './translate/hl7v2/cli.ts';
 import { isX12, printX12 } from './translate/x12/cli.ts';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import { verifyCoverageCli } from './verify-coverage-cli.ts';
 
 const USAGE = `usage: frontdesk <command>
@@ -41,7 +42,8 @@ async function translate(argv: string[]): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const head = file ? await readFile(file).catch(() => undefined) : undefined;
   if (!head || !isX12(head)) return translateFile(argv);
-  return printX12(head, (s) => process.stdout.write(s), (o) => (process.stderr.write(`${JSON.stringify(o, null, 2)}\n`), 1));
+  const fail = (o: OperationOutcome): number => (process.stderr.write(`${JSON.stringify(o, null, 2)}\n`), 1);
+  return printX12(head, (s) => process.stdout.write(s), fail);
 }
 
 const args = process.argv.slice(2);

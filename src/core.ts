@@ -15,7 +15,13 @@ import { loadDefinitions } from './validate/definitions.ts';
 import { validate } from './validate/validator.ts';
 import type { EligibilityContext } from './workflows/eligibility-submit.ts';
 
-export type Core = { partners: PartnerRegistry; db: Database; repo: Repository; audit: AuditTrail; eligibility: EligibilityContext };
+export type Core = {
+  partners: PartnerRegistry;
+  db: Database;
+  repo: Repository;
+  audit: AuditTrail;
+  eligibility: EligibilityContext;
+};
 
 export async function openCore(config: Config, log: Logger): Promise<Core> {
   const partners = loadPartners(config.partnersFile);
@@ -25,12 +31,24 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
   const audit = new AuditTrail(db.sql, db.background);
   audit.onProjectionError = (err) =>
-    log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'audit projection failed; retried with the next event');
+    log.warn(
+      { err: { name: (err as Error).name, code: (err as { code?: string }).code } },
+      'audit projection failed; retried with the next event'
+    );
   await partners.ensureOrganizations(repo);
   // One client per payer: its circuit breaker and its OAuth token are the payer's, shared by every check.
-  const payers = new Map(partners.partners.flatMap((p) => (p.x12 ? [[p.id, new PayerClient(p.x12.endpoint, { log })] as const] : [])));
+  const payers = new Map(
+    partners.partners.flatMap((p) => (p.x12 ? [[p.id, new PayerClient(p.x12.endpoint, { log })] as const] : []))
+  );
   const eligibility: EligibilityContext = {
-    sql: db.sql, log, audit, payers, repo, partners, reuseMinutes: config.eligibilityReuseMinutes, timeZone: config.timeZone,
+    sql: db.sql,
+    log,
+    audit,
+    payers,
+    repo,
+    partners,
+    reuseMinutes: config.eligibilityReuseMinutes,
+    timeZone: config.timeZone,
   };
   return { partners, db, repo, audit, eligibility };
 }

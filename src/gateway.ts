@@ -141,5 +141,8 @@ export async function startGateway(
       await audit.catchUp().catch((err: unknown) => audit.onProjectionError(err));
       await db.close();
     })());
-  return { fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12, eligibility, verifications, stop };
+  return {
+    fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12,
+    eligibility, verifications, stop,
+  };
 }

@@ -28,8 +28,17 @@ export type PayerSettings = {
 
 /** What the gateway calls itself in ISA06 when a payer's section names no `senderId`. */
 export const DEFAULT_SENDER_ID = 'FRONTDESK';
-const KEYS = new Set(['payerId', 'senderId', 'senderQualifier', 'receiverId', 'receiverQualifier', 'usage',
-  'traceOriginator', 'maxConcurrent', 'endpoint']);
+const KEYS = new Set([
+  'payerId',
+  'senderId',
+  'senderQualifier',
+  'receiverId',
+  'receiverQualifier',
+  'usage',
+  'traceOriginator',
+  'maxConcurrent',
+  'endpoint',
+]);
 const ENDPOINT_KEYS = new Set(['url', 'mode', 'timeoutMs', 'auth', 'retries', 'circuit']);
 const ID = /^[A-Za-z0-9 .\-_/]{1,15}$/;
 
@@ -43,7 +52,8 @@ export function parsePayerSettings(
   for (const k of Object.keys(raw)) if (!KEYS.has(k)) bad(`x12: unknown key "${k}" (allowed: ${[...KEYS].join(', ')})`);
   const id = (key: string, fallback: string | undefined): string => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'string' || !ID.test(v)) bad(`x12.${key} must be 1–15 letters, digits, spaces or . - _ / (ISA/NM1 ids)`);
+    if (typeof v !== 'string' || !ID.test(v))
+      bad(`x12.${key} must be 1–15 letters, digits, spaces or . - _ / (ISA/NM1 ids)`);
     return String(v ?? '');
   };
   const payerId = id('payerId', undefined);
@@ -59,7 +69,8 @@ export function parsePayerSettings(
     bad('x12.traceOriginator must be 10 letters or digits (TRN03: "1" + the EIN, or an assigned id)');
   }
   const maxConcurrent = raw.maxConcurrent ?? 4;
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 64) bad('x12.maxConcurrent must be 1–64');
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 64)
+    bad('x12.maxConcurrent must be 1–64');
   // Every key is checked before giving up on a broken endpoint, so one start names every problem.
   const ids = {
     senderQualifier: qualifier('senderQualifier'),
@@ -69,21 +80,38 @@ export function parsePayerSettings(
   };
   const endpoint = parseEndpoint(raw.endpoint, bad, env);
   if (!endpoint) return undefined;
-  return { payerId, ...ids, usage, traceOriginator: String(traceOriginator), maxConcurrent: Number(maxConcurrent), endpoint };
+  return {
+    payerId,
+    ...ids,
+    usage,
+    traceOriginator: String(traceOriginator),
+    maxConcurrent: Number(maxConcurrent),
+    endpoint,
+  };
 }
 
-function parseEndpoint(e: any, bad: (m: string) => void, env: Record<string, string | undefined>): PayerEndpoint | undefined {
+function parseEndpoint(
+  e: any,
+  bad: (m: string) => void,
+  env: Record<string, string | undefined>
+): PayerEndpoint | undefined {
   if (typeof e !== 'object' || e === null) return void bad('x12.endpoint {url, mode, timeoutMs, auth} is required');
   for (const k of Object.keys(e)) if (!ENDPOINT_KEYS.has(k)) bad(`x12.endpoint: unknown key "${k}"`);
   const url = webUrl(e.url, 'x12.endpoint.url', bad);
   const mode = e.mode ?? 'core';
   if (!['core', 'x12', 'json'].includes(mode)) bad('x12.endpoint.mode must be "core", "x12" or "json"');
   const timeoutMs = e.timeoutMs ?? 20000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120000) bad('x12.endpoint.timeoutMs must be 100–120000');
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120000)
+    bad('x12.endpoint.timeoutMs must be 100–120000');
   const retries = e.retries ?? 2;
   if (!Number.isInteger(retries) || retries < 0 || retries > 5) bad('x12.endpoint.retries must be 0–5');
   const circuit = e.circuit ?? { failures: 5, resetMs: 30000 };
-  if (!Number.isInteger(circuit?.failures) || circuit.failures < 1 || !Number.isInteger(circuit?.resetMs) || circuit.resetMs < 0) {
+  if (
+    !Number.isInteger(circuit?.failures) ||
+    circuit.failures < 1 ||
+    !Number.isInteger(circuit?.resetMs) ||
+    circuit.resetMs < 0
+  ) {
     bad('x12.endpoint.circuit must be {failures ≥ 1, resetMs ≥ 0}');
   }
   const auth = parseAuth(e.auth ?? { type: 'none' }, bad, env);
@@ -131,15 +159,20 @@ function parseAuth(a: any, bad: (m: string) => void, env: Record<string, string 
       if (typeof a.username !== 'string' || !a.username) bad('x12.endpoint.auth.username is required for basic');
       return { type: 'basic', username: String(a.username ?? ''), password: secret('password') };
     case 'bearer':
-      if (typeof a.tokenUrl !== 'string' || typeof a.clientId !== 'string') bad('x12.endpoint.auth bearer needs tokenUrl and clientId');
+      if (typeof a.tokenUrl !== 'string' || typeof a.clientId !== 'string')
+        bad('x12.endpoint.auth bearer needs tokenUrl and clientId');
       else webUrl(a.tokenUrl, 'x12.endpoint.auth.tokenUrl', bad);
       return {
-        type: 'bearer', tokenUrl: String(a.tokenUrl), clientId: String(a.clientId), clientSecret: secret('clientSecret'),
+        type: 'bearer',
+        tokenUrl: String(a.tokenUrl),
+        clientId: String(a.clientId),
+        clientSecret: secret('clientSecret'),
         ...(typeof a.scope === 'string' ? { scope: a.scope } : {}),
       };
     case 'mtls': {
       const file = (k: string) => (typeof a[k] === 'string' ? readSecretFile(a[k], `x12.endpoint.auth.${k}`, bad) : '');
-      if (typeof a.certFile !== 'string' || typeof a.keyFile !== 'string') bad('x12.endpoint.auth mtls needs certFile and keyFile');
+      if (typeof a.certFile !== 'string' || typeof a.keyFile !== 'string')
+        bad('x12.endpoint.auth mtls needs certFile and keyFile');
       const ca = file('caFile');
       return { type: 'mtls', cert: file('certFile'), key: file('keyFile'), ...(ca ? { ca } : {}) };
     }

@@ -34,7 +34,10 @@ export type PartnerSettings = { timeZone?: string; charset?: string };
 const KEYS = new Set(['id', 'organization', 'hl7v2', 'tls', 'clients', 'x12']);
 
 /** Reads and checks the partners file; throws one Error naming every problem. */
-export function loadPartners(path: string | undefined, env: Record<string, string | undefined> = process.env): PartnerRegistry {
+export function loadPartners(
+  path: string | undefined,
+  env: Record<string, string | undefined> = process.env
+): PartnerRegistry {
   if (!path) return new PartnerRegistry([]);
   let data: unknown;
   try {
@@ -91,7 +94,9 @@ export function loadPartners(path: string | undefined, env: Record<string, strin
     });
   });
   // On the raw sections: a payer whose section has other mistakes still counts.
-  const payerIds = list.flatMap((raw: Record<string, any>) => (typeof raw?.x12?.payerId === 'string' ? [raw.x12.payerId as string] : []));
+  const payerIds = list.flatMap((raw: Record<string, any>) =>
+    typeof raw?.x12?.payerId === 'string' ? [raw.x12.payerId as string] : []
+  );
   const twice = payerIds.find((id, i) => payerIds.indexOf(id) !== i);
   if (twice) problems.push(`x12.payerId "${twice}" belongs to two partners: a 270 could not be routed`);
   if (problems.length) throw new Error(`Invalid partners file ${path}:\n  - ${problems.join('\n  - ')}`);
@@ -124,7 +129,9 @@ export class PartnerRegistry {
   payerFor(org: { reference?: string; identifier?: { system?: string; value?: string }[] }): Partner | undefined {
     return (
       this.partners.find((p) => p.x12 && p.reference && p.reference === org.reference) ??
-      this.partners.find((p) => p.x12 && org.identifier?.some((i) => i.system === SYSTEMS.payerId && i.value === p.x12?.payerId))
+      this.partners.find(
+        (p) => p.x12 && org.identifier?.some((i) => i.system === SYSTEMS.payerId && i.value === p.x12?.payerId)
+      )
     );
   }
 
@@ -154,7 +161,8 @@ export class PartnerRegistry {
   async ensureOrganizations(repo: Repository): Promise<void> {
     for (const p of this.partners) {
       const identifier = [p.organization.identifier];
-      if (p.x12 && (p.organization.identifier.system !== SYSTEMS.payerId || p.organization.identifier.value !== p.x12.payerId)) {
+      const own = p.organization.identifier;
+      if (p.x12 && (own.system !== SYSTEMS.payerId || own.value !== p.x12.payerId)) {
         identifier.push({ system: SYSTEMS.payerId, value: p.x12.payerId });
       }
       const org: Organization = { resourceType: 'Organization', active: true, name: p.organization.name, identifier };

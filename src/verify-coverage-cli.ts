@@ -27,7 +27,9 @@ export async function verifyCoverageCli(argv: string[]): Promise<number> {
     const final = await runVerification(core.eligibility, task, (p) => process.stderr.write(bar(p)));
     process.stderr.write('\n');
     process.stdout.write(table(final.output ?? []));
-    process.stdout.write(`\nTask/${task.id}: ${final.status}${final.businessStatus?.text ? `, ${final.businessStatus.text}` : ''}\n`);
+    process.stdout.write(
+      `\nTask/${task.id}: ${final.status}${final.businessStatus?.text ? `, ${final.businessStatus.text}` : ''}\n`
+    );
     return final.status === 'completed' ? 0 : 1;
   } finally {
     await core.audit.catchUp().catch(() => undefined);

@@ -71,7 +71,12 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       const result = await receiveX12(o.x12, raw, 'http', peerOf(c));
       // Not an interchange at all: nothing to acknowledge in X12; the raw bytes are stored all the same.
       if (!result.ok && 'pending' in result) {
-        const err = httpError(409, 'conflict', `Interchange already received (message ${result.messageId}) and still being answered: send it again in a few seconds for the answer`);
+        const err = httpError(
+          409,
+          'conflict',
+          `Interchange already received (message ${result.messageId}) and still being answered: ` +
+            'send it again in a few seconds for the answer'
+        );
         Object.assign(err, { headers: { 'Retry-After': '5' } });
         throw err;
       }

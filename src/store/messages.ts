@@ -51,18 +51,20 @@ export type MessageOutcome = {
 export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutcome): Promise<StoredMessage & { duplicate: boolean }> {
   const [row] = await sql<StoredMessage[]>`
     INSERT INTO message (direction, protocol, transport, peer, sender, receiver, control_id, message_type, status, raw, partner,
-                         partner_authenticated, dedupe, received_at, response, outcome, resources, unmapped, processed_at,
-                         related)
+                         partner_authenticated, dedupe, received_at, response, outcome, resources, unmapped,
+                         processed_at, related)
     VALUES ('inbound', ${m.protocol}, ${m.transport}, ${m.peer}, ${m.sender}, ${m.receiver}, ${m.controlId},
             ${m.messageType}, ${done?.status ?? 'received'}, ${m.raw}, ${m.partner ?? null},
             ${m.partnerAuthenticated ?? false}, ${m.dedupe ?? true}, ${m.receivedAt ? sql`${m.receivedAt.toISOString()}::timestamptz` : sql`now()`},
             ${done ? done.response : null}, ${done?.outcome ? sql.json(done.outcome as never) : null}::jsonb,
-            ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null}, ${m.related ?? null})
+            ${done?.resources ?? []}, ${done?.unmapped ?? []}, ${done ? sql`clock_timestamp()` : null},
+            ${m.related ?? null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' AND dedupe DO NOTHING
     RETURNING id::text, status, response`;
   if (row) return { ...row, duplicate: false };
   const [first] = await sql<StoredMessage[]>`
-    SELECT id::text, status, response, EXTRACT(EPOCH FROM clock_timestamp() - received_at)::float8 AS "ageSeconds" FROM message
+    SELECT id::text, status, response, EXTRACT(EPOCH FROM clock_timestamp() - received_at)::float8 AS "ageSeconds"
+    FROM message
     WHERE direction = 'inbound' AND protocol = ${m.protocol} AND sender = ${m.sender} AND control_id = ${m.controlId} AND dedupe`;
   if (!first) throw new Error('message vanished between insert and select');
   return { ...first, duplicate: true };
@@ -152,7 +154,8 @@ export async function getMessage(sql: Sql, id: string): Promise<FullMessage | un
            processed_at, status, outcome, resources, unmapped, partner, related::text, raw, response,
            ARRAY(SELECT r.id::text FROM message r WHERE r.related = message.id ORDER BY r.id) AS related_by
     FROM message WHERE id = ${id}`;
-  return row ? { ...summary(row), raw: Buffer.from(row.raw), response: row.response, relatedBy: row.related_by } : undefined;
+  if (!row) return undefined;
+  return { ...summary(row), raw: Buffer.from(row.raw), response: row.response, relatedBy: row.related_by };
 }
 
 type MessageRow = {

@@ -9,7 +9,14 @@
  */
 import { createHash } from 'node:crypto';
 import type {
-  CoverageEligibilityRequest, Coverage, Organization, Patient, Practitioner, PractitionerRole, Reference, RelatedPerson,
+  CoverageEligibilityRequest,
+  Coverage,
+  Organization,
+  Patient,
+  Practitioner,
+  PractitionerRole,
+  Reference,
+  RelatedPerson,
 } from '@medplum/fhirtypes';
 import { getStatus, invalid, OperationOutcomeError } from '../outcome.ts';
 import type { Partner, PartnerRegistry } from '../partners.ts';
@@ -35,7 +42,12 @@ export async function gatherInquiry(
   const insurance = request.insurance?.find((i) => i.focal) ?? request.insurance?.[0];
   const coverageRef = insurance?.coverage?.reference;
   if (!coverageRef) invalid('The request names no Coverage to check', 'CoverageEligibilityRequest.insurance.coverage');
-  const coverage = await readRef<Coverage>(repo, coverageRef, 'Coverage', 'CoverageEligibilityRequest.insurance.coverage');
+  const coverage = await readRef<Coverage>(
+    repo,
+    coverageRef,
+    'Coverage',
+    'CoverageEligibilityRequest.insurance.coverage'
+  );
   const patientRef = request.patient?.reference ?? coverage.beneficiary?.reference;
   const patient = await readRef<Patient>(repo, patientRef, 'Patient', 'CoverageEligibilityRequest.patient');
   const relationship = coverage.relationship?.coding?.find((c) => c.system === SYSTEMS.subscriberRelationship)?.code;
@@ -49,7 +61,10 @@ export async function gatherInquiry(
   const insurer = await readRef<Organization>(repo, insurerRef, 'Organization', 'CoverageEligibilityRequest.insurer');
   const partner = partners.payerFor({ reference: insurerRef, identifier: insurer.identifier });
   if (!partner?.x12) {
-    invalid(`No payer in the partners file reaches ${insurerRef} (${insurer.name ?? 'unnamed'}): add an x12 section`, 'CoverageEligibilityRequest.insurer');
+    invalid(
+      `No payer in the partners file reaches ${insurerRef} (${insurer.name ?? 'unnamed'}): add an x12 section`,
+      'CoverageEligibilityRequest.insurer'
+    );
   }
   const provider = await providerOf(repo, request.provider);
   const inquiry: EligibilityInquiry = {
@@ -59,7 +74,10 @@ export async function gatherInquiry(
     ...(subscriber ? { subscriber } : {}),
     payer: { name: insurer.name ?? partner.organization.name, payerId: partner.x12.payerId },
     provider,
-    trace: { reference: request.id.replace(/[^A-Za-z0-9-]/g, '').slice(0, 50), originator: partner.x12.traceOriginator },
+    trace: {
+      reference: request.id.replace(/[^A-Za-z0-9-]/g, '').slice(0, 50),
+      originator: partner.x12.traceOriginator,
+    },
     today,
   };
   const types = (request.item ?? [])
@@ -67,13 +85,32 @@ export async function gatherInquiry(
     .sort();
   const date = request.servicedDate ?? `${request.servicedPeriod?.start ?? today}/${request.servicedPeriod?.end ?? ''}`;
   const reuseKey = createHash('sha256')
-    .update(JSON.stringify([coverageRef, `${coverage.meta?.versionId ?? ''}`, provider.npi, date, types.length ? types : ['30']]))
+    .update(
+      JSON.stringify([
+        coverageRef,
+        `${coverage.meta?.versionId ?? ''}`,
+        provider.npi,
+        date,
+        types.length ? types : ['30'],
+      ])
+    )
     .digest('hex')
     .slice(0, 32);
-  return { inquiry, partner: partner as GatheredInquiry['partner'], coverageRef, insurerRef: insurerRef as string, reuseKey };
+  return {
+    inquiry,
+    partner: partner as GatheredInquiry['partner'],
+    coverageRef,
+    insurerRef: insurerRef as string,
+    reuseKey,
+  };
 }
 
-async function readRef<T>(repo: Repository, ref: string | undefined, type: string | undefined, at: string): Promise<T & { id: string }> {
+async function readRef<T>(
+  repo: Repository,
+  ref: string | undefined,
+  type: string | undefined,
+  at: string
+): Promise<T & { id: string }> {
   const [t, id, ...rest] = (ref ?? '').split('/');
   if (!ref || !t || !id || rest.length || (type && t !== type)) {
     invalid(`${at} must reference a stored ${type ?? 'resource'} as Type/id (got "${ref ?? ''}")`, at);
@@ -91,20 +128,28 @@ async function readRef<T>(repo: Repository, ref: string | undefined, type: strin
 async function providerOf(repo: Repository, ref: Reference | undefined): Promise<EligibilityInquiry['provider']> {
   const at = 'CoverageEligibilityRequest.provider';
   if (!ref?.reference) invalid('The request names no provider: the payer needs the NPI it is asked for', at);
-  const npiOf = (r: { identifier?: { system?: string; value?: string }[] }) => r.identifier?.find((i) => i.system === SYSTEMS.npi)?.value;
+  const npiOf = (r: { identifier?: { system?: string; value?: string }[] }) =>
+    r.identifier?.find((i) => i.system === SYSTEMS.npi)?.value;
   const resource = await readRef<Practitioner | PractitionerRole | Organization>(repo, ref.reference, undefined, at);
   if (resource.resourceType === 'Organization') {
     const npi = npiOf(resource);
     if (!npi) invalid(`${ref.reference} has no NPI (identifier system ${SYSTEMS.npi})`, at);
     return { name: resource.name ?? '', npi };
   }
-  const practitioner = resource.resourceType === 'PractitionerRole'
-    ? resource.practitioner?.reference ? await readRef<Practitioner>(repo, resource.practitioner.reference, 'Practitioner', at) : undefined
-    : resource;
+  const practitioner =
+    resource.resourceType === 'PractitionerRole'
+      ? resource.practitioner?.reference
+        ? await readRef<Practitioner>(repo, resource.practitioner.reference, 'Practitioner', at)
+        : undefined
+      : resource;
   const npi = practitioner ? npiOf(practitioner) : undefined;
   if (practitioner && npi) {
     const name = practitioner.name?.[0];
-    return { name: name?.family ?? '', npi, person: { family: name?.family ?? '', ...(name?.given?.[0] ? { given: name.given[0] } : {}) } };
+    return {
+      name: name?.family ?? '',
+      npi,
+      person: { family: name?.family ?? '', ...(name?.given?.[0] ? { given: name.given[0] } : {}) },
+    };
   }
   if (resource.resourceType === 'PractitionerRole' && resource.organization?.reference) {
     const org = await readRef<Organization>(repo, resource.organization.reference, 'Organization', at);

@@ -27,12 +27,12 @@ import { nextControl, sendToPayer, settleExchange, type Exchange, type PayerPart
 import type { Repository } from '../store/repository.ts';
 import type { X12Handler, X12Reply } from './receive-x12.ts';
 
-
 export function passThrough270(ctx: EligibilityContext): X12Handler {
   return async (ix, group, tx, messageId) => {
     const payerId = payerIdOf270(tx, ix.delimiters);
     const partner = payerId ? ctx.partners.byPayerId(payerId) : undefined;
-    if (!partner?.x12) invalid(`No payer in the partners file has the 2100A payer id "${payerId ?? ''}"`, '2100A NM109');
+    if (!partner?.x12)
+      invalid(`No payer in the partners file has the 2100A payer id "${payerId ?? ''}"`, '2100A NM109');
     const payer: PayerPartner = { ...partner, x12: partner.x12 };
     // Read and checked before anything is sent: a 270 the gateway cannot read is refused before a paid check.
     const request = { ...requestFrom270(tx, ix.delimiters), id: randomUUID() };
@@ -49,33 +49,62 @@ export function passThrough270(ctx: EligibilityContext): X12Handler {
     const unmapped = responses.flatMap((r) => r.unmapped);
     await settle(ctx, ex, { resources, unmapped }, async (repo, answerId) => {
       for (const [i, r] of responses.entries()) {
-        await repo.createWithId(withMessage(r.response, answerId ?? ex.outboundId), (resources[i] as string).split('/')[1] as string);
+        await repo.createWithId(
+          withMessage(r.response, answerId ?? ex.outboundId),
+          (resources[i] as string).split('/')[1] as string
+        );
       }
     }).catch(async (err: unknown) => {
       if (!(err instanceof OperationOutcomeError)) throw err;
       // The payer's answer still goes back to the practice; the message log says why it was not translated.
-      await settle(ctx, ex, { resources: [], unmapped, problem: err.outcome.issue?.[0]?.diagnostics ?? 'not translated' });
+      await settle(ctx, ex, {
+        resources: [],
+        unmapped,
+        problem: err.outcome.issue?.[0]?.diagnostics ?? 'not translated',
+      });
       resources.length = 0;
     });
-    return { resources: [`CoverageEligibilityRequest/${request.id}`, ...resources], unmapped, reply: replyOf(ex, tx, ix, version) };
+    return {
+      resources: [`CoverageEligibilityRequest/${request.id}`, ...resources],
+      unmapped,
+      reply: replyOf(ex, tx, ix, version),
+    };
   };
 }
 
 type Forward = { version: string; related: string; request: CoverageEligibilityRequest & { id: string } };
 
 /** The practice's set re-enveloped for the payer; the request read from it is stored with the 270 (commit 1). */
-async function forward(ctx: EligibilityContext, partner: PayerPartner, tx: X12Transaction, ix: X12Interchange, f: Forward) {
+async function forward(
+  ctx: EligibilityContext,
+  partner: PayerPartner,
+  tx: X12Transaction,
+  ix: X12Interchange,
+  f: Forward
+) {
   const x12 = partner.x12;
   const control = await nextControl(ctx.sql);
   const out = writeInterchange(
     {
-      senderQualifier: x12.senderQualifier, senderId: x12.senderId, receiverQualifier: x12.receiverQualifier,
-      receiverId: x12.receiverId, interchangeControl: control, groupControl: control, usage: x12.usage,
-      ackRequested: false, functionalId: 'HS', version: f.version, now: new Date(),
+      senderQualifier: x12.senderQualifier,
+      senderId: x12.senderId,
+      receiverQualifier: x12.receiverQualifier,
+      receiverId: x12.receiverId,
+      interchangeControl: control,
+      groupControl: control,
+      usage: x12.usage,
+      ackRequested: false,
+      functionalId: 'HS',
+      version: f.version,
+      now: new Date(),
     },
     [{ id: '270', control: String(control).padStart(4, '0'), body: bodyOf(tx, ix) }]
   );
-  return sendToPayer(ctx, partner, out, { control, related: f.related, before: (repo) => repo.createWithId(f.request, f.request.id) });
+  return sendToPayer(ctx, partner, out, {
+    control,
+    related: f.related,
+    before: (repo) => repo.createWithId(f.request, f.request.id),
+  });
 }
 
 /** Commit 2: the answer's rows and what `write` adds, then the audit of both exchanges. */
@@ -136,8 +165,20 @@ function writable(body: X12Out[], practice: X12Delimiters, payer: X12Delimiters)
 function replyOf(ex: Exchange, tx: X12Transaction, ix: X12Interchange, version: string): X12Reply {
   if (ex.answer.kind === '271') {
     const a = ex.answer;
-    const sets = a.sets.map((s) => ({ id: '271', body: s.segments.slice(1, -1).map((g) => restructure(g, a.ix.delimiters)) }));
-    return { functionalId: 'HB', version, sets, delimiters: writable(sets.flatMap((x) => x.body), ix.delimiters, a.ix.delimiters) };
+    const sets = a.sets.map((s) => ({
+      id: '271',
+      body: s.segments.slice(1, -1).map((g) => restructure(g, a.ix.delimiters)),
+    }));
+    return {
+      functionalId: 'HB',
+      version,
+      sets,
+      delimiters: writable(
+        sets.flatMap((x) => x.body),
+        ix.delimiters,
+        a.ix.delimiters
+      ),
+    };
   }
   const reason = ex.answer.kind === 'failed' && ex.answer.failure === 'timeout' ? '80' : '42';
   const bht = tx.segments.find((s) => s[0] === 'BHT') ?? [];

@@ -7,7 +7,12 @@
  * Each response is linked to its request and, once stored, to the stored 271 ({@link withMessage}, `identifier`
  * urn:frontdesk:message); it carries the key under which it may be reused.
  */
-import type { CoverageEligibilityRequest, CoverageEligibilityResponse, HumanName, Identifier } from '@medplum/fhirtypes';
+import type {
+  CoverageEligibilityRequest,
+  CoverageEligibilityResponse,
+  HumanName,
+  Identifier,
+} from '@medplum/fhirtypes';
 import { personName } from '../translate/x12/eligibility-270.ts';
 import { read271 } from '../translate/x12/eligibility-271.ts';
 import { toEligibilityResponses } from '../translate/x12/eligibility-response.ts';
@@ -82,11 +87,20 @@ function sentName(names: HumanName[] | undefined) {
   }
 }
 
-type Refs = Pick<CoverageEligibilityResponse, 'request' | 'patient' | 'insurer' | 'requestor' | 'purpose' | 'created'> & {
+type Refs = Pick<
+  CoverageEligibilityResponse,
+  'request' | 'patient' | 'insurer' | 'requestor' | 'purpose' | 'created'
+> & {
   coverage: { reference: string };
 };
 
-function errorResponse(refs: Refs, identifier: Identifier[], code: string, aaa: string | undefined, message: string): CoverageEligibilityResponse {
+function errorResponse(
+  refs: Refs,
+  identifier: Identifier[],
+  code: string,
+  aaa: string | undefined,
+  message: string
+): CoverageEligibilityResponse {
   const { coverage, ...base } = refs;
   return {
     resourceType: 'CoverageEligibilityResponse',
@@ -100,7 +114,18 @@ function errorResponse(refs: Refs, identifier: Identifier[], code: string, aaa: 
       {
         code: {
           coding: [
-            ...(aaa ? [{ system: SYSTEMS.rejectReason, code: aaa, display: aaa === '80' ? 'No Response received - Transaction Terminated' : 'Unable to Respond at Current Time' }] : []),
+            ...(aaa
+              ? [
+                  {
+                    system: SYSTEMS.rejectReason,
+                    code: aaa,
+                    display:
+                      aaa === '80'
+                        ? 'No Response received - Transaction Terminated'
+                        : 'Unable to Respond at Current Time',
+                  },
+                ]
+              : []),
             { system: PROBLEM_SYSTEM, code },
           ],
           text: message,

@@ -70,10 +70,17 @@ async function askPayer(
   const { body } = build270(g.inquiry, String(control), now);
   const x12 = writeInterchange(
     {
-      senderQualifier: g.partner.x12.senderQualifier, senderId: g.partner.x12.senderId,
-      receiverQualifier: g.partner.x12.receiverQualifier, receiverId: g.partner.x12.receiverId,
-      interchangeControl: control, groupControl: control, usage: g.partner.x12.usage, ackRequested: false,
-      functionalId: 'HS', version: '005010X279A1', now,
+      senderQualifier: g.partner.x12.senderQualifier,
+      senderId: g.partner.x12.senderId,
+      receiverQualifier: g.partner.x12.receiverQualifier,
+      receiverId: g.partner.x12.receiverId,
+      interchangeControl: control,
+      groupControl: control,
+      usage: g.partner.x12.usage,
+      ackRequested: false,
+      functionalId: 'HS',
+      version: '005010X279A1',
+      now,
     },
     [{ id: '270', control: String(control).padStart(4, '0'), body }]
   );
@@ -83,7 +90,11 @@ async function askPayer(
   const responseId = randomUUID();
   const ref = `CoverageEligibilityResponse/${responseId}`;
   const { response, audited } = await ctx.repo.transaction(async (tx) => {
-    const settled = await settleExchange(ctx, tx.sql, ex, { resources: [ref], unmapped: mapped.unmapped, ...(mapped.problem ? { problem: mapped.problem } : {}) });
+    const settled = await settleExchange(ctx, tx.sql, ex, {
+      resources: [ref],
+      unmapped: mapped.unmapped,
+      ...(mapped.problem ? { problem: mapped.problem } : {}),
+    });
     const linked = withMessage(mapped.response, settled.answerId ?? ex.outboundId);
     return { response: await tx.createWithId(linked, responseId), audited: settled.audited };
   });
@@ -114,7 +125,10 @@ async function requestOf(
   const ref = param?.valueReference?.reference;
   const [type, id] = (ref ?? '').split('/');
   if (type !== 'CoverageEligibilityRequest' || !id) {
-    invalid('Parameters "request" must be a reference to a stored CoverageEligibilityRequest', 'Parameters.parameter.where(name=\'request\')');
+    invalid(
+      'Parameters "request" must be a reference to a stored CoverageEligibilityRequest',
+      "Parameters.parameter.where(name='request')"
+    );
   }
   return { request: await repo.read<CoverageEligibilityRequest>(type, id), stored: true, fresh };
 }
@@ -137,8 +151,10 @@ const formats = new Map<string, Intl.DateTimeFormat>();
 /** `YYYY-MM-DD` of an instant in a time zone (a formatter per zone, kept: building one costs more than a check). */
 export function localDate(at: Date, timeZone: string): string {
   let f = formats.get(timeZone);
-  if (!f) formats.set(timeZone, (f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  if (!f)
+    formats.set(
+      timeZone,
+      (f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }))
+    );
   return f.format(at);
 }
-
-

@@ -71,15 +71,35 @@ export async function sendToPayer(
   const outboundId = await ctx.repo.transaction(async (repo) => {
     await meta.before?.(repo);
     return recordOutbound(repo.sql, {
-      protocol: 'x12', transport: 'http', peer, sender: senderOf(partner), controlId: control, messageType: '270',
-      receiver: `${partner.x12.receiverQualifier}:${partner.x12.receiverId}`, raw: Buffer.from(x12, 'latin1'),
-      partner: partner.id, ...(meta.related ? { related: meta.related } : {}),
+      protocol: 'x12',
+      transport: 'http',
+      peer,
+      sender: senderOf(partner),
+      controlId: control,
+      messageType: '270',
+      receiver: `${partner.x12.receiverQualifier}:${partner.x12.receiverId}`,
+      raw: Buffer.from(x12, 'latin1'),
+      partner: partner.id,
+      ...(meta.related ? { related: meta.related } : {}),
     });
   });
-  const sent = await client.send(x12, { senderId: partner.x12.senderId, receiverId: partner.x12.receiverId, payloadId: randomUUID() });
+  const sent = await client.send(x12, {
+    senderId: partner.x12.senderId,
+    receiverId: partner.x12.receiverId,
+    payloadId: randomUUID(),
+  });
   if (!sent.ok) {
-    ctx.log.warn({ messageId: outboundId, partner: partner.id, failure: sent.failure, ms: sent.ms, attempts: sent.attempts }, 'payer exchange failed');
-    return { outboundId, partner, control, peer, answer: { kind: 'failed', failure: sent.failure, message: sent.message } };
+    ctx.log.warn(
+      { messageId: outboundId, partner: partner.id, failure: sent.failure, ms: sent.ms, attempts: sent.attempts },
+      'payer exchange failed'
+    );
+    return {
+      outboundId,
+      partner,
+      control,
+      peer,
+      answer: { kind: 'failed', failure: sent.failure, message: sent.message },
+    };
   }
   ctx.log.info({ messageId: outboundId, partner: partner.id, ms: sent.ms, attempts: sent.attempts }, 'payer answered');
   return { outboundId, partner, control, peer, body: sent.body, answer: classify(sent.body) };
@@ -104,25 +124,60 @@ export async function settleExchange(
   let answerId: string | undefined;
   if (ex.body !== undefined) {
     const ix = answer.kind === '271' ? answer.ix : tryRead(ex.body);
-    const stored = await recordInbound(sql, {
-      protocol: 'x12', transport: 'http', peer: ex.peer, sender: ix ? `${ix.senderQualifier}:${ix.sender}` : ex.peer,
-      receiver: senderOf(partner), controlId: ix?.control ?? '', messageType: typesOf(ix), raw: bytesOf(ex.body),
-      partner: partner.id, related: ex.outboundId, dedupe: false,
-    }, {
-      status: ok ? 'processed' : 'error', response: '', resources: result.resources, unmapped: result.unmapped,
-      ...(why ? { outcome: outcome('processing', why) } : {}),
-    });
+    const stored = await recordInbound(
+      sql,
+      {
+        protocol: 'x12',
+        transport: 'http',
+        peer: ex.peer,
+        sender: ix ? `${ix.senderQualifier}:${ix.sender}` : ex.peer,
+        receiver: senderOf(partner),
+        controlId: ix?.control ?? '',
+        messageType: typesOf(ix),
+        raw: bytesOf(ex.body),
+        partner: partner.id,
+        related: ex.outboundId,
+        dedupe: false,
+      },
+      {
+        status: ok ? 'processed' : 'error',
+        response: '',
+        resources: result.resources,
+        unmapped: result.unmapped,
+        ...(why ? { outcome: outcome('processing', why) } : {}),
+      }
+    );
     answerId = stored.id;
   }
   await finishMessage(sql, ex.outboundId, {
     status: answer.kind === '271' ? 'processed' : 'error',
     response: ex.body ?? '',
-    ...(answer.kind === '271' ? {} : { outcome: outcome(answer.kind === 'failed' ? 'transient' : 'processing', answer.message) }),
+    ...(answer.kind === '271'
+      ? {}
+      : { outcome: outcome(answer.kind === 'failed' ? 'transient' : 'processing', answer.message) }),
   });
   const ack = answer.kind === '271' ? '271' : answer.kind === 'rejected' ? `${answer.by}-R` : answer.failure;
   const events = [
-    event(ex, 'outbound', { id: ex.outboundId, type: '270', control: ex.control, ack, ok: answer.kind === '271', resources: [] }),
-    ...(answerId ? [event(ex, 'inbound', { id: answerId, type: answer.kind === '271' ? '271' : ack, control: '', ack, ok, resources: result.resources })] : []),
+    event(ex, 'outbound', {
+      id: ex.outboundId,
+      type: '270',
+      control: ex.control,
+      ack,
+      ok: answer.kind === '271',
+      resources: [],
+    }),
+    ...(answerId
+      ? [
+          event(ex, 'inbound', {
+            id: answerId,
+            type: answer.kind === '271' ? '271' : ack,
+            control: '',
+            ack,
+            ok,
+            resources: result.resources,
+          }),
+        ]
+      : []),
   ];
   const audited = Promise.all(events.map((e) => ctx.audit.record(e))).then(() => undefined);
   audited.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
@@ -134,16 +189,23 @@ function classify(body: string): PayerAnswer {
   try {
     ix = readInterchange(body);
   } catch (err) {
-    return { kind: 'failed', failure: 'bad-response', message: `The payer's answer is not X12 (${(err as Error).message})` };
+    return {
+      kind: 'failed',
+      failure: 'bad-response',
+      message: `The payer's answer is not X12 (${(err as Error).message})`,
+    };
   }
   const ta1 = ix.ta1.map((s) => readTa1(s)).find((t) => !t.accepted);
-  if (ta1) return { kind: 'rejected', by: 'TA1', message: `The payer refused the interchange: ${ta1.text} (TA1 ${ta1.code})` };
+  if (ta1)
+    return { kind: 'rejected', by: 'TA1', message: `The payer refused the interchange: ${ta1.text} (TA1 ${ta1.code})` };
   const sets = ix.groups.flatMap((g) => g.transactions.filter((t) => t.id === '271'));
   if (sets.length) return { kind: '271', ix, sets };
   for (const tx of ix.groups.flatMap((g) => g.transactions.filter((t) => t.id === '999'))) {
     const ack = read999(tx, ix.delimiters);
     if (ack.sets.some((s) => !s.accepted) || ack.groupStatus === 'R') {
-      const text = ackOutcome(ack).issue?.map((i) => i.diagnostics).join('; ');
+      const text = ackOutcome(ack)
+        .issue?.map((i) => i.diagnostics)
+        .join('; ');
       return { kind: 'rejected', by: '999', message: `The payer rejected the inquiry: ${text}` };
     }
   }
@@ -156,7 +218,9 @@ function senderOf(partner: PayerPartner): string {
 
 function typesOf(ix: X12Interchange | undefined): string {
   if (!ix) return '';
-  return [...new Set(ix.groups.flatMap((g) => g.transactions.map((t) => t.id)))].join(',') || (ix.ta1.length ? 'TA1' : '');
+  return (
+    [...new Set(ix.groups.flatMap((g) => g.transactions.map((t) => t.id)))].join(',') || (ix.ta1.length ? 'TA1' : '')
+  );
 }
 
 /**
@@ -180,7 +244,16 @@ type ExchangeAudit = { id: string; type: string; control: string; ack: string; o
 function event(ex: Exchange, direction: 'inbound' | 'outbound', a: ExchangeAudit) {
   const sender = direction === 'outbound' ? senderOf(ex.partner) : ex.partner.x12.payerId;
   return messageEvent({
-    direction, protocol: 'x12', messageType: a.type, controlId: a.control, messageId: a.id, peer: ex.peer, sender,
-    ack: a.ack, resources: a.resources, succeeded: a.ok, ...(ex.partner.reference ? { partner: ex.partner.reference } : {}),
+    direction,
+    protocol: 'x12',
+    messageType: a.type,
+    controlId: a.control,
+    messageId: a.id,
+    peer: ex.peer,
+    sender,
+    ack: a.ack,
+    resources: a.resources,
+    succeeded: a.ok,
+    ...(ex.partner.reference ? { partner: ex.partner.reference } : {}),
   });
 }

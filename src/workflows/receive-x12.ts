@@ -34,7 +34,12 @@ export type X12Reply = {
   /** The delimiters to write them with; default the sender's own. */
   delimiters?: X12Delimiters;
 };
-export type X12Handler = (ix: X12Interchange, group: X12Group, tx: X12Transaction, messageId: string) => Promise<X12Handled>;
+export type X12Handler = (
+  ix: X12Interchange,
+  group: X12Group,
+  tx: X12Transaction,
+  messageId: string
+) => Promise<X12Handled>;
 
 export type X12Context = {
   sql: Sql;
@@ -120,7 +125,11 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
   const response =
     replies.length && refused.length === 0
       ? await replyInterchange(ctx.sql, ix, replies)
-      : acknowledge(ix, (tx) => results.get(tx), { interchange: numeric(ctx.newControlId()), group: numeric(ctx.newControlId()), now: new Date() });
+      : acknowledge(ix, (tx) => results.get(tx), {
+          interchange: numeric(ctx.newControlId()),
+          group: numeric(ctx.newControlId()),
+          now: new Date(),
+        });
   const status = refused.length === 0 ? 'processed' : resources.length ? 'partial' : 'rejected';
   await finishMessage(ctx.sql, stored.id, {
     status: status === 'partial' ? 'error' : status,
@@ -139,7 +148,8 @@ async function replyInterchange(sql: Sql, ix: X12Interchange, replies: X12Reply[
   const sets = replies.flatMap((r) => r.sets).map((s, i) => ({ ...s, control: String(i + 1).padStart(4, '0') }));
   return writeInterchange(
     {
-      senderQualifier: ix.receiverQualifier, senderId: ix.receiver, receiverQualifier: ix.senderQualifier, receiverId: ix.sender,
+      senderQualifier: ix.receiverQualifier, senderId: ix.receiver,
+      receiverQualifier: ix.senderQualifier, receiverId: ix.sender,
       applicationSender: ix.groups[0]?.receiver ?? ix.receiver, applicationReceiver: ix.groups[0]?.sender ?? ix.sender,
       interchangeControl: control, groupControl: control, usage: ix.usage === 'T' ? 'T' : 'P', ackRequested: false,
       functionalId: replies[0]?.functionalId ?? 'HB', version: replies[0]?.version ?? '005010X279A1', now: new Date(),
@@ -156,7 +166,13 @@ function numeric(id: string): string {
 }
 
 async function audit(
-  ctx: X12Context, messageId: string, ix: X12Interchange | undefined, types: string, peer: string, status: string, resources: string[],
+  ctx: X12Context,
+  messageId: string,
+  ix: X12Interchange | undefined,
+  types: string,
+  peer: string,
+  status: string,
+  resources: string[],
   answeredWith?: string
 ): Promise<void> {
   await ctx.audit.record(

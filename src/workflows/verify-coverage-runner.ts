@@ -46,7 +46,10 @@ export class VerificationRunner {
     const run = runVerification(this.ctx, task, undefined, this.stopping.signal)
       .then(() => undefined)
       .catch((err: unknown) => {
-        this.ctx.log.warn({ task: task.id, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'coverage verification stopped; resumed at next start');
+        this.ctx.log.warn(
+          { task: task.id, err: { name: (err as Error).name, code: (err as { code?: string }).code } },
+          'coverage verification stopped; resumed at next start'
+        );
       })
       .finally(() => this.running.delete(task.id));
     this.running.set(task.id, run);

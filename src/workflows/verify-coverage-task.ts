@@ -49,7 +49,10 @@ export function problemOutput(c: Check, code: ProblemCode, text: string): TaskOu
 function output(c: Check, code: ProblemCode | 'checked', text: string, ref: string): TaskOutput {
   return {
     extension: [{ url: KEY_EXTENSION, valueString: c.key }],
-    type: { coding: [{ system: OUTPUT_SYSTEM, code }], text: `${c.patient} (${c.appointment}), payer ${c.payerKey}: ${text}` },
+    type: {
+      coding: [{ system: OUTPUT_SYSTEM, code }],
+      text: `${c.patient} (${c.appointment}), payer ${c.payerKey}: ${text}`,
+    },
     valueReference: { reference: ref },
   };
 }

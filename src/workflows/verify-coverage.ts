@@ -66,7 +66,9 @@ export async function runVerification(
 ): Promise<Task> {
   const conn = await ctx.sql.reserve();
   try {
-    const [lock] = await conn<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${LOCK_SPACE}, hashtext(${task.id})) AS ok`;
+    const [lock] = await conn<
+      { ok: boolean }[]
+    >`SELECT pg_try_advisory_lock(${LOCK_SPACE}, hashtext(${task.id})) AS ok`;
     if (!lock?.ok) return task;
     try {
       // Read again under the lock: another process may have moved it on since it was listed.
@@ -80,7 +82,12 @@ export async function runVerification(
   }
 }
 
-async function drive(ctx: EligibilityContext, task: Task & { id: string }, onProgress: (p: Progress) => void, signal?: AbortSignal) {
+async function drive(
+  ctx: EligibilityContext,
+  task: Task & { id: string },
+  onProgress: (p: Progress) => void,
+  signal?: AbortSignal
+) {
   const date = task.input?.find((i) => i.type?.text === 'date')?.valueDate;
   if (!date) throw new Error(`Task/${task.id} names no date`);
   const checks = await checksFor(ctx, date);
@@ -149,10 +156,15 @@ async function checksFor(ctx: EligibilityContext, date: string): Promise<Check[]
   for (const a of appts) {
     const patient = a.participant?.find((p) => p.actor?.reference?.startsWith('Patient/'))?.actor?.reference;
     if (!patient) continue;
-    const provider = a.participant?.find((p) => /^(Practitioner|PractitionerRole)\//.test(p.actor?.reference ?? ''))?.actor?.reference;
-    const coverages = (await search(ctx.repo, 'Coverage', { beneficiary: [patient], status: ['active'] })) as (Coverage & { id: string })[];
+    const provider = a.participant?.find((p) => /^(Practitioner|PractitionerRole)\//.test(p.actor?.reference ?? ''))
+      ?.actor?.reference;
+    const coverages = (await search(ctx.repo, 'Coverage', {
+      beneficiary: [patient],
+      status: ['active'],
+    })) as (Coverage & { id: string })[];
     const appointment = `Appointment/${a.id}`;
-    if (!coverages.length) checks.set(`${patient}|none`, { key: `${patient}|none`, patient, payerKey: 'none', provider, appointment });
+    if (!coverages.length)
+      checks.set(`${patient}|none`, { key: `${patient}|none`, patient, payerKey: 'none', provider, appointment });
     for (const coverage of coverages) {
       const payerKey = coverage.payor?.[0]?.reference ?? 'unknown';
       const key = `${patient}|${payerKey}`;
@@ -183,4 +195,3 @@ async function tasksFor(repo: Repository, date: string | undefined): Promise<(Ta
 function keyOf(o: TaskOutput): string {
   return o.extension?.find((e) => e.url === KEY_EXTENSION)?.valueString ?? '';
 }
-

@@ -10,7 +10,7 @@ import { client, testGateway, unique, type TestGateway } from './gateway.ts';
 export type PayerPartner = { id: string; payerId: string; url: string; mode?: 'core' | 'x12' | 'json'; timeoutMs?: number; extra?: object; x12?: object };
 
 /** Starts a gateway whose partners file names these payers; `cleanup` stops it and removes the file. */
-export async function gatewayWithPayers(payers: PayerPartner[], env: Record<string, string> = {}) {
+export async function gatewayWithPayers(payers: PayerPartner[], env: Record<string, string> = {}, logTo?: NodeJS.WritableStream) {
   const dir = mkdtempSync(join(tmpdir(), 'frontdesk-payers-'));
   const file = join(dir, 'partners.json');
   const partners = payers.map((p) => ({
@@ -24,8 +24,8 @@ export async function gatewayWithPayers(payers: PayerPartner[], env: Record<stri
     },
   }));
   writeFileSync(file, JSON.stringify({ partners }));
-  const g = await testGateway({ FRONTDESK_PARTNERS: file, ...env });
-  return { g, cleanup: async () => { await g.stop(); rmSync(dir, { recursive: true, force: true }); } };
+  const g = await testGateway({ FRONTDESK_PARTNERS: file, ...env }, undefined, logTo);
+  return { g, file, cleanup: async () => { await g.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 export type Insured = { patient: string; coverage: string; practitioner: string; memberId: string; payerOrg: string };

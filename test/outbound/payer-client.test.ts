@@ -6,7 +6,10 @@
 import { http, HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PayerClient, type PayerLog } from '../../src/outbound/payer-client.ts';
-import { coreResponse, encodeForm, ENVELOPE, mockPayers, X270, X271, X999, CORE_REQUEST_FIELDS, PAYER_URL, payerEndpoint, TOKEN_URL } from '../helpers/payer.ts';
+import {
+  coreResponse, encodeForm, ENVELOPE, mockPayers, X270, X271, X999, CORE_REQUEST_FIELDS, PAYER_URL, payerEndpoint,
+  TOKEN_URL,
+} from '../helpers/payer.ts';
 
 const URL_ = PAYER_URL;
 const endpoint = payerEndpoint;
@@ -117,7 +120,10 @@ describe('PayerClient: what the payer receives and what comes back', () => {
     it('sends basic credentials in the Authorization header', async () => {
       const auth: string[] = [];
       server.use(
-        http.post(URL_, ({ request }) => (auth.push(request.headers.get('authorization') ?? ''), HttpResponse.text(X271)))
+        http.post(
+          URL_,
+          ({ request }) => (auth.push(request.headers.get('authorization') ?? ''), HttpResponse.text(X271))
+        )
       );
       const client = new PayerClient(endpoint({ auth: { type: 'basic', username: 'clinic-7', password: 'pässwd:1' } }));
       expect((await client.send(X270, ENVELOPE)).ok).toBe(true);

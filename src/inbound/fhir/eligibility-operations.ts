@@ -21,7 +21,11 @@ export function eligibilityOperations(ctx: EligibilityContext, runner: Verificat
     {
       type: 'CoverageEligibilityRequest',
       name: '$submit',
-      needs: [['CoverageEligibilityRequest', 'c'], ['CoverageEligibilityResponse', 'c'], ['CoverageEligibilityResponse', 'r']],
+      needs: [
+        ['CoverageEligibilityRequest', 'c'],
+        ['CoverageEligibilityResponse', 'c'],
+        ['CoverageEligibilityResponse', 'r'],
+      ],
       documentation:
         'Stores the request, sends its X12 270 to the payer and answers with the stored CoverageEligibilityResponse ' +
         '(outcome error with a reason when the payer cannot answer). Body: the request, or Parameters with ' +
@@ -38,7 +42,11 @@ export function eligibilityOperations(ctx: EligibilityContext, runner: Verificat
       type: 'Appointment',
       name: '$verify-coverage',
       needs: [
-        ['Appointment', 's'], ['Coverage', 's'], ['Task', 'c'], ['CoverageEligibilityRequest', 'c'], ['CoverageEligibilityResponse', 'c'],
+        ['Appointment', 's'],
+        ['Coverage', 's'],
+        ['Task', 'c'],
+        ['CoverageEligibilityRequest', 'c'],
+        ['CoverageEligibilityResponse', 'c'],
       ],
       documentation:
         'Checks the coverage of every patient booked on ?date=YYYY-MM-DD (one check per patient and payer, bounded ' +

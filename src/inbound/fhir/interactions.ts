@@ -58,7 +58,8 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
   const { repo } = ctx;
   if (parts.length === 2 && second?.startsWith('$')) {
     const key = `${type}/${second}`;
-    const done = method === 'POST' ? await runOperation(ctx.operations, key, { body: req.body, query: req.query, principal: ctx.principal }) : undefined;
+    const call = { body: req.body, query: req.query, principal: ctx.principal };
+    const done = method === 'POST' ? await runOperation(ctx.operations, key, call) : undefined;
     if (done) return done;
     throw httpError(ctx.operations?.has(key) ? 405 : 404, 'not-supported', `No operation ${method} /${key}`);
   }

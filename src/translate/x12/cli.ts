@@ -24,7 +24,9 @@ export function translateX12(text: string): Resource[] {
   try {
     ix = readInterchange(text);
   } catch (err) {
-    if (err instanceof X12SyntaxError) throw new OperationOutcomeError(outcome('structure', `${err.message} (TA1 note ${err.code})`, 'ISA'));
+    if (err instanceof X12SyntaxError) {
+      throw new OperationOutcomeError(outcome('structure', `${err.message} (TA1 note ${err.code})`, 'ISA'));
+    }
     throw err;
   }
   const problems = [...ix.problems.map((p) => p.text), ...ix.groups.flatMap((g) => g.problems)];
@@ -45,16 +47,24 @@ function translateSet(ix: X12Interchange, tx: X12Transaction): Resource[] {
       const member = source?.receivers[0]?.subscribers[0]?.name;
       const trace = source?.receivers[0]?.subscribers[0]?.traces[0]?.reference;
       return toEligibilityResponses(r, {
-        request: trace ? { identifier: { system: 'urn:frontdesk:x12:trace', value: trace } } : { display: `the 270 that 271 ${tx.control} answers` },
-        patient: member?.id ? { identifier: { system: SYSTEMS.memberId, value: member.id } } : { display: 'the member named in the 271' },
-        insurer: source?.name?.id ? { identifier: { system: SYSTEMS.payerId, value: source.name.id }, display: source.name.last } : { display: 'the payer' },
+        request: trace
+          ? { identifier: { system: 'urn:frontdesk:x12:trace', value: trace } }
+          : { display: `the 270 that 271 ${tx.control} answers` },
+        patient: member?.id
+          ? { identifier: { system: SYSTEMS.memberId, value: member.id } }
+          : { display: 'the member named in the 271' },
+        insurer: source?.name?.id
+          ? { identifier: { system: SYSTEMS.payerId, value: source.name.id }, display: source.name.last }
+          : { display: 'the payer' },
         created: new Date().toISOString(),
       }).map((x) => x.response);
     }
     case '999':
       return [ackOutcome(read999(tx, ix.delimiters))];
     default:
-      throw new OperationOutcomeError(outcome('not-supported', `Transaction set ${tx.id} is not translated by this gateway`, `ST ${tx.control}`));
+      throw new OperationOutcomeError(
+        outcome('not-supported', `Transaction set ${tx.id} is not translated by this gateway`, `ST ${tx.control}`),
+      );
   }
 }
 
@@ -66,7 +76,9 @@ export function isX12(bytes: Buffer): boolean {
 export function printX12(bytes: Buffer, write: (s: string) => void, fail: (o: OperationOutcome) => number): number {
   try {
     const resources = translateX12(bytes.toString('latin1'));
-    for (const r of resources) write(resources.length > 1 ? `${JSON.stringify(r)}\n` : `${JSON.stringify(r, null, 2)}\n`);
+    for (const r of resources) {
+      write(resources.length > 1 ? `${JSON.stringify(r)}\n` : `${JSON.stringify(r, null, 2)}\n`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof OperationOutcomeError) return fail(err.outcome);

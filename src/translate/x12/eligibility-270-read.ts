@@ -20,9 +20,14 @@ import { components, repeats, type X12Delimiters, type X12Segment } from './toke
 import { SYSTEMS } from './systems.ts';
 
 /** An NM1 as read: NM101 entity, NM102 1 person / 2 organization, names, NM108 qualifier and NM109 id. */
-export type Entity270 = { entity: string; type: string; last: string; first: string; middle: string; suffix: string; idQualifier: string; id: string };
+export type Entity270 = {
+  entity: string; type: string; last: string; first: string; middle: string; suffix: string;
+  idQualifier: string; id: string;
+};
 
-export type Inquiry270Loop = { serviceTypes: string[]; procedure?: { qualifier: string; code: string; modifiers: string[] }; date?: Date291 };
+export type Inquiry270Loop = {
+  serviceTypes: string[]; procedure?: { qualifier: string; code: string; modifiers: string[] }; date?: Date291;
+};
 
 export type Date291 = { date: string } | { start: string; end: string };
 
@@ -56,7 +61,10 @@ export type Read270 = {
 export function read270(tx: X12Transaction, d: X12Delimiters): Read270 {
   const tree = hlTree(tx.segments);
   const bht = tree.header.find((s) => s[0] === 'BHT') ?? [];
-  const out: Read270 = { control: tx.control, purpose: bht[2] ?? '', reference: bht[3] ?? '', created: dateTime(bht[4], bht[5]), inquiries: [], problems: [...tree.problems] };
+  const out: Read270 = {
+    control: tx.control, purpose: bht[2] ?? '', reference: bht[3] ?? '', created: dateTime(bht[4], bht[5]),
+    inquiries: [], problems: [...tree.problems],
+  };
   const byId = new Map(tree.nodes.map((n) => [n.id, n]));
   const up = (n: HlNode, level: string) => {
     const parent = byId.get(n.parentId);
@@ -71,7 +79,9 @@ export function read270(tx: X12Transaction, d: X12Delimiters): Read270 {
     const subscriber = party(node.segments, d);
     const dependents = node.children.filter((c) => c.level === '23');
     if (!dependents.length || subscriber.inquiries.length) out.inquiries.push({ source, receiver, subscriber });
-    for (const dep of dependents) out.inquiries.push({ source, receiver, subscriber, dependent: party(dep.segments, d) });
+    for (const dep of dependents) {
+      out.inquiries.push({ source, receiver, subscriber, dependent: party(dep.segments, d) });
+    }
   }
   if (!out.inquiries.length) out.problems.push('The 270 holds no subscriber level (2000C, HL03 22)');
   return out;
@@ -80,16 +90,23 @@ export function read270(tx: X12Transaction, d: X12Delimiters): Read270 {
 /** 2100A NM109, the payer id a 270 is routed by (a simple element: the delimiters are not needed to read it). */
 export function payerIdOf270(tx: X12Transaction, _d?: X12Delimiters): string | undefined {
   const source = hlTree(tx.segments).nodes.find((n) => n.level === '20');
-  return (source ? entity(source.segments).id : tx.segments.find((s) => s[0] === 'NM1' && s[1] === 'PR')?.[9]?.trim()) || undefined;
+  return (source
+    ? entity(source.segments).id
+    : tx.segments.find((s) => s[0] === 'NM1' && s[1] === 'PR')?.[9]?.trim()) || undefined;
 }
 
-const RELATIONSHIP_BY_INS02: Readonly<Record<string, string>> = { '01': 'spouse', '19': 'child', '34': 'other', '53': 'common', G8: 'other', '18': 'self' };
+const RELATIONSHIP_BY_INS02: Readonly<Record<string, string>> = {
+  '01': 'spouse', '19': 'child', '34': 'other', '53': 'common', G8: 'other', '18': 'self',
+};
 const GENDER_BY_DMG03: Readonly<Record<string, Patient['gender']>> = { F: 'female', M: 'male', U: 'unknown' };
 const CLASS_BY_REF: Readonly<Record<string, string>> = { '6P': 'group', '18': 'plan' };
 
 /** The identifier system of an NM108 / REF01 qualifier: XX NPI, PI payer id, MI member id, else by X12 code. */
 export function identifierSystem(qualifier: string): string {
-  return qualifier === 'XX' ? SYSTEMS.npi : qualifier === 'PI' ? SYSTEMS.payerId : qualifier === 'MI' ? SYSTEMS.memberId : `urn:frontdesk:x12:66:${qualifier}`;
+  return qualifier === 'XX' ? SYSTEMS.npi
+    : qualifier === 'PI' ? SYSTEMS.payerId
+      : qualifier === 'MI' ? SYSTEMS.memberId
+        : `urn:frontdesk:x12:66:${qualifier}`;
 }
 
 /** TRN02 scoped by TRN03 (trace numbers are unique per originator). */
@@ -101,7 +118,12 @@ export function traceSystem(originator: string): string {
 export function requestFrom270(tx: X12Transaction, d: X12Delimiters, index = 0): CoverageEligibilityRequest {
   const r = read270(tx, d);
   const inq = r.inquiries[index];
-  if (!inq) invalid(`The 270 (ST02 ${tx.control}) holds no inquiry ${index + 1}: ${r.problems.join('; ') || 'no subscriber level'}`);
+  if (!inq) {
+    invalid(
+      `The 270 (ST02 ${tx.control}) holds no inquiry ${index + 1}: ` +
+        `${r.problems.join('; ') || 'no subscriber level'}`,
+    );
+  }
   const { subscriber: sub, dependent: dep } = inq;
   const patient = dep ?? sub;
   const contained: CoverageEligibilityRequest['contained'] = [
@@ -180,7 +202,9 @@ function items(q: Inquiry270Loop): CoverageEligibilityRequestItem[] {
   const category = (code: string): CodeableConcept => ({ coding: [{ system: SYSTEMS.serviceType, code }] });
   if (!q.procedure) return q.serviceTypes.map((code) => ({ category: category(code) }));
   const { qualifier, code, modifiers } = q.procedure;
-  const system = qualifier === 'HC' ? (/^[A-Z]\d{4}$/.test(code) ? SYSTEMS.hcpcs : SYSTEMS.cpt) : `urn:frontdesk:x12:235:${qualifier}`;
+  const system = qualifier === 'HC'
+    ? (/^[A-Z]\d{4}$/.test(code) ? SYSTEMS.hcpcs : SYSTEMS.cpt)
+    : `urn:frontdesk:x12:235:${qualifier}`;
   const proc: CoverageEligibilityRequestItem = {
     productOrService: { coding: [{ system, code }] },
     ...(modifiers.length ? { modifier: modifiers.map((m) => ({ coding: [{ system, code: m }] })) } : {}),
@@ -202,7 +226,13 @@ function provider(e: Entity270): Organization | Practitioner {
 function names(e: Entity270): Pick<Patient, 'name'> {
   if (!e.last && !e.first) return {};
   const given = [e.first, e.middle].filter(Boolean);
-  return { name: [{ ...(e.last ? { family: e.last } : {}), ...(given.length ? { given } : {}), ...(e.suffix ? { suffix: [e.suffix] } : {}) }] };
+  return {
+    name: [{
+      ...(e.last ? { family: e.last } : {}),
+      ...(given.length ? { given } : {}),
+      ...(e.suffix ? { suffix: [e.suffix] } : {}),
+    }],
+  };
 }
 
 function person(id: string, p: Party270, subscriber: boolean): Patient {
@@ -210,7 +240,15 @@ function person(id: string, p: Party270, subscriber: boolean): Patient {
   return {
     resourceType: 'Patient',
     id,
-    ...(subscriber && p.id ? { identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MB' }] }, system: identifierSystem(p.idQualifier), value: p.id }] } : {}),
+    ...(subscriber && p.id
+      ? {
+          identifier: [{
+            type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MB' }] },
+            system: identifierSystem(p.idQualifier),
+            value: p.id,
+          }],
+        }
+      : {}),
     ...names(p),
     ...(gender ? { gender } : {}),
     ...(p.birthDate ? { birthDate: p.birthDate } : {}),
@@ -219,8 +257,12 @@ function person(id: string, p: Party270, subscriber: boolean): Patient {
 
 function coverage(inq: Inquiry270, beneficiary: string): Coverage {
   const { subscriber: sub, dependent: dep } = inq;
-  const relationship = dep ? (dep.relationship ? (RELATIONSHIP_BY_INS02[dep.relationship] ?? 'other') : undefined) : 'self';
-  const refs = [...sub.refs, ...(dep?.refs ?? [])].filter((r, i, all) => CLASS_BY_REF[r.qualifier] && all.findIndex((x) => x.qualifier === r.qualifier) === i);
+  const relationship = dep
+    ? (dep.relationship ? (RELATIONSHIP_BY_INS02[dep.relationship] ?? 'other') : undefined)
+    : 'self';
+  const refs = [...sub.refs, ...(dep?.refs ?? [])].filter(
+    (r, i, all) => CLASS_BY_REF[r.qualifier] && all.findIndex((x) => x.qualifier === r.qualifier) === i,
+  );
   return {
     resourceType: 'Coverage',
     id: 'coverage',
@@ -228,10 +270,17 @@ function coverage(inq: Inquiry270, beneficiary: string): Coverage {
     subscriber: { reference: '#subscriber' },
     ...(sub.id ? { subscriberId: sub.id } : {}),
     beneficiary: { reference: `#${beneficiary}` },
-    ...(relationship ? { relationship: { coding: [{ system: SYSTEMS.subscriberRelationship, code: relationship }] } } : {}),
+    ...(relationship
+      ? { relationship: { coding: [{ system: SYSTEMS.subscriberRelationship, code: relationship }] } }
+      : {}),
     payor: [{ reference: '#payer' }],
     ...(refs.length
-      ? { class: refs.map((r) => ({ type: { coding: [{ system: SYSTEMS.coverageClass, code: CLASS_BY_REF[r.qualifier] as string }] }, value: r.value })) }
+      ? {
+          class: refs.map((r) => ({
+            type: { coding: [{ system: SYSTEMS.coverageClass, code: CLASS_BY_REF[r.qualifier] as string }] },
+            value: r.value,
+          })),
+        }
       : {}),
   };
 }

@@ -68,9 +68,11 @@ export function build270(inq: EligibilityInquiry, bhtReference: string, now: Dat
   const trn: X12Out = ['TRN', '1', traceNumber(inq.trace.reference), originator(inq.trace.originator)];
   const sub = personName(subscriber.name, `${subscriberAt}.name`);
   const body: X12Out[] = [
-    ['BHT', '0022', '13', x12Id(bhtReference, 'The BHT03 reference'), iso.slice(0, 10).replaceAll('-', ''), iso.slice(11, 16).replace(':', '')],
+    ['BHT', '0022', '13', x12Id(bhtReference, 'The BHT03 reference'),
+      iso.slice(0, 10).replaceAll('-', ''), iso.slice(11, 16).replace(':', '')],
     ['HL', '1', '', '20', '1'],
-    ['NM1', 'PR', '2', orgName(inq.payer.name, `${REQ}.insurer`), '', '', '', '', 'PI', x12Id(inq.payer.payerId, 'The payer id', `${REQ}.insurer`)],
+    ['NM1', 'PR', '2', orgName(inq.payer.name, `${REQ}.insurer`), '', '', '', '',
+      'PI', x12Id(inq.payer.payerId, 'The payer id', `${REQ}.insurer`)],
     ['HL', '2', '1', '21', '1'],
     providerName(inq.provider),
     ['HL', '3', '2', '22', dependent ? '1' : '0'],
@@ -103,7 +105,12 @@ function relationshipOf(c: Coverage): string | undefined {
   const code = c.relationship.coding.find((x) => x.system === SYSTEMS.subscriberRelationship)?.code;
   if (code === 'self') return undefined;
   const ins02 = code ? INS02_BY_RELATIONSHIP[code] : undefined;
-  if (!ins02) invalid(`Coverage.relationship needs a code of ${SYSTEMS.subscriberRelationship} (self, spouse, child, …)`, 'Coverage.relationship');
+  if (!ins02) {
+    invalid(
+      `Coverage.relationship needs a code of ${SYSTEMS.subscriberRelationship} (self, spouse, child, …)`,
+      'Coverage.relationship'
+    );
+  }
   return ins02;
 }
 
@@ -111,17 +118,22 @@ function relationshipOf(c: Coverage): string | undefined {
 function memberIdOf(c: Coverage): string {
   if (c.subscriberId) return x12Id(c.subscriberId, 'The member id', 'Coverage.subscriberId');
   const i = (c.identifier ?? []).findIndex(
-    (id) => id.value && (id.system === SYSTEMS.memberId || id.type?.coding?.some((t) => t.code === 'MB' || t.code === 'member'))
+    (id) => id.value &&
+      (id.system === SYSTEMS.memberId || id.type?.coding?.some((t) => t.code === 'MB' || t.code === 'member'))
   );
   const value = c.identifier?.[i]?.value;
-  if (i < 0 || !value) invalid('The Coverage has no member id (subscriberId, or an identifier of type MB)', 'Coverage.subscriberId');
+  if (i < 0 || !value) {
+    invalid('The Coverage has no member id (subscriberId, or an identifier of type MB)', 'Coverage.subscriberId');
+  }
   return x12Id(value, 'The member id', `Coverage.identifier[${i}].value`);
 }
 
 function classRefs(c: Coverage): X12Out[] {
   const out: X12Out[] = [];
   for (const [type, qualifier] of [['group', '6P'], ['plan', '18']] as const) {
-    const i = (c.class ?? []).findIndex((k) => k.type?.coding?.some((t) => t.code === type && (!t.system || t.system === SYSTEMS.coverageClass)));
+    const i = (c.class ?? []).findIndex(
+      (k) => k.type?.coding?.some((t) => t.code === type && (!t.system || t.system === SYSTEMS.coverageClass))
+    );
     const value = c.class?.[i]?.value;
     if (i >= 0 && value) out.push(['REF', qualifier, x12Id(value, `The ${type} id`, `Coverage.class[${i}].value`)]);
   }
@@ -129,7 +141,9 @@ function classRefs(c: Coverage): X12Out[] {
 }
 
 function dmg(person: Patient | RelatedPerson, at: string): X12Out {
-  return ['DMG', 'D8', d8(person.birthDate, `${at}.birthDate`, 'a birth date'), GENDER[person.gender ?? 'unknown'] ?? 'U'];
+  return [
+    'DMG', 'D8', d8(person.birthDate, `${at}.birthDate`, 'a birth date'), GENDER[person.gender ?? 'unknown'] ?? 'U',
+  ];
 }
 
 /** DTP*291: servicedDate (D8) or servicedPeriod (RD8, or D8 when one end is open), else today. */
@@ -154,18 +168,30 @@ function inquiries(r: CoverageEligibilityRequest): X12Out[] {
   const procedures: X12Out[] = [];
   (r.item ?? []).forEach((item, i) => {
     const at = `${REQ}.item[${i}]`;
-    const types = (item.category?.coding ?? []).filter((c) => c.system === SYSTEMS.serviceType && c.code).map((c) => c.code as string);
-    for (const t of types) if (!/^[A-Z0-9]{1,2}$/.test(t)) invalid(`"${t}" is not an X12 service type code`, `${at}.category`);
+    const types = (item.category?.coding ?? [])
+      .filter((c) => c.system === SYSTEMS.serviceType && c.code)
+      .map((c) => c.code as string);
+    for (const t of types) {
+      if (!/^[A-Z0-9]{1,2}$/.test(t)) invalid(`"${t}" is not an X12 service type code`, `${at}.category`);
+    }
     const codings = item.productOrService?.coding ?? [];
     const proc = codings.find((c) => (c.system === SYSTEMS.cpt || c.system === SYSTEMS.hcpcs) && c.code);
-    if (codings.length && !proc) invalid(`A 270 asks about CPT (${SYSTEMS.cpt}) or HCPCS (${SYSTEMS.hcpcs}) codes only`, `${at}.productOrService`);
+    if (codings.length && !proc) {
+      invalid(`A 270 asks about CPT (${SYSTEMS.cpt}) or HCPCS (${SYSTEMS.hcpcs}) codes only`, `${at}.productOrService`);
+    }
     if (!proc) {
       shared.push(...types);
       return;
     }
-    const mods = (item.modifier ?? []).map((m, j) => x12Id(m.coding?.[0]?.code ?? '', 'A procedure modifier', `${at}.modifier[${j}]`));
+    const mods = (item.modifier ?? []).map(
+      (m, j) => x12Id(m.coding?.[0]?.code ?? '', 'A procedure modifier', `${at}.modifier[${j}]`)
+    );
     if (mods.length > 4) invalid('EQ02 carries at most 4 procedure modifiers', `${at}.modifier`);
-    procedures.push(['EQ', { repeat: types }, ['HC', x12Id(proc.code as string, 'The procedure code', `${at}.productOrService`), ...mods]]);
+    procedures.push([
+      'EQ',
+      { repeat: types },
+      ['HC', x12Id(proc.code as string, 'The procedure code', `${at}.productOrService`), ...mods],
+    ]);
   });
   const types = [...new Set(shared)];
   if (types.length > 99) invalid(`${types.length} service types: a 270 asks for at most 99`, `${REQ}.item`);
@@ -199,7 +225,10 @@ export function personName(names: HumanName[] | undefined, at: string): X12Name 
     suffix ||= tail;
   }
   if (!last) invalid('The name has no family name (NM103)', `${at}.family`);
-  return { last: last.slice(0, 60), first: cleanName(name.given?.[0] ?? '', 35), middle: cleanName(name.given?.[1] ?? '', 25), suffix };
+  return {
+    last: last.slice(0, 60), first: cleanName(name.given?.[0] ?? '', 35), middle: cleanName(name.given?.[1] ?? '', 25),
+    suffix,
+  };
 }
 
 /**
@@ -209,7 +238,9 @@ export function personName(names: HumanName[] | undefined, at: string): X12Name 
  */
 export function cleanName(value: string, max: number, person = true): string {
   const upper = value.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase();
-  const kept = person ? upper.replace(/[^A-Z0-9 ]/g, '') : [...upper.replace(/[^\x20-\x7E]/g, '')].filter((ch) => !isDelimiter(ch)).join('');
+  const kept = person
+    ? upper.replace(/[^A-Z0-9 ]/g, '')
+    : [...upper.replace(/[^\x20-\x7E]/g, '')].filter((ch) => !isDelimiter(ch)).join('');
   return kept.replace(/\s+/g, ' ').trim().slice(0, max);
 }
 
@@ -231,7 +262,11 @@ function x12Id(value: string, what: string, at?: string): string {
   if (!value) invalid(`${what} is empty`, at);
   const bad = [...value].find((ch) => isDelimiter(ch) || !/[\x20-\x7E]/.test(ch));
   if (bad !== undefined) {
-    invalid(`${what} "${value}" holds "${bad}", which X12 cannot carry; identifiers are never altered, so fix it at the source`, at);
+    invalid(
+      `${what} "${value}" holds "${bad}", which X12 cannot carry; ` +
+        'identifiers are never altered, so fix it at the source',
+      at
+    );
   }
   if (value.length > 80) invalid(`${what} is longer than the 80 characters X12 allows`, at);
   return value;
@@ -251,6 +286,11 @@ function originator(value: string): string {
 /** YYYY-MM-DD (or a dateTime's date part) → CCYYMMDD. */
 function d8(value: string | undefined, at: string, what: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value ?? '');
-  if (!m) invalid(value ? `"${value}" is not ${what}: X12 needs year, month and day` : `${at.split('.').pop()} is missing`, at);
+  if (!m) {
+    invalid(
+      value ? `"${value}" is not ${what}: X12 needs year, month and day` : `${at.split('.').pop()} is missing`,
+      at
+    );
+  }
   return `${m[1]}${m[2]}${m[3]}`;
 }

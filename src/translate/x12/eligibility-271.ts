@@ -276,7 +276,9 @@ export function d8(v: string | undefined): string | undefined {
   const day = Number(v.slice(6, 8));
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  return days !== undefined && day >= 1 && day <= days ? `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}` : undefined;
+  return days !== undefined && day >= 1 && day <= days
+    ? `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}`
+    : undefined;
 }
 
 /** X12 type R: optional sign, digits with an optional decimal point (`.2`, `0.2`, `125.50`, `-3`). */

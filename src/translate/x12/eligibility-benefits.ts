@@ -98,10 +98,14 @@ function shared(group: Benefit[], x: 'C' | 'D', unmapped: Set<string>): Item {
   const item: Item = {};
   const name = group.find((b) => b.planDescription)?.planDescription;
   if (name) item.name = name;
-  const network = first.network && first.network in NETWORK ? NETWORK[first.network as keyof typeof NETWORK] : undefined;
+  const network = first.network && first.network in NETWORK
+    ? NETWORK[first.network as keyof typeof NETWORK]
+    : undefined;
   if (network) {
     // W gives both codings here; benefitItems splits them into one item each.
-    item.network = { coding: network.map((code) => ({ system: SYSTEMS.benefitNetwork, code, display: NETWORK_DISPLAY[code] })) };
+    item.network = {
+      coding: network.map((code) => ({ system: SYSTEMS.benefitNetwork, code, display: NETWORK_DISPLAY[code] })),
+    };
   } else if (first.network) unmapped.add(`${loop} EB12 ${first.network}`);
   if (first.coverageLevel) item.unit = unit(first.coverageLevel);
   const termed = group.find((b) => b.timePeriod && b.timePeriod !== '24' && b.timePeriod !== '29');
@@ -161,7 +165,9 @@ function amounts(a: Amounts, isMoney: boolean): Partial<ItemBenefit> {
   const out: Partial<ItemBenefit> = {};
   // toFixed(6) drops the float noise (500 − 125.5 must be 374.5, not 374.49999999999994) and keeps the cents.
   const { allowed, remaining } = a;
-  const derived = allowed !== undefined && remaining !== undefined ? Number((allowed - remaining).toFixed(6)) : undefined;
+  const derived = allowed !== undefined && remaining !== undefined
+    ? Number((allowed - remaining).toFixed(6))
+    : undefined;
   const used = a.used ?? (derived !== undefined && derived >= 0 ? derived : undefined);
   if (isMoney) {
     if (a.allowed !== undefined) out.allowedMoney = usd(a.allowed);

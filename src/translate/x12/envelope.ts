@@ -75,7 +75,10 @@ export function readInterchange(input: string): X12Interchange {
   for (const seg of segments) {
     const id = seg[0];
     if (id === 'GS') {
-      group = { functionalId: seg[1] ?? '', sender: seg[2] ?? '', receiver: seg[3] ?? '', control: seg[6] ?? '', version: seg[8] ?? '', transactions: [], problems: [] };
+      group = {
+        functionalId: seg[1] ?? '', sender: seg[2] ?? '', receiver: seg[3] ?? '', control: seg[6] ?? '',
+        version: seg[8] ?? '', transactions: [], problems: [],
+      };
       ix.groups.push(group);
     } else if (id === 'ST') {
       tx = { id: seg[1] ?? '', control: seg[2] ?? '', reference: seg[3] ?? '', segments: [seg] };
@@ -84,13 +87,19 @@ export function readInterchange(input: string): X12Interchange {
     } else if (id === 'SE') {
       if (tx) {
         tx.segments.push(seg);
-        if (Number(seg[1]) !== tx.segments.length) group?.problems.push(`SE01 of ST ${tx.control} counts ${seg[1]} segments, the set holds ${tx.segments.length}`);
+        if (Number(seg[1]) !== tx.segments.length) {
+          group?.problems.push(
+            `SE01 of ST ${tx.control} counts ${seg[1]} segments, the set holds ${tx.segments.length}`,
+          );
+        }
         if (seg[2] !== tx.control) group?.problems.push(`SE02 ${seg[2]} does not match ST02 ${tx.control}`);
       }
       tx = undefined;
     } else if (id === 'GE') {
       if (group) {
-        if (Number(seg[1]) !== group.transactions.length) group.problems.push(`GE01 counts ${seg[1]} transaction sets, the group holds ${group.transactions.length}`);
+        if (Number(seg[1]) !== group.transactions.length) {
+          group.problems.push(`GE01 counts ${seg[1]} transaction sets, the group holds ${group.transactions.length}`);
+        }
         if (seg[2] !== group.control) group.problems.push(`GE02 ${seg[2]} does not match GS06 ${group.control}`);
       }
       group = undefined;
@@ -104,8 +113,15 @@ export function readInterchange(input: string): X12Interchange {
   }
   if (!iea) ix.problems.push({ code: '023', text: 'The interchange has no IEA trailer (cut short?)' });
   else {
-    if (iea[2] !== ix.control) ix.problems.push({ code: '001', text: `IEA02 ${iea[2]} does not match ISA13 ${ix.control}` });
-    if (Number(iea[1]) !== ix.groups.length) ix.problems.push({ code: '021', text: `IEA01 counts ${iea[1]} groups, the interchange holds ${ix.groups.length}` });
+    if (iea[2] !== ix.control) {
+      ix.problems.push({ code: '001', text: `IEA02 ${iea[2]} does not match ISA13 ${ix.control}` });
+    }
+    if (Number(iea[1]) !== ix.groups.length) {
+      ix.problems.push({
+        code: '021',
+        text: `IEA01 counts ${iea[1]} groups, the interchange holds ${ix.groups.length}`,
+      });
+    }
   }
   return ix;
 }
@@ -117,7 +133,11 @@ export type AckControls = { interchange: string; group: string; now: Date };
  * functional group listing each transaction set as accepted or rejected (`accepted(tx)` decides: undefined =
  * accepted, else the IK5 rejection code, 1 = not supported). One interchange back, sender and receiver swapped.
  */
-export function acknowledge(ix: X12Interchange, accepted: (tx: X12Transaction, g: X12Group) => string | undefined, c: AckControls): string {
+export function acknowledge(
+  ix: X12Interchange,
+  accepted: (tx: X12Transaction, g: X12Group) => string | undefined,
+  c: AckControls,
+): string {
   const { element: E, segment: T } = ix.delimiters;
   const seg = (...els: string[]) => els.join(E).replace(new RegExp(`\\${E}+$`), '') + T;
   const yymmdd = c.now.toISOString().slice(2, 10).replaceAll('-', '');
@@ -127,12 +147,15 @@ export function acknowledge(ix: X12Interchange, accepted: (tx: X12Transaction, g
   const isa = [
     'ISA', '00', pad('', 10), '00', pad('', 10),
     pad(ix.receiverQualifier, 2), pad(ix.receiver, 15), pad(ix.senderQualifier, 2), pad(ix.sender, 15),
-    yymmdd, hhmm, ix.delimiters.repetition ?? 'U', ix.version || '00501', c.interchange.padStart(9, '0').slice(-9), '0', ix.usage || 'P', ix.delimiters.component,
+    yymmdd, hhmm, ix.delimiters.repetition ?? 'U', ix.version || '00501', c.interchange.padStart(9, '0').slice(-9),
+    '0', ix.usage || 'P', ix.delimiters.component,
   ].join(E) + T;
   const out: string[] = [isa];
   const interchangeProblem = ix.problems[0];
   if (ix.ackRequested || interchangeProblem) {
-    out.push(seg('TA1', ix.control, ix.date, ix.time, interchangeProblem ? 'R' : 'A', interchangeProblem?.code ?? '000'));
+    out.push(
+      seg('TA1', ix.control, ix.date, ix.time, interchangeProblem ? 'R' : 'A', interchangeProblem?.code ?? '000'),
+    );
   }
   let groups = 0;
   ix.groups.forEach((g, i) => {
@@ -149,7 +172,13 @@ export function acknowledge(ix: X12Interchange, accepted: (tx: X12Transaction, g
     const n = g.transactions.length;
     body.push(seg('AK9', ok === n ? 'A' : ok === 0 ? 'R' : 'P', String(n), String(n), String(ok)));
     const st = seg('ST', '999', '0001', '005010X231A1');
-    out.push(seg('GS', 'FA', g.receiver, g.sender, ccyymmdd, hhmm, control, 'X', '005010X231A1'), st, ...body, seg('SE', String(body.length + 2), '0001'), seg('GE', '1', control));
+    out.push(
+      seg('GS', 'FA', g.receiver, g.sender, ccyymmdd, hhmm, control, 'X', '005010X231A1'),
+      st,
+      ...body,
+      seg('SE', String(body.length + 2), '0001'),
+      seg('GE', '1', control),
+    );
   });
   out.push(seg('IEA', String(groups), c.interchange.padStart(9, '0').slice(-9)));
   return out.join('');

@@ -61,13 +61,19 @@ export function writeInterchange(
       iso.slice(0, 10).replaceAll('-', ''), iso.slice(11, 16).replace(':', ''), gs06, 'X', h.version]),
   ];
   for (const set of sets) {
-    out.push(seg(['ST', set.id, set.control, h.version]), ...set.body.map(seg), seg(['SE', String(set.body.length + 2), set.control]));
+    out.push(
+      seg(['ST', set.id, set.control, h.version]),
+      ...set.body.map(seg),
+      seg(['SE', String(set.body.length + 2), set.control]),
+    );
   }
   out.push(seg(['GE', String(sets.length), gs06]), seg(['IEA', '1', isa13]));
   return out.join('');
 }
 
 function controlNumber(n: number, width: number): string {
-  if (!Number.isInteger(n) || n < 1 || n >= 10 ** width) throw new X12SerializeError(`control number ${n} out of range`);
+  if (!Number.isInteger(n) || n < 1 || n >= 10 ** width) {
+    throw new X12SerializeError(`control number ${n} out of range`);
+  }
   return String(n).padStart(width, '0');
 }

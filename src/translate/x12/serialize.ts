@@ -40,7 +40,9 @@ export function segmentText(s: X12Out, d: X12Delimiters = DEFAULT_DELIMITERS): s
     const at = `${id}${String(i + 1).padStart(2, '0')}`;
     if (typeof v === 'string') return check(v, at);
     if (isRepeat(v)) {
-      if (!d.repetition && v.repeat.length > 1) throw new X12SerializeError(`${at} repeats, but no repetition separator`);
+      if (!d.repetition && v.repeat.length > 1) {
+        throw new X12SerializeError(`${at} repeats, but no repetition separator`);
+      }
       return v.repeat.map((r) => (typeof r === 'string' ? check(r, at) : composite(r, at))).join(d.repetition ?? '');
     }
     return composite(v as readonly string[], at);

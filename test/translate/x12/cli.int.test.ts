@@ -21,7 +21,9 @@ const PAYER_ID = 'urn:frontdesk:x12:payer-id';
 // Runs the CLI as test/translate/hl7v2/cli.int.test.ts does; a database that cannot exist proves none is needed.
 async function translate(file: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin/frontdesk.js'), 'translate', file], { env: { ...process.env, DATABASE_URL: 'postgres://nowhere.invalid/x' } });
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin/frontdesk.js'), 'translate', file], {
+      env: { ...process.env, DATABASE_URL: 'postgres://nowhere.invalid/x' },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -71,17 +73,22 @@ describe('frontdesk translate for X12', { timeout: 60_000 }, () => {
     expect(copay('out')).toEqual([expect.objectContaining({ allowedMoney: { value: 30, currency: 'USD' } })]);
   });
 
-  it('prints the CoverageEligibilityRequest of a 270, its patient and coverage contained, the subscriber id from NM109', async () => {
+  it('prints the CoverageEligibilityRequest of a 270, its patient and coverage contained, ' +
+    'the subscriber id from NM109', async () => {
     const out = await translate(fixture('270-subscriber-request-by-clinic.edi'));
     expect(out.code, out.stderr).toBe(0);
     const request = JSON.parse(out.stdout);
     expect(request.resourceType).toBe('CoverageEligibilityRequest');
     const contained = (ref: string) => request.contained.find((r: any) => `#${r.id}` === ref);
     const patient = contained(request.patient.reference);
-    expect(patient).toMatchObject({ resourceType: 'Patient', name: [{ family: 'SMITH', given: ['ROBERT'] }], birthDate: '1943-05-19' });
+    expect(patient).toMatchObject({
+      resourceType: 'Patient', name: [{ family: 'SMITH', given: ['ROBERT'] }], birthDate: '1943-05-19',
+    });
     expect(patient.identifier).toContainEqual(expect.objectContaining({ system: MEMBER_ID, value: '11122333301' }));
     const coverage = contained(request.insurance[0].coverage.reference);
-    expect(coverage).toMatchObject({ resourceType: 'Coverage', subscriberId: '11122333301', beneficiary: { reference: request.patient.reference } });
+    expect(coverage).toMatchObject({
+      resourceType: 'Coverage', subscriberId: '11122333301', beneficiary: { reference: request.patient.reference },
+    });
     expect(contained(request.insurer.reference)?.identifier).toContainEqual({ system: PAYER_ID, value: '842610001' });
   });
 
@@ -126,18 +133,23 @@ describe('frontdesk translate for X12', { timeout: 60_000 }, () => {
   it('prints one document per line for an interchange of several sets', async () => {
     const text = (name: string) => readFileSync(fixture(name), 'latin1');
     const first = text('271-subscriber-response-to-clinic-x279.edi').replace(/IEA\*1\*000010216~$/, '');
-    const second = text('270-subscriber-request-by-clinic.edi').replace(/^ISA[^~]*~/, '').replace(/IEA[^~]*~$/, '').replaceAll('20213', '20214');
+    const second = text('270-subscriber-request-by-clinic.edi')
+      .replace(/^ISA[^~]*~/, '')
+      .replace(/IEA[^~]*~$/, '')
+      .replaceAll('20213', '20214');
     const out = await translate(await ediFile('two-groups.edi', `${first}${second}IEA*2*000010216~`));
     expect(out.code, out.stderr).toBe(0);
     const lines = out.stdout.trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l).resourceType)).toEqual(['CoverageEligibilityResponse', 'CoverageEligibilityRequest']);
+    expect(lines.map((l) => JSON.parse(l).resourceType))
+      .toEqual(['CoverageEligibilityResponse', 'CoverageEligibilityRequest']);
   });
 
   it.each([
     ['an ISA cut short', () => 'ISA*00*          *00*          *ZZ*123456789012345*ZZ', /ISA.*shorter/],
     ['an 837, which is X12 but not translated', () =>
       readFileSync(fixture('270-subscriber-request-by-clinic.edi'), 'latin1')
-        .replace('GS*HS', 'GS*HC').replaceAll('005010X279A1', '005010X222A1').replace('ST*270', 'ST*837'), /837 is not translated/],
+        .replace('GS*HS', 'GS*HC').replaceAll('005010X279A1', '005010X222A1').replace('ST*270', 'ST*837'),
+      /837 is not translated/],
   ])('exits 1 for %s: nothing on stdout, an OperationOutcome on stderr', async (_what, text, names) => {
     const out = await translate(await ediFile(`bad-${Math.random().toString(36).slice(2)}.edi`, text()));
     expect(out.code).toBe(1);
@@ -149,9 +161,14 @@ describe('frontdesk translate for X12', { timeout: 60_000 }, () => {
   });
 
   it('still translates an HL7 v2 file to its Bundle', async () => {
-    const hl7 = await ediFile('adt.hl7', 'MSH|^~\\&|A|F|B|C|20260101||ADT^A04|X12CLI1|P|2.5.1\rPID|1||123^^^F^MR||Doe^Jane\r');
+    const hl7 = await ediFile(
+      'adt.hl7',
+      'MSH|^~\\&|A|F|B|C|20260101||ADT^A04|X12CLI1|P|2.5.1\rPID|1||123^^^F^MR||Doe^Jane\r'
+    );
     const out = await translate(hl7);
     expect(out.code, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ resourceType: 'Bundle', type: 'transaction', identifier: { value: 'X12CLI1' } });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      resourceType: 'Bundle', type: 'transaction', identifier: { value: 'X12CLI1' },
+    });
   });
 });

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { CoverageEligibilityResponseInsuranceItem as Item } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { read271 } from '../../../src/translate/x12/eligibility-271.ts';
-import { toEligibilityResponses, type EligibilityResult, type MapContext } from '../../../src/translate/x12/eligibility-response.ts';
+import {
+  toEligibilityResponses, type EligibilityResult, type MapContext,
+} from '../../../src/translate/x12/eligibility-response.ts';
 import { readInterchange } from '../../../src/translate/x12/envelope.ts';
 import { SYSTEMS } from '../../../src/translate/x12/systems.ts';
 import { validate } from '../../../src/validate/validator.ts';
@@ -27,9 +29,15 @@ const CTX: MapContext = {
 };
 /** What our 270 said, per file: the stupidedi subscriber as sent; the corrections fixture with what the payer fixed. */
 const SENT: Record<string, MapContext['sent']> = {
-  '271-subscriber-response-to-clinic-x279.edi': { memberId: '123456789', lastName: 'Smith', firstName: 'John', birthDate: '1963-05-19', gender: 'male' },
-  '271-dependent-response-to-physician-x279.edi': { memberId: '123456789', lastName: 'smith', firstName: 'john', birthDate: '1963-05-19' },
-  '271-synthetic-corrections.edi': { memberId: 'FIC000444', lastName: 'Doe', firstName: 'Jane', birthDate: '1980-01-01', gender: 'male' },
+  '271-subscriber-response-to-clinic-x279.edi': {
+    memberId: '123456789', lastName: 'Smith', firstName: 'John', birthDate: '1963-05-19', gender: 'male',
+  },
+  '271-dependent-response-to-physician-x279.edi': {
+    memberId: '123456789', lastName: 'smith', firstName: 'john', birthDate: '1963-05-19',
+  },
+  '271-synthetic-corrections.edi': {
+    memberId: 'FIC000444', lastName: 'Doe', firstName: 'Jane', birthDate: '1980-01-01', gender: 'male',
+  },
 };
 
 function sets(text: string) {
@@ -39,12 +47,15 @@ function sets(text: string) {
   return ix.groups.flatMap((g) => g.transactions).map((tx) => read271(tx, ix.delimiters));
 }
 const load = (name: string) => readFileSync(join(X12, name), 'utf8');
-function map(name: string, ctx: MapContext = { ...CTX, ...(SENT[name] ? { sent: SENT[name] } : {}) }, text = load(name)): EligibilityResult[] {
+function map(
+  name: string, ctx: MapContext = { ...CTX, ...(SENT[name] ? { sent: SENT[name] } : {}) }, text = load(name)
+): EligibilityResult[] {
   return sets(text).flatMap((r) => toEligibilityResponses(r, ctx));
 }
 const items = (r: EligibilityResult) => r.response.insurance?.[0]?.item ?? [];
 const code = (i: Item) => (i.category ?? i.productOrService)?.coding?.[0]?.code;
-const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined) => (c?.coding ?? []).map((x) => `${x.system}|${x.code}`);
+const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined) =>
+  (c?.coding ?? []).map((x) => `${x.system}|${x.code}`);
 const usd = (value: number) => ({ value, currency: 'USD' });
 const only = (list: Item[], pred: (i: Item) => boolean) => {
   const found = list.filter(pred);
@@ -73,21 +84,30 @@ describe('271 to CoverageEligibilityResponse', () => {
     const [r] = sets(load('271-synthetic-active-benefits.edi'));
     expect(r?.bht).toEqual({ purpose: '11', reference: 'FD-REF-0001', date: '2025-01-02', time: '0930' });
     const source = r?.sources[0];
-    expect(source?.name).toEqual({ entity: 'PR', entityType: '2', last: 'FICTIONAL HEALTH PLAN', idQualifier: 'PI', id: '99999' });
-    expect(source?.contacts).toEqual([{ function: 'IC', name: 'PROVIDER SERVICES', numbers: [{ qualifier: 'TE', value: '5555550100' }] }]);
+    expect(source?.name)
+      .toEqual({ entity: 'PR', entityType: '2', last: 'FICTIONAL HEALTH PLAN', idQualifier: 'PI', id: '99999' });
+    expect(source?.contacts)
+      .toEqual([{ function: 'IC', name: 'PROVIDER SERVICES', numbers: [{ qualifier: 'TE', value: '5555550100' }] }]);
     const sub = source?.receivers[0]?.subscribers[0];
-    expect(sub?.name).toEqual({ entity: 'IL', entityType: '1', last: 'DOE', first: 'JANE', middle: 'Q', idQualifier: 'MI', id: 'FIC000111' });
+    expect(sub?.name).toEqual({
+      entity: 'IL', entityType: '1', last: 'DOE', first: 'JANE', middle: 'Q', idQualifier: 'MI', id: 'FIC000111',
+    });
     expect(sub?.traces).toEqual([{ type: '2', reference: 'TRACE-0001', originator: '1999999999' }]);
     expect(sub?.demographics).toEqual({ birthDate: '1980-01-01', gender: 'F' });
-    expect(sub?.address).toEqual({ lines: ['1 EXAMPLE STREET'], city: 'SPRINGFIELD', state: 'IL', postalCode: '62701' });
+    expect(sub?.address)
+      .toEqual({ lines: ['1 EXAMPLE STREET'], city: 'SPRINGFIELD', state: 'IL', postalCode: '62701' });
     expect(sub?.dates.map((d) => [d.qualifier, d.start])).toEqual([['346', '2025-01-01'], ['347', '2025-12-31']]);
     const eb = sub?.benefits ?? [];
-    expect(eb[3]).toMatchObject({ info: 'C', coverageLevel: 'IND', serviceTypes: ['30'], timePeriod: '23', amount: 500, network: 'Y' });
+    expect(eb[3]).toMatchObject({
+      info: 'C', coverageLevel: 'IND', serviceTypes: ['30'], timePeriod: '23', amount: 500, network: 'Y',
+    });
     expect(eb[4]?.amount).toBe(125.5);
     expect([eb[6]?.percent, eb[7]?.percent]).toEqual([0.2, 0.4]);
     expect(eb.find((b) => b.serviceTypes.length === 3)?.serviceTypes).toEqual(['33', 'AD', 'PT']);
-    expect(eb.find((b) => b.procedure?.code === '99213')?.procedure).toEqual({ qualifier: 'HC', code: '99213', modifiers: [] });
-    expect(eb[1]?.entities[0]?.contacts).toEqual([{ function: 'IC', numbers: [{ qualifier: 'TE', value: '5555550111' }] }]);
+    expect(eb.find((b) => b.procedure?.code === '99213')?.procedure)
+      .toEqual({ qualifier: 'HC', code: '99213', modifiers: [] });
+    expect(eb[1]?.entities[0]?.contacts)
+      .toEqual([{ function: 'IC', numbers: [{ qualifier: 'TE', value: '5555550111' }] }]);
     expect(eb.find((b) => b.quantityQualifier === 'DY')?.delivery).toEqual([['DY', '30', '', '', '23']]);
   });
 
@@ -97,11 +117,13 @@ describe('271 to CoverageEligibilityResponse', () => {
     expect(office.map((i) => [net(i), i.benefit?.[0]?.allowedMoney])).toEqual([['in', usd(25)], ['out', usd(50)]]);
     expect(codes(office[0]?.benefit?.[0]?.type)).toEqual([`${SYSTEMS.benefitType}|copay`, `${SYSTEMS.eb01}|B`]);
     expect(codes(office[0]?.term)).toEqual([`${SYSTEMS.timePeriod}|27`]);
-    expect(office[0]?.provider).toEqual({ display: 'MARCUS WELBY', identifier: { system: SYSTEMS.npi, value: '1234567893' } });
+    expect(office[0]?.provider)
+      .toEqual({ display: 'MARCUS WELBY', identifier: { system: SYSTEMS.npi, value: '1234567893' } });
     expect(codes(office[0]?.unit)).toEqual([`${SYSTEMS.benefitUnit}|individual`]);
   });
 
-  it('merges a deductible (EB06 23) with its remaining (EB06 29) into used = allowed − remaining, and keeps YTD (24) as used', () => {
+  it('merges a deductible (EB06 23) with its remaining (EB06 29) into used = allowed − remaining, '
+    + 'and keeps YTD (24) as used', () => {
     const list = items(map('271-synthetic-active-benefits.edi')[0] as EligibilityResult);
     const deductibles = list.filter((i) => i.benefit?.[0]?.type.coding?.[0]?.code === 'deductible');
     expect(deductibles).toHaveLength(2);
@@ -122,23 +144,28 @@ describe('271 to CoverageEligibilityResponse', () => {
     const list = items(map('271-synthetic-active-benefits.edi')[0] as EligibilityResult);
     const oop = list.filter((i) => i.benefit?.[0]?.type.coding?.[1]?.code === 'G');
     expect(codes(oop[0]?.benefit?.[0]?.type)).toEqual([`${SYSTEMS.benefitType}|benefit`, `${SYSTEMS.eb01}|G`]);
-    expect(oop.map((i) => [net(i), i.benefit?.[0]?.allowedMoney, i.benefit?.[0]?.usedMoney, i.benefit?.[0]?.extension])).toEqual([
+    expect(oop.map((i) => [
+      net(i), i.benefit?.[0]?.allowedMoney, i.benefit?.[0]?.usedMoney, i.benefit?.[0]?.extension,
+    ])).toEqual([
       ['in', usd(3000), usd(500), undefined],
       ['out', undefined, undefined, [{ url: 'urn:frontdesk:extension:remaining', valueMoney: usd(1000) }]],
     ]);
   });
 
-  it('maps a non-covered service (EB01 I) with its MSG text, EB11 Y, EB03 repetitions, visits and EB13 procedures', () => {
+  it('maps a non-covered service (EB01 I) with its MSG text, EB11 Y, EB03 repetitions, visits '
+    + 'and EB13 procedures', () => {
     const list = items(map('271-synthetic-active-benefits.edi')[0] as EligibilityResult);
     const vision = only(list, (i) => code(i) === 'AL');
-    expect(vision).toMatchObject({ excluded: true, description: 'ROUTINE VISION SERVICES ARE NOT COVERED SEE THE PLAN DOCUMENT' });
+    expect(vision)
+      .toMatchObject({ excluded: true, description: 'ROUTINE VISION SERVICES ARE NOT COVERED SEE THE PLAN DOCUMENT' });
     expect(vision.benefit).toBeUndefined();
     const inpatient = only(list, (i) => code(i) === '48' && !!i.benefit);
     expect([inpatient.authorizationRequired, inpatient.benefit?.[0]?.allowedMoney]).toEqual([true, usd(250)]);
     const chiro = list.filter((i) => i.benefit?.[0]?.allowedMoney?.value === 40);
     expect(chiro.map(code)).toEqual(['33', 'AD', 'PT']);
     const visits = only(list, (i) => i.benefit?.[0]?.type.coding?.[0]?.code === 'visit');
-    expect([code(visits), visits.benefit?.[0]?.allowedUnsignedInt, visits.benefit?.[0]?.usedUnsignedInt]).toEqual(['33', 20, 8]);
+    expect([code(visits), visits.benefit?.[0]?.allowedUnsignedInt, visits.benefit?.[0]?.usedUnsignedInt])
+      .toEqual(['33', 20, 8]);
     const procs = list.filter((i) => i.productOrService);
     expect(procs.map((i) => [codes(i.productOrService), i.category, i.benefit?.[0]?.allowedMoney])).toEqual([
       [[`${SYSTEMS.cpt}|99213`], undefined, usd(15)],
@@ -150,32 +177,40 @@ describe('271 to CoverageEligibilityResponse', () => {
     const [r] = map('271-synthetic-active-benefits.edi');
     const { insurance, ...rest } = r?.response ?? {};
     expect(rest).toEqual({
-      resourceType: 'CoverageEligibilityResponse', status: 'active', purpose: ['benefits'], patient: CTX.patient, created: CTX.created,
-      request: CTX.request, insurer: CTX.insurer, requestor: CTX.requestor, outcome: 'complete', disposition: 'Coverage active: FICTIONAL PPO 500',
+      resourceType: 'CoverageEligibilityResponse', status: 'active', purpose: ['benefits'], patient: CTX.patient,
+      created: CTX.created, request: CTX.request, insurer: CTX.insurer, requestor: CTX.requestor, outcome: 'complete',
+      disposition: 'Coverage active: FICTIONAL PPO 500',
     });
-    expect(insurance?.[0]).toMatchObject({ coverage: { display: 'FICTIONAL PPO 500, member FIC000111' }, inforce: true, benefitPeriod: { start: '2025-01-01', end: '2025-12-31' } });
+    expect(insurance?.[0]).toMatchObject({
+      coverage: { display: 'FICTIONAL PPO 500, member FIC000111' }, inforce: true,
+      benefitPeriod: { start: '2025-01-01', end: '2025-12-31' },
+    });
     expect([r?.hl, r?.level, r?.trace, r?.corrections]).toEqual(['3', 'subscriber', 'TRACE-0001', []]);
     expect(r?.unmapped).toEqual([
-      '2100A PER', '2100C REF 6P', '2100C N3/N4', '2110C EB04 PR', '2120C PER', '2110C EB09 DY', '2110C HSD', '2110C EB01 F', '2110C DTP 348',
+      '2100A PER', '2100C REF 6P', '2100C N3/N4', '2110C EB04 PR', '2120C PER', '2110C EB09 DY', '2110C HSD',
+      '2110C EB01 F', '2110C DTP 348',
     ]);
   });
 
   it('uses the Coverage and purpose of the context when given', () => {
     const ctx = { ...CTX, coverage: { reference: 'Coverage/cov-1' }, purpose: ['validation'] as MapContext['purpose'] };
     const [r] = map('271-synthetic-inactive.edi', ctx);
-    expect([r?.response.purpose, r?.response.insurance?.[0]?.coverage]).toEqual([['validation'], { reference: 'Coverage/cov-1' }]);
+    expect([r?.response.purpose, r?.response.insurance?.[0]?.coverage])
+      .toEqual([['validation'], { reference: 'Coverage/cov-1' }]);
   });
 
   it('maps inactive coverage (EB01 6) to inforce false, and DTP*307 RD8 to the benefit period', () => {
     const [r] = map('271-synthetic-inactive.edi');
-    expect(r?.response.insurance?.[0]).toMatchObject({ inforce: false, benefitPeriod: { start: '2024-01-01', end: '2024-12-31' } });
+    expect(r?.response.insurance?.[0])
+      .toMatchObject({ inforce: false, benefitPeriod: { start: '2024-01-01', end: '2024-12-31' } });
     expect([r?.response.outcome, r?.response.disposition]).toEqual(['complete', 'Coverage inactive']);
   });
 
   it('maps AAA 72 at 2100C to outcome error with code 72 and follow-up C', () => {
     const [r] = map('271-synthetic-aaa72-subscriber.edi');
     expect(r?.response.outcome).toBe('error');
-    expect(r?.response.disposition).toBe('Payer rejected the request: 72 Invalid/Missing Subscriber/Insured ID — correct and resubmit');
+    expect(r?.response.disposition)
+      .toBe('Payer rejected the request: 72 Invalid/Missing Subscriber/Insured ID — correct and resubmit');
     expect(r?.response.error).toEqual([{ code: {
       coding: [
         { system: SYSTEMS.rejectReason, code: '72', display: 'Invalid/Missing Subscriber/Insured ID' },
@@ -196,29 +231,37 @@ describe('271 to CoverageEligibilityResponse', () => {
   it('answers a 271 that stops at 2000B (AAA 50 at 2100B, stupidedi) with one error response', () => {
     const results = map('271-aaa-error.edi');
     expect(results.map((r) => [r.hl, r.level, r.trace, r.response.outcome, r.response.disposition])).toEqual([
-      ['2', 'subscriber', undefined, 'error', 'Payer rejected the request: 50 Provider Ineligible for Inquiries — do not resubmit'],
+      ['2', 'subscriber', undefined, 'error',
+        'Payer rejected the request: 50 Provider Ineligible for Inquiries — do not resubmit'],
     ]);
   });
 
   it('gives one answer per dependent (2000D), with its own trace, AAA and INS change', () => {
-    const sent = { memberId: 'FIC000333', lastName: 'Doe', firstName: 'Jane', birthDate: '1980-01-01', gender: 'female' };
+    const sent = {
+      memberId: 'FIC000333', lastName: 'Doe', firstName: 'Jane', birthDate: '1980-01-01', gender: 'female',
+    };
     const [samuel, lucy, ...more] = map('271-synthetic-dependents.edi', { ...CTX, sent });
     expect(more).toEqual([]);
-    expect([samuel?.hl, samuel?.level, samuel?.trace, samuel?.response.outcome]).toEqual(['4', 'dependent', 'TRACE-0005A', 'complete']);
+    expect([samuel?.hl, samuel?.level, samuel?.trace, samuel?.response.outcome])
+      .toEqual(['4', 'dependent', 'TRACE-0005A', 'complete']);
     expect(samuel?.corrections).toEqual([
       { who: 'dependent', field: 'ins', received: 'change in identifying data elements (INS03 001, INS04 25)' },
       { who: 'dependent', field: 'address', received: '2 EXAMPLE AVENUE, UNIT 3, SPRINGFIELD, IL 62702' },
     ]);
     expect(samuel?.response.disposition).toBe(
-      "Coverage active: FICTIONAL HMO GOLD. The payer's record differs from what was sent: dependent's identifying data; " +
-        "dependent's address 2 EXAMPLE AVENUE, UNIT 3, SPRINGFIELD, IL 62702. Check the registration");
-    expect(items(samuel as EligibilityResult).map((i) => [code(i), i.benefit?.[0]?.allowedMoney])).toEqual([['30', undefined], ['98', usd(20)]]);
+      "Coverage active: FICTIONAL HMO GOLD. The payer's record differs from what was sent: " +
+        "dependent's identifying data; dependent's address 2 EXAMPLE AVENUE, UNIT 3, SPRINGFIELD, IL 62702. " +
+        'Check the registration');
+    expect(items(samuel as EligibilityResult).map((i) => [code(i), i.benefit?.[0]?.allowedMoney]))
+      .toEqual([['30', undefined], ['98', usd(20)]]);
     expect([lucy?.trace, lucy?.response.outcome, lucy?.response.error?.[0]?.code.text]).toEqual(
       ['TRACE-0005B', 'error', '67 Patient Not Found — correct and resubmit (dependent, 2100D)']);
-    expect(map('271-dependent-response-to-physician-x279.edi').map((r) => [r.hl, r.level, r.corrections])).toEqual([['4', 'dependent', []]]);
+    expect(map('271-dependent-response-to-physician-x279.edi').map((r) => [r.hl, r.level, r.corrections]))
+      .toEqual([['4', 'dependent', []]]);
   });
 
-  it('reports INS*Y*18*001*25, a different member id, name, birth date and gender as corrections, never applying them', () => {
+  it('reports INS*Y*18*001*25, a different member id, name, birth date and gender as corrections, '
+    + 'never applying them', () => {
     const [r] = map('271-synthetic-corrections.edi');
     expect(r?.corrections).toEqual([
       { who: 'subscriber', field: 'ins', received: 'change in identifying data elements (INS03 001, INS04 25)' },
@@ -228,7 +271,8 @@ describe('271 to CoverageEligibilityResponse', () => {
       { who: 'subscriber', field: 'birthDate', sent: '1980-01-01', received: '1980-01-02' },
       { who: 'subscriber', field: 'gender', sent: 'male', received: 'female' },
     ]);
-    expect(r?.response.disposition).toBe("Coverage active: FICTIONAL PPO 500. The payer's record differs from what was sent: "
+    expect(r?.response.disposition).toBe(
+      "Coverage active: FICTIONAL PPO 500. The payer's record differs from what was sent: "
       + 'identifying data; address 9 CORRECTED ROAD, SPRINGFIELD, IL 62703; member id FIC000999 (sent FIC000444); '
       + 'name DOE-SMITH, JANE (sent Doe, Jane); birth date 1980-01-02 (sent 1980-01-01); gender female (sent male). '
       + 'Check the registration');
@@ -239,11 +283,12 @@ describe('271 to CoverageEligibilityResponse', () => {
     const [r] = sets(load('271-synthetic-4010.edi'));
     const sub = r?.sources[0]?.receivers[0]?.subscribers[0];
     expect([sub?.name?.id, sub?.benefits.map((b) => b.serviceTypes)]).toEqual(['UXU0042U', [['30'], ['UC']]]);
-    expect(items(map('271-synthetic-4010.edi')[0] as EligibilityResult).map((i) => [code(i), i.benefit?.[0]?.allowedMoney])).toEqual(
-      [['30', undefined], ['UC', usd(35)]]);
+    expect(items(map('271-synthetic-4010.edi')[0] as EligibilityResult)
+      .map((i) => [code(i), i.benefit?.[0]?.allowedMoney])).toEqual([['30', undefined], ['UC', usd(35)]]);
   });
 
-  it('maps EB12 W to one item in and one out of network, EB02 EMP to the X12 coverage level and EB06 32 to a lifetime term', () => {
+  it('maps EB12 W to one item in and one out of network, EB02 EMP to the X12 coverage level '
+    + 'and EB06 32 to a lifetime term', () => {
     const text = load('271-synthetic-inactive.edi').replace('EB*6*IND*30~', 'EB*C*EMP*30***32*5000*****W~');
     const both = items(map('271-synthetic-inactive.edi', CTX, text)[0] as EligibilityResult);
     expect(both.map((i) => i.network)).toEqual([

@@ -10,7 +10,8 @@ import { hlTree, loops } from '../../../src/translate/x12/hl.ts';
 import type { X12Segment } from '../../../src/translate/x12/tokens.ts';
 
 const X12 = join(import.meta.dirname, '../../fixtures/x12');
-const setOf = (file: string) => readInterchange(readFileSync(join(X12, file), 'latin1')).groups[0]?.transactions[0]?.segments ?? [];
+const setOf = (file: string) =>
+  readInterchange(readFileSync(join(X12, file), 'latin1')).groups[0]?.transactions[0]?.segments ?? [];
 const split = (text: string): X12Segment[] => text.split('~').filter(Boolean).map((s) => s.split('*'));
 
 describe('HL tree', () => {
@@ -49,7 +50,8 @@ describe('HL tree', () => {
 
   it('cuts a level into loops at the segments that start them', () => {
     const segs = split('NM1*IL~DMG*D8~EQ*30~DTP*291~EQ*1~EQ*33~III*ZZ*11~');
-    expect(loops(segs, ['EQ']).map((l) => l.map((s) => s[0]))).toEqual([['NM1', 'DMG'], ['EQ', 'DTP'], ['EQ'], ['EQ', 'III']]);
+    expect(loops(segs, ['EQ']).map((l) => l.map((s) => s[0])))
+      .toEqual([['NM1', 'DMG'], ['EQ', 'DTP'], ['EQ'], ['EQ', 'III']]);
     expect(loops([], ['EQ'])).toEqual([]);
   });
 });

@@ -3,12 +3,15 @@
  * never written; trailing empty elements and components are left out (X12.6).
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DELIMITERS, serialize, segmentText, X12SerializeError } from '../../../src/translate/x12/serialize.ts';
+import {
+  DEFAULT_DELIMITERS, serialize, segmentText, X12SerializeError,
+} from '../../../src/translate/x12/serialize.ts';
 import type { X12Delimiters } from '../../../src/translate/x12/tokens.ts';
 
 describe('X12 serializer', () => {
   it('writes elements with the default delimiters and keeps empty elements in the middle', () => {
-    expect(segmentText(['NM1', 'PR', '2', 'ACME HEALTH', '', '', '', '', 'PI', '12345'])).toBe('NM1*PR*2*ACME HEALTH*****PI*12345~');
+    expect(segmentText(['NM1', 'PR', '2', 'ACME HEALTH', '', '', '', '', 'PI', '12345']))
+      .toBe('NM1*PR*2*ACME HEALTH*****PI*12345~');
   });
 
   it('leaves out trailing empty elements', () => {
@@ -29,15 +32,18 @@ describe('X12 serializer', () => {
 
   it('writes with other delimiters, and a newline after each segment when asked', () => {
     const d: X12Delimiters = { element: '|', component: '>', repetition: '!', segment: '\n' };
-    expect(serialize([['EQ', { repeat: ['1', '33'] }, ['HC', '99213']], ['SE', '2', '0001']], d)).toBe('EQ|1!33|HC>99213\nSE|2|0001\n');
-    expect(serialize([['ST', '270', '0001'], ['SE', '2', '0001']], DEFAULT_DELIMITERS, '\r\n')).toBe('ST*270*0001~\r\nSE*2*0001~\r\n');
+    expect(serialize([['EQ', { repeat: ['1', '33'] }, ['HC', '99213']], ['SE', '2', '0001']], d))
+      .toBe('EQ|1!33|HC>99213\nSE|2|0001\n');
+    expect(serialize([['ST', '270', '0001'], ['SE', '2', '0001']], DEFAULT_DELIMITERS, '\r\n'))
+      .toBe('ST*270*0001~\r\nSE*2*0001~\r\n');
   });
 
   it.each([
     ['an element separator in an element', ['NM1', 'IL', '1', 'O*BRIEN'], 'NM103', '*'],
     ['a segment terminator in an element', ['REF', '6P', 'GRP~1'], 'REF02', '~'],
     ['a component separator in a simple element', ['TRN', '1', 'A:B', '9FRONTDESK'], 'TRN02', ':'],
-    ['a repetition separator in a simple element', ['NM1', 'IL', '1', 'DOE', 'JANE', '', '', '', 'MI', 'AB^12'], 'NM109', '^'],
+    ['a repetition separator in a simple element', ['NM1', 'IL', '1', 'DOE', 'JANE', '', '', '', 'MI', 'AB^12'],
+      'NM109', '^'],
     ['a delimiter in a component', ['EQ', '', ['HC', '992*13']], 'EQ02-2', '*'],
     ['a delimiter in a repetition', ['EQ', { repeat: ['1', '3:3'] }], 'EQ01', ':'],
     ['a delimiter in a component of a repetition', ['X', { repeat: ['A', ['B', 'C~']] }], 'X01-2', '~'],

@@ -20,7 +20,8 @@ describe('X12 tokenizer', () => {
     expect(base.segments).toHaveLength(17);
     expect(base.segments[0]?.[13]).toBe('000010216');
     expect(base.segments.at(-1)).toEqual(['IEA', '1', '000010216']);
-    expect(base.segments.find((s) => s[0] === 'NM1' && s[1] === 'IL')).toEqual(['NM1', 'IL', '1', 'SMITH', 'ROBERT', '', '', '', 'MI', '11122333301']);
+    expect(base.segments.find((s) => s[0] === 'NM1' && s[1] === 'IL'))
+      .toEqual(['NM1', 'IL', '1', 'SMITH', 'ROBERT', '', '', '', 'MI', '11122333301']);
   });
 
   it.each([
