@@ -6,12 +6,15 @@
  *    and MB/s, beside a naive tokenizer (`split` on the segment terminator, then on the element separator) over the
  *    same bytes: stupidedi's 787-byte 271, and a 1.4 KB one with the benefits CAQH CORE asks for.
  * 2. `CoverageEligibilityRequest/$submit` over HTTP against a payer on a local port (x12 mode, answering at once),
- *    beside a direct call to the same payer through the same client, p50 and p99, one request at a time.
+ *    beside a direct call to the same payer through the same client, p50 and p99, one request at a time; and a
+ *    database floor: the two durable commits an exchange makes (the 270 with its request; the 271, the 270's fate
+ *    and the response), with the same bytes, into plain tables through postgres.js — no FHIR, no index rows.
  *
  * Options: BENCH_PARSE_N (271s parsed per row, default 20000), BENCH_N (requests per row, default 500).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import type { Sql } from 'postgres';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +152,7 @@ try {
   const d = await latencies(N, direct);
   const s = await latencies(N, submit);
   await g.audit.catchUp();
+  const f = await floor(g.db.sql);
   const pg = (await g.db.sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]?.v;
   console.log(`\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pg} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})\n`);
   console.log(`271s parsed, ${PARSE_N} times each:\n`);
@@ -162,9 +166,35 @@ try {
   console.log('| --- | --- | --- | --- | --- | --- |');
   const [sp50, sp99, dp50, dp99] = [quantile(s, 0.5), quantile(s, 0.99), quantile(d, 0.5), quantile(d, 0.99)];
   console.log(`| $submit (HTTP, token, stored, 270 built, 271 mapped, audited) | ${sp50.toFixed(2)} | ${sp99.toFixed(2)} | p50 ${dp50.toFixed(2)}, p99 ${dp99.toFixed(2)} | ${(sp50 - dp50).toFixed(2)} ms | ${(sp99 - dp99).toFixed(2)} ms |`);
+  console.log(`| floor: the exchange's two commits alone (same bytes, plain tables) | ${quantile(f, 0.5).toFixed(2)} | ${quantile(f, 0.99).toFixed(2)} | | | |`);
 } finally {
+  await g.db.sql`DROP TABLE IF EXISTS bench_floor_message, bench_floor_resource`.catch(() => undefined);
   await g.stop();
   payer.close();
   await rm(dir, { recursive: true, force: true });
   if (dbDir) await rm(dbDir, { recursive: true, force: true });
+}
+
+/** The two commits of an exchange with the last one's 270, 271 and response, written as plainly as PostgreSQL allows. */
+async function floor(sql: Sql): Promise<number[]> {
+  const [last] = await sql<{ r270: Buffer; r271: Buffer; response: unknown; request: unknown }[]>`
+    SELECT o.raw AS r270, a.raw AS r271,
+      (SELECT content FROM resource WHERE resource_type = 'CoverageEligibilityResponse' ORDER BY last_updated DESC LIMIT 1) AS response,
+      (SELECT content FROM resource WHERE resource_type = 'CoverageEligibilityRequest' ORDER BY last_updated DESC LIMIT 1) AS request
+    FROM message o JOIN message a ON a.related = o.id WHERE o.message_type = '270' ORDER BY o.id DESC LIMIT 1`;
+  if (!last) throw new Error('no exchange to copy');
+  await sql`CREATE TABLE bench_floor_message (id bigserial PRIMARY KEY, raw bytea, status text, response text)`;
+  await sql`CREATE TABLE bench_floor_resource (id uuid PRIMARY KEY, content jsonb)`;
+  return latencies(N, async () => {
+    const id = await sql.begin(async (tx) => {
+      await tx`INSERT INTO bench_floor_resource VALUES (gen_random_uuid(), ${tx.json(last.request as never)})`;
+      const [row] = await tx<{ id: string }[]>`INSERT INTO bench_floor_message (raw, status) VALUES (${last.r270}, 'sending') RETURNING id`;
+      return row?.id;
+    });
+    await sql.begin(async (tx) => {
+      await tx`INSERT INTO bench_floor_message (raw, status) VALUES (${last.r271}, 'processed')`;
+      await tx`UPDATE bench_floor_message SET status = 'processed', response = 'x' WHERE id = ${id ?? '0'}`;
+      await tx`INSERT INTO bench_floor_resource VALUES (gen_random_uuid(), ${tx.json(last.response as never)})`;
+    });
+  });
 }

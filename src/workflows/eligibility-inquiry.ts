@@ -49,16 +49,19 @@ export async function gatherInquiry(
     'CoverageEligibilityRequest.insurance.coverage'
   );
   const patientRef = request.patient?.reference ?? coverage.beneficiary?.reference;
-  const patient = await readRef<Patient>(repo, patientRef, 'Patient', 'CoverageEligibilityRequest.patient');
   const relationship = coverage.relationship?.coding?.find((c) => c.system === SYSTEMS.subscriberRelationship)?.code;
-  let subscriber: Patient | RelatedPerson | undefined;
-  if (relationship && relationship !== 'self') {
-    const ref = coverage.subscriber?.reference;
-    if (!ref) invalid(`Coverage.relationship is ${relationship}: the subscriber must be named`, 'Coverage.subscriber');
-    subscriber = await readRef<Patient | RelatedPerson>(repo, ref, undefined, 'Coverage.subscriber');
+  const subscriberRef = relationship && relationship !== 'self' ? coverage.subscriber?.reference : undefined;
+  if (relationship && relationship !== 'self' && !subscriberRef) {
+    invalid(`Coverage.relationship is ${relationship}: the subscriber must be named`, 'Coverage.subscriber');
   }
   const insurerRef = request.insurer?.reference ?? coverage.payor?.[0]?.reference;
-  const insurer = await readRef<Organization>(repo, insurerRef, 'Organization', 'CoverageEligibilityRequest.insurer');
+  // Read together: each is one round trip, and none depends on another.
+  const [patient, subscriber, insurer, provider] = await Promise.all([
+    readRef<Patient>(repo, patientRef, 'Patient', 'CoverageEligibilityRequest.patient'),
+    subscriberRef ? readRef<Patient | RelatedPerson>(repo, subscriberRef, undefined, 'Coverage.subscriber') : undefined,
+    readRef<Organization>(repo, insurerRef, 'Organization', 'CoverageEligibilityRequest.insurer'),
+    providerOf(repo, request.provider),
+  ]);
   const partner = partners.payerFor({ reference: insurerRef, identifier: insurer.identifier });
   if (!partner?.x12) {
     invalid(
@@ -66,7 +69,6 @@ export async function gatherInquiry(
       'CoverageEligibilityRequest.insurer'
     );
   }
-  const provider = await providerOf(repo, request.provider);
   const inquiry: EligibilityInquiry = {
     request,
     coverage,
