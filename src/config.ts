@@ -39,6 +39,11 @@ export const DEFAULTS = {
   FRONTDESK_HL7_PROCESSING_ID: 'P',
   /** An eligibility answer for the same coverage, date and service types younger than this is reused (0 = never). */
   FRONTDESK_ELIGIBILITY_REUSE_MINUTES: '720',
+  /** Outbound HL7 v2: tries before a message becomes a dead letter, the first retry's delay, the ACK wait. */
+  FRONTDESK_OUTBOX_MAX_ATTEMPTS: '10',
+  FRONTDESK_OUTBOX_MAX_AGE_MINUTES: '1440',
+  FRONTDESK_OUTBOX_RETRY_MS: '1000',
+  FRONTDESK_OUTBOX_ACK_TIMEOUT_MS: '30000',
 } as const satisfies Record<string, string>;
 
 export type Config = {
@@ -77,6 +82,8 @@ export type Config = {
   readonly hl7ProcessingIds: readonly string[];
   /** Payers and clearinghouses charge per check: an answer younger than this is reused unless a fresh one is asked. */
   readonly eligibilityReuseMinutes: number;
+  /** Outbound HL7 v2 delivery: dead letter after this many tries or this age; first retry delay (doubling); ACK wait. */
+  readonly outbox: { maxAttempts: number; maxAgeMinutes: number; retryMs: number; ackTimeoutMs: number };
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -132,6 +139,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : Math.min(2048, Math.max(128, Math.floor(totalmem() / 4 / 2 ** 20))),
     shutdownTimeoutMs: int('FRONTDESK_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
     eligibilityReuseMinutes: int('FRONTDESK_ELIGIBILITY_REUSE_MINUTES', 0, 7 * 24 * 60),
+    outbox: {
+      maxAttempts: int('FRONTDESK_OUTBOX_MAX_ATTEMPTS', 1, 1000),
+      maxAgeMinutes: int('FRONTDESK_OUTBOX_MAX_AGE_MINUTES', 1, 30 * 24 * 60),
+      retryMs: int('FRONTDESK_OUTBOX_RETRY_MS', 10, 3_600_000),
+      ackTimeoutMs: int('FRONTDESK_OUTBOX_ACK_TIMEOUT_MS', 100, 600_000),
+    },
   };
   const authSetting = get('FRONTDESK_AUTH');
   if (authSetting !== 'on' && authSetting !== 'off') problems.push('FRONTDESK_AUTH must be "on" or "off"');

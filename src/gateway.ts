@@ -28,6 +28,7 @@ import { eligibilityOperations } from './inbound/fhir/eligibility-operations.ts'
 import type { EligibilityContext } from './workflows/eligibility-submit.ts';
 import { passThrough270 } from './workflows/eligibility-pass-through.ts';
 import { VerificationRunner } from './workflows/verify-coverage-runner.ts';
+import { startOutbox, type Outbox } from './outbound/outbox.ts';
 
 export type Gateway = {
   fhirUrl: string;
@@ -48,6 +49,8 @@ export type Gateway = {
   eligibility: EligibilityContext;
   /** Whole-day coverage verifications running in this process. */
   verifications: VerificationRunner;
+  /** Outbound HL7 v2 delivery: `outbox.kick()` after a commit that enqueued. */
+  outbox: Outbox;
   app: ReturnType<typeof createHttpApp>;
   log: Logger;
   stop: () => Promise<void>;
@@ -72,6 +75,15 @@ export async function startGateway(
   });
   const receive = { sql: db.sql, log, handlers, newControlId, audit, partners, processingIds: config.hl7ProcessingIds };
   const verifications = new VerificationRunner(eligibility);
+  const o = config.outbox;
+  const outbox = startOutbox({
+    sql: db.sql, repo, log, audit, partners, ackTimeoutMs: o.ackTimeoutMs,
+    tuning: {
+      maxAttempts: o.maxAttempts, maxAgeMs: o.maxAgeMinutes * 60_000, baseDelayMs: o.retryMs,
+      // A lease outlives any delivery (connect + ACK wait), so a live worker never loses its row to another.
+      leaseMs: o.ackTimeoutMs * 2 + 30_000,
+    },
+  });
   // Transaction sets without a handler (claims, remittance: later issues) are answered IK5 R 1.
   const x12: X12Context & { handlers: Map<string, X12Handler> } = {
     sql: db.sql, log, audit, newControlId, handlers: new Map([['270', passThrough270(eligibility)]]),
@@ -87,6 +99,7 @@ export async function startGateway(
     audit,
     receive,
     x12,
+    outbox,
     operations: operationTable(eligibilityOperations(eligibility, verifications)),
     limiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst) : undefined,
   });
@@ -137,12 +150,13 @@ export async function startGateway(
       });
       await mllpClosed;
       await verifications.stop();
+      await outbox.stop();
       // 2. the searchable audit copies brought up to date, 3. then the pool, 4. then the embedded database.
       await audit.catchUp().catch((err: unknown) => audit.onProjectionError(err));
       await db.close();
     })());
   return {
     fhirUrl, port, mllpAddress: `${mllpHost}:${mllp.port}`, mllp, db, repo, access, audit, receive, app, log, partners, x12,
-    eligibility, verifications, stop,
+    eligibility, verifications, outbox, stop,
   };
 }

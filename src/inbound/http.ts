@@ -34,6 +34,8 @@ export type HttpAppOptions = {
   x12: X12Context;
   /** FHIR operations (`CoverageEligibilityRequest/$submit`, …) wired by the composition root. */
   operations?: Operations;
+  /** The outbound delivery, woken when a dead letter is sent again. */
+  outbox?: { kick(): void };
 };
 
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
@@ -68,7 +70,10 @@ export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
 
   if (options.tokens && options.authenticator) app.route('/', authRoutes(options.authenticator, options.tokens, log));
   app.route('/fhir', fhirRoutes(options));
-  app.route('/', messageRoutes({ receive: options.receive, x12: options.x12, tokens: options.tokens, audit: options.audit, limiter: options.limiter, maxBodyBytes: options.maxBodyBytes }));
+  app.route('/', messageRoutes({
+    receive: options.receive, x12: options.x12, tokens: options.tokens, audit: options.audit, limiter: options.limiter,
+    maxBodyBytes: options.maxBodyBytes, outbox: options.outbox,
+  }));
 
   app.notFound((c) =>
     c.body(JSON.stringify(outcome('not-found', `Nothing at ${c.req.method} ${new URL(c.req.url).pathname}`)), 404, {

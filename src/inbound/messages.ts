@@ -5,7 +5,7 @@
  * `GET /messages`, `GET /messages/{id}`, `POST /messages/{id}/$reprocess`. Token and scope checked, audited.
  *
  * Scopes: `system/hl7v2.c` / `system/x12.c` to send, `system/Message.rs` to read the log, `system/Message.u` to
- * reprocess.
+ * reprocess an inbound message or send an outbound dead letter again (`POST /messages/{id}/$resend`).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -16,6 +16,7 @@ import type { TokenService } from '../access/tokens.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { httpError, invalid } from '../outcome.ts';
 import { getMessage, listMessages } from '../store/messages.ts';
+import { requeue } from '../store/outbox.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
 import { receiveHl7v2Input } from '../workflows/hl7v2-input.ts';
 import { reprocessHl7v2, type ReceiveContext } from '../workflows/receive-hl7v2.ts';
@@ -29,6 +30,7 @@ export type MessageDoorOptions = {
   audit: AuditTrail | undefined;
   limiter: RateLimiter | undefined;
   maxBodyBytes: number;
+  outbox?: { kick(): void } | undefined;
 };
 
 const HL7_MEDIA = 'x-application/hl7-v2+er7; charset=utf-8';
@@ -119,6 +121,16 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
     const charset = m.protocol === 'hl7v2' ? o.receive.partners?.partners.find((p) => p.id === m.partner)?.hl7v2.charset : undefined;
     const text = m.protocol === 'hl7v2' ? decodeHl7(m.raw, charset).text : m.raw.toString('utf8');
     return c.json({ ...m, raw: text, rawBase64: m.raw.toString('base64') });
+  });
+
+  app.post('/messages/:id/:op{\\$resend}', async (c) => {
+    demand(c.get('principal'), 'Message', 'u', 'sending a message again');
+    // Only a dead letter: a pending message is on its way, a delivered one must not be sent twice.
+    if (!(await requeue(o.receive.sql, c.req.param('id')))) {
+      throw httpError(409, 'conflict', `Message ${c.req.param('id')} is not an outbound dead letter: only those are sent again`);
+    }
+    o.outbox?.kick();
+    return c.json({ id: c.req.param('id'), status: 'pending' });
   });
 
   app.post('/messages/:id/:op{\\$reprocess}', async (c) => {

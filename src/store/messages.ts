@@ -120,13 +120,19 @@ export type MessageSummary = {
   partner: string | null;
   /** The message this one answers or forwards. */
   related: string | null;
+  /** Outbound HL7 v2 (the outbox): where it goes, how often it was tried, why the last try failed, when the next. */
+  destination: string | null;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: string | null;
 };
 
 /** The message log, newest first, filtered; `type` matches MSH-9 by prefix (`ADT` or `ADT^A04`). */
 export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
   const rows = await sql<MessageRow[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, partner, related::text
+           processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts, last_error,
+           next_attempt_at
     FROM message
     WHERE true
       ${f.status ? sql`AND status = ${f.status}` : sql``}
@@ -151,7 +157,8 @@ export async function getMessage(sql: Sql, id: string): Promise<FullMessage | un
   if (!/^\d{1,18}$/.test(id)) return undefined;
   const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null; related_by: string[] })[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, partner, related::text, raw, response,
+           processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts, last_error,
+           next_attempt_at, raw, response,
            ARRAY(SELECT r.id::text FROM message r WHERE r.related = message.id ORDER BY r.id) AS related_by
     FROM message WHERE id = ${id}`;
   if (!row) return undefined;
@@ -176,6 +183,10 @@ type MessageRow = {
   unmapped: string[];
   partner: string | null;
   related: string | null;
+  destination: string | null;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date | null;
 };
 
 function summary(r: MessageRow): MessageSummary {
@@ -197,5 +208,9 @@ function summary(r: MessageRow): MessageSummary {
     unmapped: r.unmapped,
     partner: r.partner,
     related: r.related,
+    destination: r.destination,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    nextAttemptAt: r.next_attempt_at?.toISOString() ?? null,
   };
 }

@@ -1,0 +1,130 @@
+/**
+ * @module outbound/outbox-worker — delivers the outbox (store/outbox.ts): the head of each destination's queue,
+ * one message in flight per destination, every destination at once.
+ *
+ * What an answer means is decided here, once: an ACK AA/CA delivers the message; AE/AR (and CE/CR) are the
+ * partner's refusal, recorded as `failed` with its reason — sending the same bytes again would be refused again;
+ * no usable answer (unreachable, timeout, connection closed, an ACK for another message) is retried with
+ * exponential backoff and jitter (so partners coming back are not hit by every gateway at the same instant) until
+ * `maxAttempts` or `maxAgeMs`, then the message is a dead letter (`failed`), and the destination's next message
+ * goes. The worker wakes on {@link OutboxWorker.kick} (a commit that enqueued) or every `pollMs` (other processes'
+ * commits, retry times).
+ */
+import type { Sql } from 'postgres';
+import type { Logger } from '../log.ts';
+import { claimHeads, finishDelivery, retryLater, type Claimed } from '../store/outbox.ts';
+import type { AckResult } from './mllp-client.ts';
+
+export type Deliver = (row: Claimed) => Promise<AckResult>;
+
+export type OutboxOptions = {
+  sql: Sql;
+  log: Logger;
+  deliver: Deliver;
+  /** Called after each attempt's fate is recorded (the audit trail records it). */
+  attempted?: (row: Claimed, result: AckResult, fate: 'delivered' | 'failed' | 'retry') => Promise<void>;
+  pollMs?: number;
+  /** Longer than a delivery can take (connect + ACK timeout): a lease that runs out gives the row to another worker. */
+  leaseMs?: number;
+  maxAttempts?: number;
+  maxAgeMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+};
+
+export class OutboxWorker {
+  private readonly o: Required<Omit<OutboxOptions, 'attempted'>> & Pick<OutboxOptions, 'attempted'>;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(options: OutboxOptions) {
+    this.o = {
+      pollMs: 250, leaseMs: 120_000, maxAttempts: 10, maxAgeMs: 24 * 3600_000, baseDelayMs: 1000, maxDelayMs: 300_000,
+      random: Math.random, ...options,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Something was enqueued (or a destination came free): look now rather than at the next poll. */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** No new deliveries; the ones in flight end (bounded by their ACK timeout). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loop;
+    await Promise.all(this.inFlight.values());
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const woken = new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, this.o.pollMs).unref();
+      });
+      try {
+        const rows = await claimHeads(this.o.sql, { leaseMs: this.o.leaseMs, limit: 64, busy: [...this.inFlight.keys()] });
+        for (const row of rows) this.startDelivery(row);
+      } catch (err) {
+        this.o.log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'outbox claim failed');
+      }
+      await woken;
+    }
+  }
+
+  private startDelivery(row: Claimed): void {
+    const done = this.deliverOne(row)
+      .catch((err: unknown) => {
+        // The lease runs out and the row is tried again: nothing is lost, at worst sent twice with one MSH-10.
+        this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox delivery not recorded');
+      })
+      .finally(() => {
+        this.inFlight.delete(row.destination);
+        this.kick();
+      });
+    this.inFlight.set(row.destination, done);
+  }
+
+  private async deliverOne(row: Claimed): Promise<void> {
+    const result = await this.o.deliver(row);
+    const fate = this.fateOf(row, result);
+    if (fate === 'delivered') await finishDelivery(this.o.sql, row.id, { status: 'processed', ...ackOf(result) });
+    else if (fate === 'failed') await finishDelivery(this.o.sql, row.id, { status: 'failed', error: reason(row, result, this.o.maxAttempts), ...ackOf(result) });
+    else await retryLater(this.o.sql, row.id, this.delay(row.attempts), result.ok ? '' : result.text);
+    this.o.log.info({ messageId: row.id, control: row.controlId, fate, attempt: row.attempts + 1, ms: result.ms }, 'outbox delivery');
+    await this.o.attempted?.(row, result, fate);
+  }
+
+  private fateOf(row: Claimed, result: AckResult): 'delivered' | 'failed' | 'retry' {
+    if (result.ok) return 'delivered';
+    if (result.kind === 'rejected') return 'failed';
+    const tooOld = Date.now() - row.createdAt.getTime() >= this.o.maxAgeMs;
+    return row.attempts + 1 >= this.o.maxAttempts || tooOld ? 'failed' : 'retry';
+  }
+
+  /** base × 2^attempts, capped, times a random factor in [0.5, 1). */
+  private delay(attempts: number): number {
+    const ceiling = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.min(attempts, 30));
+    return Math.round(ceiling * (0.5 + this.o.random() / 2));
+  }
+}
+
+function ackOf(result: AckResult): { ack?: string } {
+  return 'ack' in result ? { ack: result.ack } : {};
+}
+
+function reason(row: Claimed, result: AckResult, max: number): string {
+  if (result.ok) return '';
+  if (result.kind === 'rejected') return `${result.code}: ${result.text}`;
+  return `Dead letter after ${row.attempts + 1} attempt(s) (at most ${max}): ${result.text}`;
+}

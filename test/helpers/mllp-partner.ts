@@ -1,0 +1,67 @@
+/**
+ * A specialist office's MLLP listener for outbound tests: real sockets, framed with the gateway's own framer,
+ * answering each message with an ACK it builds from the message's MSH (AA unless told otherwise), or not at all.
+ * It records what it received, in order, and can be closed and opened again on the same port (a partner down).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
+
+export type PartnerAnswer = 'AA' | 'AE' | 'AR' | 'none';
+
+export type MllpPartner = {
+  port: number;
+  /** Control ids (MSH-10) in the order received, repeats included. */
+  received: string[];
+  messages: string[];
+  answer: (controlId: string) => PartnerAnswer;
+  up(): Promise<void>;
+  down(): Promise<void>;
+};
+
+export async function startMllpPartner(answer: (controlId: string) => PartnerAnswer = () => 'AA'): Promise<MllpPartner> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const partner: MllpPartner = {
+    port: 0,
+    received: [],
+    messages: [],
+    answer,
+    up: () =>
+      new Promise<void>((resolve, reject) => {
+        server = createServer((socket) => {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => undefined);
+          const framer = new MllpFramer(1 << 22);
+          socket.on('data', (chunk) => {
+            for (const e of framer.push(chunk)) {
+              if (!('frame' in e)) continue;
+              const text = e.frame.toString('utf8');
+              const msh = text.split('\r')[0]?.split('|') ?? [];
+              const control = msh[9] ?? '';
+              partner.received.push(control);
+              partner.messages.push(text);
+              const code = partner.answer(control);
+              if (code === 'none') continue;
+              const ack = `MSH|^~\\&|SPECIALIST|OFFICE|${msh[2] ?? ''}|${msh[3] ?? ''}|20261204120000||ACK|A${control}|P|2.5.1\r` +
+                `MSA|${code}|${control}${code === 'AA' ? '' : '|Patient not known here'}\r`;
+              socket.write(frame(Buffer.from(ack)));
+            }
+          });
+        });
+        server.once('error', reject);
+        server.listen(partner.port, '127.0.0.1', () => {
+          const a = server?.address();
+          if (a && typeof a === 'object') partner.port = a.port;
+          resolve();
+        });
+      }),
+    down: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server = undefined;
+    },
+  };
+  await partner.up();
+  return partner;
+}

@@ -1,0 +1,156 @@
+/**
+ * The outbox over real MLLP sockets: a message enqueued with a resource change leaves after the commit (never for a
+ * change that rolled back), in order per destination, once; a partner down holds its queue and gets every message
+ * once when it is back; AE is a refusal recorded with its reason; a partner that never answers ends in a dead letter
+ * that `$resend` sends again; two gateway processes on one database send each message exactly once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueue } from '../../src/store/outbox.ts';
+import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { startMllpPartner, type MllpPartner } from '../helpers/mllp-partner.ts';
+
+const FAST = { FRONTDESK_OUTBOX_RETRY_MS: '50', FRONTDESK_OUTBOX_ACK_TIMEOUT_MS: '400', FRONTDESK_OUTBOX_MAX_ATTEMPTS: '4' };
+let g: TestGateway;
+let second: TestGateway;
+const partners: MllpPartner[] = [];
+
+beforeAll(async () => {
+  g = await testGateway(FAST);
+  second = await testGateway(FAST);
+});
+afterAll(async () => {
+  await Promise.all([g?.stop(), second?.stop()]);
+  await Promise.all(partners.map((p) => p.down()));
+});
+
+async function partner(answer?: Parameters<typeof startMllpPartner>[0]): Promise<{ p: MllpPartner; endpoint: string }> {
+  const p = await startMllpPartner(answer);
+  partners.push(p);
+  const res = await client(g)('POST', 'Endpoint', {
+    resourceType: 'Endpoint',
+    status: 'active',
+    connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'hl7v2-mllp' },
+    payloadType: [{ text: 'HL7 v2' }],
+    address: `mllp://127.0.0.1:${p.port}`,
+  });
+  return { p, endpoint: `Endpoint/${res.body.id}` };
+}
+
+const hl7 = (control: string) =>
+  Buffer.from(`MSH|^~\\&|FRONTDESK|CLINIC|SPECIALIST|OFFICE|20261204120000||REF^I12^REF_I12|${control}|P|2.5.1\rRF1|A\r`);
+
+/** Enqueues messages in one transaction with a resource change, then wakes the worker, as a workflow would. */
+async function send(gw: TestGateway, endpoint: string, controls: string[], rollback = false): Promise<string[]> {
+  const ids: string[] = [];
+  await gw.repo
+    .transaction(async (tx) => {
+      await tx.create({ resourceType: 'Task', status: 'requested', intent: 'order' });
+      for (const c of controls) {
+        ids.push(await enqueue(tx.sql, { destination: endpoint, sender: 'FRONTDESK^CLINIC', receiver: 'SPECIALIST^OFFICE', controlId: c, messageType: 'REF^I12', raw: hl7(c) }));
+      }
+      if (rollback) throw new Error('rolled back on purpose');
+    })
+    .catch((err: Error) => {
+      if (!rollback) throw err;
+    });
+  gw.outbox.kick();
+  return ids;
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function statusOf(id: string) {
+  const [row] = await g.db.sql`SELECT status, attempts, last_error, response FROM message WHERE id = ${id}`;
+  return row as { status: string; attempts: number; last_error: string | null; response: string | null };
+}
+
+describe('the outbox', () => {
+  it('delivers after the commit, in order, once, and records the ACK', async () => {
+    const { p, endpoint } = await partner();
+    const controls = [unique('c'), unique('c'), unique('c')];
+    const ids = await send(g, endpoint, controls);
+    await until(() => p.received.length === 3);
+    expect(p.received).toEqual(controls);
+    await until(async () => (await statusOf(ids[2]!)).status === 'processed');
+    expect(await statusOf(ids[0]!)).toMatchObject({ status: 'processed', attempts: 1 });
+    expect((await statusOf(ids[0]!)).response).toContain(`MSA|AA|${controls[0]}`);
+  });
+
+  it('sends nothing for a change that rolled back', async () => {
+    const { p, endpoint } = await partner();
+    const ids = await send(g, endpoint, [unique('rb')], true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(p.received).toEqual([]);
+    expect((await g.db.sql`SELECT 1 FROM message WHERE id = ${ids[0]!}`).length).toBe(0);
+  });
+
+  it('holds the queue of a partner that is down and sends everything once, in order, when it is back', async () => {
+    const { p, endpoint } = await partner();
+    await p.down();
+    const controls = Array.from({ length: 5 }, () => unique('d'));
+    await send(g, endpoint, controls);
+    await new Promise((r) => setTimeout(r, 300));
+    await p.up();
+    await until(() => p.received.length >= 5, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p.received).toEqual(controls);
+  });
+
+  it('records an AE as a refusal with its reason, and goes on with the next message', async () => {
+    const first = unique('ae');
+    const { p, endpoint } = await partner((c) => (c === first ? 'AE' : 'AA'));
+    const ids = await send(g, endpoint, [first, unique('ok')]);
+    await until(() => p.received.length === 2);
+    await until(async () => (await statusOf(ids[1]!)).status === 'processed');
+    expect(await statusOf(ids[0]!)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await statusOf(ids[0]!)).last_error).toMatch(/AE: .*Patient not known here/);
+  });
+
+  it('makes a dead letter of a message never answered, which $resend sends again', async () => {
+    let answer: 'none' | 'AA' = 'none';
+    const { p, endpoint } = await partner(() => answer);
+    const [id] = await send(g, endpoint, [unique('dl')]);
+    await until(async () => (await statusOf(id!)).status === 'failed', 15000);
+    expect(await statusOf(id!)).toMatchObject({ attempts: 4 });
+    expect((await statusOf(id!)).last_error).toMatch(/Dead letter after 4 attempt/);
+    answer = 'AA';
+    const token = await (await import('../helpers/gateway.ts')).getToken(g);
+    const res = await fetch(`${new URL(g.fhirUrl).origin}/messages/${id}/$resend`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    await until(async () => (await statusOf(id!)).status === 'processed');
+    expect(p.received.length).toBe(5);
+    const again = await fetch(`${new URL(g.fhirUrl).origin}/messages/${id}/$resend`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(again.status).toBe(409); // delivered: never sent twice by hand
+  });
+
+  it('lists outbound messages with their attempts and last error, and audits every attempt', async () => {
+    const { p, endpoint } = await partner();
+    const c = unique('log');
+    const [id] = await send(g, endpoint, [c]);
+    await until(() => p.received.length === 1);
+    await until(async () => (await statusOf(id!)).status === 'processed');
+    const token = await (await import('../helpers/gateway.ts')).getToken(g);
+    const list = (await (await fetch(`${new URL(g.fhirUrl).origin}/messages?direction=outbound&_count=200`, { headers: { authorization: `Bearer ${token}` } })).json()) as { messages: { id: string }[] };
+    expect(list.messages.find((m: { id: string }) => m.id === id)).toMatchObject({ destination: endpoint, attempts: 1, status: 'processed' });
+    await until(async () => ((await client(g)('GET', `AuditEvent?entity-name=${c}`)).body.entry?.length ?? 0) >= 1);
+    const event = (await client(g)('GET', `AuditEvent?entity-name=${c}`)).body.entry[0].resource;
+    expect(event).toMatchObject({ type: { code: '110106' }, outcome: '0', outcomeDesc: 'hl7v2 AA' });
+  });
+
+  it('sends each message exactly once with two gateway processes on one database', async () => {
+    const { p, endpoint } = await partner();
+    const controls = Array.from({ length: 20 }, () => unique('two'));
+    await Promise.all([send(g, endpoint, controls.slice(0, 10)), send(second, endpoint, controls.slice(10))]);
+    second.outbox.kick();
+    await until(() => p.received.length >= 20, 15000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect([...p.received].sort()).toEqual([...controls].sort());
+    expect(new Set(p.received).size).toBe(20);
+  });
+});
