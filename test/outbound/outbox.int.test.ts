@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueue } from '../../src/store/outbox.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 import { startMllpPartner, type MllpPartner } from '../helpers/mllp-partner.ts';
+import { dropAll, freshDatabase } from '../helpers/database.ts';
 
 const FAST = { FRONTDESK_OUTBOX_RETRY_MS: '50', FRONTDESK_OUTBOX_ACK_TIMEOUT_MS: '400', FRONTDESK_OUTBOX_MAX_ATTEMPTS: '4' };
 let g: TestGateway;
@@ -15,12 +16,16 @@ let second: TestGateway;
 const partners: MllpPartner[] = [];
 
 beforeAll(async () => {
-  g = await testGateway(FAST);
-  second = await testGateway(FAST);
+  // A database of their own: every gateway's worker delivers every destination's queue, so the other test files'
+  // gateways (default ACK wait, default retries) must not see these rows.
+  const url = await freshDatabase();
+  g = await testGateway({ ...FAST, DATABASE_URL: url });
+  second = await testGateway({ ...FAST, DATABASE_URL: url });
 });
 afterAll(async () => {
   await Promise.all([g?.stop(), second?.stop()]);
   await Promise.all(partners.map((p) => p.down()));
+  await dropAll();
 });
 
 async function partner(answer?: Parameters<typeof startMllpPartner>[0]): Promise<{ p: MllpPartner; endpoint: string }> {
