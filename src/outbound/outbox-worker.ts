@@ -4,15 +4,16 @@
  *
  * What an answer means is decided here, once: an ACK AA/CA delivers the message; AE/AR (and CE/CR) are the
  * partner's refusal, recorded as `failed` with its reason — sending the same bytes again would be refused again;
- * no usable answer (unreachable, timeout, connection closed, an ACK for another message) is retried with
- * exponential backoff and jitter (so partners coming back are not hit by every gateway at the same instant) until
- * `maxAttempts` or `maxAgeMs`, then the message is a dead letter (`failed`), and the destination's next message
- * goes. The worker wakes on {@link OutboxWorker.kick} (a commit that enqueued) or every `pollMs` (other processes'
+ * no usable answer (timeout, connection closed, an ACK for another message) is retried with exponential backoff
+ * and jitter (so partners coming back are not hit by every gateway at the same instant) until `maxAttempts` or
+ * `maxAgeMs`, then the message is a dead letter (`failed`), and the destination's next message goes. A partner
+ * that cannot be reached at all (nothing was written to it) counts against the age only: an office down for the
+ * night keeps its queue, in order, rather than turning it into dead letters one by one. The worker wakes on {@link OutboxWorker.kick} (a commit that enqueued) or every `pollMs` (other processes'
  * commits, retry times).
  */
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
-import { claimHeads, finishDelivery, retryLater, type Claimed } from '../store/outbox.ts';
+import { claim, settle, type Claimed } from '../store/outbox.ts';
 import type { AckResult } from './mllp-client.ts';
 
 export type Deliver = (row: Claimed) => Promise<AckResult>;
@@ -73,7 +74,7 @@ export class OutboxWorker {
         setTimeout(resolve, this.o.pollMs).unref();
       });
       try {
-        const rows = await claimHeads(this.o.sql, { leaseMs: this.o.leaseMs, limit: 64, busy: [...this.inFlight.keys()] });
+        const rows = await claim(this.o.sql, { leaseMs: this.o.leaseMs, limit: 64, busy: [...this.inFlight.keys()] });
         for (const row of rows) this.startDelivery(row);
       } catch (err) {
         this.o.log.warn({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'outbox claim failed');
@@ -85,7 +86,8 @@ export class OutboxWorker {
   private startDelivery(row: Claimed): void {
     const done = this.deliverOne(row)
       .catch((err: unknown) => {
-        // The lease runs out and the row is tried again: nothing is lost, at worst sent twice with one MSH-10.
+        // Not recorded: the lease runs out and the row is tried again — nothing is lost, at worst sent twice
+        // with one MSH-10.
         this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox delivery not recorded');
       })
       .finally(() => {
@@ -96,20 +98,31 @@ export class OutboxWorker {
   }
 
   private async deliverOne(row: Claimed): Promise<void> {
-    const result = await this.o.deliver(row);
+    const result = await this.o.deliver(row).catch(
+      (err: unknown): AckResult => ({ ok: false, kind: 'closed', text: `delivery failed: ${(err as Error).name}`, ms: 0 })
+    );
     const fate = this.fateOf(row, result);
-    if (fate === 'delivered') await finishDelivery(this.o.sql, row.id, { status: 'processed', ...ackOf(result) });
-    else if (fate === 'failed') await finishDelivery(this.o.sql, row.id, { status: 'failed', error: reason(row, result, this.o.maxAttempts), ...ackOf(result) });
-    else await retryLater(this.o.sql, row.id, this.delay(row.attempts), result.ok ? '' : result.text);
-    this.o.log.info({ messageId: row.id, control: row.controlId, fate, attempt: row.attempts + 1, ms: result.ms }, 'outbox delivery');
-    await this.o.attempted?.(row, result, fate);
+    const kept =
+      fate === 'retry'
+        ? await settle(this.o.sql, row, { status: 'retry', delayMs: this.delay(row.attempts), error: errorOf(result) })
+        : await settle(this.o.sql, row, {
+            status: fate === 'delivered' ? 'processed' : 'failed',
+            ...ackOf(result),
+            ...(fate === 'failed' ? { error: reason(row, result, this.o.maxAttempts) } : {}),
+          });
+    const fields = { messageId: row.id, control: row.controlId, fate, attempt: row.attempts + 1, ms: result.ms };
+    if (!kept) return void this.o.log.warn(fields, 'outbox lease lost before the fate was written: another worker has it');
+    this.o.log.info(fields, 'outbox delivery');
+    await this.o.attempted?.(row, result, fate).catch((err: unknown) => {
+      this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox attempt not audited');
+    });
   }
 
   private fateOf(row: Claimed, result: AckResult): 'delivered' | 'failed' | 'retry' {
     if (result.ok) return 'delivered';
     if (result.kind === 'rejected') return 'failed';
-    const tooOld = Date.now() - row.createdAt.getTime() >= this.o.maxAgeMs;
-    return row.attempts + 1 >= this.o.maxAttempts || tooOld ? 'failed' : 'retry';
+    if (Date.now() - row.queuedAt.getTime() >= this.o.maxAgeMs) return 'failed';
+    return result.kind !== 'unreachable' && row.attempts + 1 >= this.o.maxAttempts ? 'failed' : 'retry';
   }
 
   /** base × 2^attempts, capped, times a random factor in [0.5, 1). */
@@ -123,8 +136,12 @@ function ackOf(result: AckResult): { ack?: string } {
   return 'ack' in result ? { ack: result.ack } : {};
 }
 
+function errorOf(result: AckResult): string {
+  return result.ok ? '' : result.kind === 'rejected' ? `${result.code}: ${result.text}` : `${result.kind}: ${result.text}`;
+}
+
 function reason(row: Claimed, result: AckResult, max: number): string {
   if (result.ok) return '';
-  if (result.kind === 'rejected') return `${result.code}: ${result.text}`;
-  return `Dead letter after ${row.attempts + 1} attempt(s) (at most ${max}): ${result.text}`;
+  if (result.kind === 'rejected') return errorOf(result);
+  return `Dead letter after ${row.attempts + 1} attempt(s) (at most ${max}, or older than allowed): ${errorOf(result)}`;
 }

@@ -120,10 +120,13 @@ export type MessageSummary = {
   partner: string | null;
   /** The message this one answers or forwards. */
   related: string | null;
-  /** Outbound HL7 v2 (the outbox): where it goes, how often it was tried, why the last try failed, when the next. */
+  /**
+   * Outbound HL7 v2 (the outbox): where it goes, how often it was tried, when the next try is, and — on
+   * `GET /messages/{id}` only, as a partner's error text may quote patient data — why the last try failed.
+   */
   destination: string | null;
   attempts: number;
-  lastError: string | null;
+  lastError?: string | null;
   nextAttemptAt: string | null;
 };
 
@@ -131,7 +134,7 @@ export type MessageSummary = {
 export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
   const rows = await sql<MessageRow[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
-           processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts, last_error,
+           processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts,
            next_attempt_at
     FROM message
     WHERE true
@@ -185,7 +188,7 @@ type MessageRow = {
   related: string | null;
   destination: string | null;
   attempts: number;
-  last_error: string | null;
+  last_error?: string | null;
   next_attempt_at: Date | null;
 };
 
@@ -210,7 +213,7 @@ function summary(r: MessageRow): MessageSummary {
     related: r.related,
     destination: r.destination,
     attempts: r.attempts,
-    lastError: r.last_error,
+    ...(r.last_error !== undefined ? { lastError: r.last_error } : {}),
     nextAttemptAt: r.next_attempt_at?.toISOString() ?? null,
   };
 }

@@ -14,18 +14,25 @@ export type MllpPartner = {
   received: string[];
   messages: string[];
   answer: (controlId: string) => PartnerAnswer;
+  /** The most messages it ever held unanswered at once, over all connections (the gateway must keep it at 1). */
+  maxOutstanding: number;
   up(): Promise<void>;
   down(): Promise<void>;
 };
 
-export async function startMllpPartner(answer: (controlId: string) => PartnerAnswer = () => 'AA'): Promise<MllpPartner> {
+export async function startMllpPartner(
+  answer: (controlId: string) => PartnerAnswer = () => 'AA',
+  delayMs = 0
+): Promise<MllpPartner> {
   const sockets = new Set<Socket>();
+  let outstanding = 0;
   let server: Server | undefined;
   const partner: MllpPartner = {
     port: 0,
     received: [],
     messages: [],
     answer,
+    maxOutstanding: 0,
     up: () =>
       new Promise<void>((resolve, reject) => {
         server = createServer((socket) => {
@@ -43,9 +50,13 @@ export async function startMllpPartner(answer: (controlId: string) => PartnerAns
               partner.messages.push(text);
               const code = partner.answer(control);
               if (code === 'none') continue;
+              partner.maxOutstanding = Math.max(partner.maxOutstanding, ++outstanding);
               const ack = `MSH|^~\\&|SPECIALIST|OFFICE|${msh[2] ?? ''}|${msh[3] ?? ''}|20261204120000||ACK|A${control}|P|2.5.1\r` +
                 `MSA|${code}|${control}${code === 'AA' ? '' : '|Patient not known here'}\r`;
-              socket.write(frame(Buffer.from(ack)));
+              setTimeout(() => {
+                outstanding--;
+                socket.write(frame(Buffer.from(ack)));
+              }, delayMs);
             }
           });
         });
