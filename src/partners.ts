@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { Organization } from '@medplum/fhirtypes';
 import { isTimeZone } from './config.ts';
 import { parsePayerSettings, type PayerSettings } from './partners-x12.ts';
+import { ensureEndpoint, parseDestination, type PartnerDestination } from './partners-destination.ts';
 import type { Repository } from './store/repository.ts';
 import { isHl7Charset } from './translate/hl7v2/charset.ts';
 import { SYSTEMS } from './translate/x12/systems.ts';
@@ -19,12 +20,20 @@ import { SYSTEMS } from './translate/x12/systems.ts';
 export type Partner = {
   id: string;
   organization: { name: string; identifier: { system: string; value: string } };
-  hl7v2: { senders: { application?: string; facility?: string }[]; timeZone?: string; charset?: string };
+  hl7v2: {
+    senders: { application?: string; facility?: string }[];
+    timeZone?: string;
+    charset?: string;
+    /** Where the gateway sends this partner HL7 v2 (./partners-destination.ts). */
+    destination?: PartnerDestination;
+  };
   tls: { fingerprint256?: string[]; subject?: string[] };
   /** OAuth client ids that speak for this partner over HTTP (`POST /hl7v2`): held to its HL7 v2 senders. */
   clients: string[];
   /** A payer reached with X12 eligibility inquiries (./partners-x12.ts). */
   x12?: PayerSettings;
+  /** `Endpoint/<id>` of its destination, once the gateway has made sure it exists. */
+  endpoint?: string;
   /** `Organization/<id>` once the gateway has made sure the Organization exists. */
   reference?: string;
 };
@@ -82,12 +91,18 @@ export function loadPartners(
       if (!/^[0-9A-F]{64}$/.test(f)) bad(`tls.fingerprint256 "${f}" is not a SHA-256 fingerprint`);
     });
     const x12 = raw.x12 === undefined ? undefined : parsePayerSettings(raw.x12, bad, env);
+    const destination = hl7v2.destination === undefined ? undefined : parseDestination(hl7v2.destination, bad);
     const clients = raw.clients ?? [];
     if (!Array.isArray(clients) || !clients.every((c) => typeof c === 'string' && c)) bad('clients must be a list of OAuth client ids');
     partners.push({
       id: raw.id,
       organization: { name: org?.name, identifier: { system: org?.identifier?.system, value: org?.identifier?.value } },
-      hl7v2: { senders, ...(hl7v2.timeZone ? { timeZone: hl7v2.timeZone } : {}), ...(hl7v2.charset ? { charset: hl7v2.charset } : {}) },
+      hl7v2: {
+        senders,
+        ...(hl7v2.timeZone ? { timeZone: hl7v2.timeZone } : {}),
+        ...(hl7v2.charset ? { charset: hl7v2.charset } : {}),
+        ...(destination ? { destination } : {}),
+      },
       tls: { fingerprint256: fingerprints, subject: strings(tls.subject, 'subject') },
       clients: Array.isArray(clients) ? clients.filter((c) => typeof c === 'string') : [],
       ...(x12 ? { x12 } : {}),
@@ -135,6 +150,11 @@ export class PartnerRegistry {
     );
   }
 
+  /** The partner whose declared destination this Endpoint is. */
+  byEndpoint(reference: string): Partner | undefined {
+    return this.partners.find((p) => p.endpoint === reference);
+  }
+
   /** The partner an OAuth client speaks for, if a partner lists it. */
   byClient(clientId: string): Partner | undefined {
     return this.partners.find((p) => p.clients.includes(clientId));
@@ -169,6 +189,7 @@ export class PartnerRegistry {
       const query = `identifier=${encodeURIComponent(p.organization.identifier.system)}|${encodeURIComponent(p.organization.identifier.value)}`;
       const { resource } = await repo.create(org, query);
       p.reference = `Organization/${resource.id}`;
+      if (p.hl7v2.destination) p.endpoint = await ensureEndpoint(repo, p.id, p.reference, p.hl7v2.destination);
     }
   }
 }

@@ -31,6 +31,8 @@ export type OutboxSetup = {
 export function startOutbox(s: OutboxSetup): Outbox {
   const destinations = new Destinations({
     readEndpoint: (id) => s.repo.read<Endpoint>('Endpoint', id).catch(() => undefined),
+    // mllps:// of a partner the partners file declares: its CA and the gateway's client certificate.
+    tlsFor: (endpoint) => s.partners.byEndpoint(`Endpoint/${endpoint.id}`)?.hl7v2.destination?.tls,
     log: s.log,
     ...(s.ackTimeoutMs ? { ackTimeoutMs: s.ackTimeoutMs } : {}),
   });

@@ -4,6 +4,7 @@
  * It records what it received, in order, and can be closed and opened again on the same port (a partner down).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
 
 export type PartnerAnswer = 'AA' | 'AE' | 'AR' | 'none';
@@ -20,9 +21,11 @@ export type MllpPartner = {
   down(): Promise<void>;
 };
 
+/** `tls`: serve MLLP over TLS, requiring a client certificate signed by `ca`. */
 export async function startMllpPartner(
   answer: (controlId: string) => PartnerAnswer = () => 'AA',
-  delayMs = 0
+  delayMs = 0,
+  tls?: { cert: string; key: string; ca: string }
 ): Promise<MllpPartner> {
   const sockets = new Set<Socket>();
   let outstanding = 0;
@@ -35,7 +38,7 @@ export async function startMllpPartner(
     maxOutstanding: 0,
     up: () =>
       new Promise<void>((resolve, reject) => {
-        server = createServer((socket) => {
+        const serve = (socket: Socket) => {
           sockets.add(socket);
           socket.on('close', () => sockets.delete(socket));
           socket.on('error', () => undefined);
@@ -59,7 +62,10 @@ export async function startMllpPartner(
               }, delayMs);
             }
           });
-        });
+        };
+        server = tls
+          ? createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, serve)
+          : createServer(serve);
         server.once('error', reject);
         server.listen(partner.port, '127.0.0.1', () => {
           const a = server?.address();
