@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/gateway.ts';
+import { startGatewayProcess, type GatewayProcess } from './helpers/process.ts';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -17,30 +18,13 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-type Started = { child: ChildProcess; fhir: string; output: () => string; exited: Promise<number | null> };
-
-async function start(dataDir: string): Promise<Started> {
+async function start(dataDir: string): Promise<GatewayProcess> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FRONTDESK_DATA_DIR: dataDir, FRONTDESK_MLLP_PORT: String(await freePort()) };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const fhir = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start banner:\n${out}`)), 60_000);
-    child.stdout!.on('data', () => {
-      const m = /FHIR R4 API: (\S+)/.exec(out);
-      if (m && /MLLP/.test(out)) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', () => reject(new Error(`exited early:\n${out}`)));
-  });
-  return { child, fhir, output: () => out, exited };
+  const started = await startGatewayProcess(env);
+  children.push(started.child);
+  return started;
 }
 
 describe('npm start with the embedded PostgreSQL', () => {

@@ -3,13 +3,14 @@
  * there after a SIGKILL, and the next gateway process delivers each of them once, in order, when the office is back.
  * Real processes (`node src/main.ts`), a real MLLP listener, a database of its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/store/db.ts';
 import { enqueue } from '../../src/store/outbox.ts';
 import { dropAll, freshDatabase } from '../helpers/database.ts';
 import { freePort, unique } from '../helpers/gateway.ts';
 import { startMllpPartner } from '../helpers/mllp-partner.ts';
+import { startGatewayProcess } from '../helpers/process.ts';
 
 const children: ChildProcess[] = [];
 afterAll(async () => {
@@ -23,23 +24,9 @@ async function gateway(url: string): Promise<{ child: ChildProcess; fhir: string
     ...process.env, DATABASE_URL: url, PORT: String(await freePort()), FRONTDESK_MLLP_PORT: String(await freePort()),
     FRONTDESK_AUTH: 'off', FRONTDESK_LOG_LEVEL: 'warn', FRONTDESK_OUTBOX_RETRY_MS: '100',
   };
-  const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const fhir = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start banner:\n${out}`)), 60_000);
-    child.stdout!.on('data', () => {
-      const m = /FHIR R4 API: (\S+)/.exec(out);
-      if (m && /MLLP/.test(out)) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', () => reject(new Error(`exited early:\n${out}`)));
-  });
-  return { child, fhir };
+  const started = await startGatewayProcess(env);
+  children.push(started.child);
+  return started;
 }
 
 describe('the outbox across a SIGKILL', () => {
