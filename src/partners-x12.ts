@@ -2,7 +2,7 @@
  * @module partners-x12 — the `x12` section of a partner in the partners file: a payer (or a clearinghouse acting
  * for payers) reached with 005010X279A1 eligibility inquiries.
  *
- * The shape is a contract (README "Payers"): `payerId` (2100A NM109, and how a 270 posted to `/x12` is routed),
+ * The shape is a contract (docs/partners.md "Payers"): `payerId` (2100A NM109, and how a 270 posted to `/x12` is routed),
  * ISA/GS `senderId`/`receiverId` with their qualifiers, `usage` (ISA15), `traceOriginator` (TRN03), and
  * `endpoint` {url, mode core|x12|json, timeoutMs, auth}. Secrets are never written in the file: a password or
  * client secret is named by environment variable (`passwordEnv`) or file (`passwordFile`), read once at start,

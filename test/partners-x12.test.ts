@@ -1,5 +1,5 @@
 /**
- * A payer in the partners file (README "Payers (X12 eligibility)"): the `x12` section an operator writes, what the
+ * A payer in the partners file (docs/partners.md "Payers (X12 eligibility)"): the `x12` section an operator writes, what the
  * gateway takes from it (defaults, secrets read from the environment or from files), what it refuses — every
  * problem of the file named in one error, so it is fixed in one go — and how the payer is found again, by the
  * payer id of a 270 or by the Organization a Coverage names.
@@ -31,7 +31,7 @@ function textFile(name: string, text: string): string {
   return file;
 }
 
-/** A payer partner as README shows it; `x12` and `endpoint` replace keys of the minimal section. */
+/** A payer partner as docs/partners.md shows it; `x12` and `endpoint` replace keys of the minimal section. */
 function payer(id: string, payerId: string, x12: Record<string, unknown> = {}, endpoint: Record<string, unknown> = {}) {
   return {
     id,
@@ -51,7 +51,7 @@ function refusal(file: string, env: Record<string, string> = {}): string {
 }
 
 describe('A payer in the partners file', () => {
-  it('fills what the operator leaves out with the README defaults', () => {
+  it('fills what the operator leaves out with the documented defaults', () => {
     const registry = loadPartners(partnersFile(payer('bcbsil', 'BCBSIL')), {});
     expect(registry.partners[0]?.x12).toEqual({
       payerId: 'BCBSIL',
