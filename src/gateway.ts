@@ -86,7 +86,7 @@ export async function startGateway(
   });
   // Transaction sets without a handler (claims, remittance: later issues) are answered IK5 R 1.
   const x12: X12Context & { handlers: Map<string, X12Handler> } = {
-    sql: db.sql, log, audit, newControlId, handlers: new Map([['270', passThrough270(eligibility)]]),
+    sql: db.sql, log, audit, handlers: new Map([['270', passThrough270(eligibility)]]),
   };
   const app = createHttpApp({
     sql: db.sql,

@@ -47,7 +47,6 @@ export type X12Context = {
   audit: AuditTrail;
   /** Handlers by transaction set id (ST01: `270`, `837`, …). */
   handlers: ReadonlyMap<string, X12Handler>;
-  newControlId: () => string;
 };
 
 export type X12Result =
@@ -122,14 +121,12 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
       }
     }
   }
+  // Every interchange the gateway writes takes its control number from the one sequence: never reused.
+  const control = await nextControl(ctx.sql);
   const response =
     replies.length && refused.length === 0
-      ? await replyInterchange(ctx.sql, ix, replies)
-      : acknowledge(ix, (tx) => results.get(tx), {
-          interchange: numeric(ctx.newControlId()),
-          group: numeric(ctx.newControlId()),
-          now: new Date(),
-        });
+      ? replyInterchange(control, ix, replies)
+      : acknowledge(ix, (tx) => results.get(tx), { interchange: String(control), group: String(control), now: new Date() });
   const status = refused.length === 0 ? 'processed' : resources.length ? 'partial' : 'rejected';
   await finishMessage(ctx.sql, stored.id, {
     status: status === 'partial' ? 'error' : status,
@@ -143,8 +140,7 @@ export async function receiveX12(ctx: X12Context, raw: Buffer, transport: 'http'
 }
 
 /** The answering sets in one interchange back to the sender (ids swapped), numbered from the control sequence. */
-async function replyInterchange(sql: Sql, ix: X12Interchange, replies: X12Reply[]): Promise<string> {
-  const control = await nextControl(sql);
+function replyInterchange(control: number, ix: X12Interchange, replies: X12Reply[]): string {
   const sets = replies.flatMap((r) => r.sets).map((s, i) => ({ ...s, control: String(i + 1).padStart(4, '0') }));
   return writeInterchange(
     {
@@ -157,12 +153,6 @@ async function replyInterchange(sql: Sql, ix: X12Interchange, replies: X12Reply[
     sets,
     replies[0]?.delimiters ?? (ix.delimiters.repetition ? ix.delimiters : undefined)
   );
-}
-
-/** Control numbers are numeric in X12: digits taken from the gateway's random control id. */
-function numeric(id: string): string {
-  const digits = BigInt(`0x${id.replace(/[^0-9a-f]/gi, '').slice(0, 15) || '0'}`).toString();
-  return digits.slice(-9).padStart(9, '0');
 }
 
 async function audit(

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { parseSearchRequest } from '@medplum/core';
 import type { Appointment, Coverage, CoverageEligibilityRequest, Task, TaskOutput } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../outcome.ts';
+import { zoneOffset } from '../translate/hl7v2/datatypes.ts';
 import type { Repository } from '../store/repository.ts';
 import { checkEligibility, type EligibilityContext } from './eligibility-submit.ts';
 import { Slots } from './slots.ts';
@@ -148,8 +149,8 @@ async function checkOne(ctx: EligibilityContext, c: Check, date: string): Promis
 /** One check per patient and payer, for the day's appointments that will happen. */
 async function checksFor(ctx: EligibilityContext, date: string): Promise<Check[]> {
   const next = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  const from = `${date}T00:00:00${zoneOffset(date, ctx.timeZone)}`;
-  const to = `${next}T00:00:00${zoneOffset(next, ctx.timeZone)}`;
+  const from = `${date}T00:00:00${zoneOffset(`${date}T00:00:00`, ctx.timeZone)}`;
+  const to = `${next}T00:00:00${zoneOffset(`${next}T00:00:00`, ctx.timeZone)}`;
   const day = { date: [`ge${from}`, `lt${to}`], status: ['booked,arrived,checked-in'], _count: ['1000'] };
   const appts = (await search(ctx.repo, 'Appointment', day)) as Appointment[];
   const checks = new Map<string, Check>();
@@ -172,14 +173,6 @@ async function checksFor(ctx: EligibilityContext, date: string): Promise<Check[]
     }
   }
   return [...checks.values()];
-}
-
-/** `-08:00` for America/Los_Angeles on a winter day: the zone's offset at that date's noon. */
-export function zoneOffset(date: string, timeZone: string): string {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
-    .formatToParts(new Date(`${date}T12:00:00Z`))
-    .find((p) => p.type === 'timeZoneName')?.value;
-  return !name || name === 'GMT' ? '+00:00' : name.slice(3);
 }
 
 async function search(repo: Repository, type: string, params: Record<string, string[]>) {

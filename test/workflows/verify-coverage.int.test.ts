@@ -8,7 +8,8 @@ import { client } from '../helpers/gateway.ts';
 import { gatewayWithPayers, insuredPatient } from '../helpers/eligibility.ts';
 import { startPayer, type TestPayer } from '../helpers/payer.ts';
 import { answer271, INACTIVE, read270 } from '../helpers/x12-answers.ts';
-import { runVerification, startVerification, zoneOffset } from '../../src/workflows/verify-coverage.ts';
+import { zoneOffset } from '../../src/translate/hl7v2/datatypes.ts';
+import { runVerification, startVerification } from '../../src/workflows/verify-coverage.ts';
 
 let payer: TestPayer;
 let env: Awaited<ReturnType<typeof gatewayWithPayers>>;
@@ -52,7 +53,7 @@ function freshDate(): string {
 
 /** An appointment at a local time of the practice (America/Los_Angeles). */
 async function book(patient: string, practitioner: string, date: string, status = 'booked', time = '09:00') {
-  const at = `${date}T${time}:00${zoneOffset(date, 'America/Los_Angeles')}`;
+  const at = `${date}T${time}:00${zoneOffset(`${date}T${time}:00`, 'America/Los_Angeles')}`;
   const res = await fhir('POST', 'Appointment', {
     resourceType: 'Appointment',
     status,
