@@ -20,6 +20,23 @@ export function lookup(table: string, code: string | undefined): string | undefi
   return v === '$none' ? undefined : v;
 }
 
+/**
+ * A table read backwards: the first code (in the file's order) that `lookup` turns into `value`, so the code the
+ * table lists first for a FHIR value is the one written (`home` → `PRN`).
+ */
+export function reverseLookup(table: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const t = Object.hasOwn(tables, table) ? tables[table] : undefined;
+  if (!t) return undefined;
+  for (const [code, v] of Object.entries(t)) if (v === value && !code.startsWith('$')) return code;
+  return undefined;
+}
+
+/** The assigning authority `identifier-systems.json` names first for an Identifier.system (`…/us-npi` → `NPI`). */
+export function systemNamespace(system: string): string | undefined {
+  return Object.entries(systems).find(([ns, s]) => s === system && !ns.startsWith('$'))?.[0];
+}
+
 export function hasTable(table: string): boolean {
   return Object.hasOwn(tables, table);
 }
