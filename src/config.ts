@@ -43,6 +43,8 @@ export const DEFAULTS = {
   FRONTDESK_OUTBOX_MAX_ATTEMPTS: '10',
   FRONTDESK_OUTBOX_MAX_AGE_MINUTES: '1440',
   FRONTDESK_OUTBOX_RETRY_MS: '1000',
+  FRONTDESK_HL7_APPLICATION: 'FRONTDESK',
+  FRONTDESK_HL7_FACILITY: 'FRONTDESK',
   FRONTDESK_OUTBOX_ACK_TIMEOUT_MS: '30000',
 } as const satisfies Record<string, string>;
 
@@ -84,6 +86,8 @@ export type Config = {
   readonly eligibilityReuseMinutes: number;
   /** Outbound HL7 v2 delivery: dead letter after this many tries or this age; first retry delay (doubling); ACK wait. */
   readonly outbox: { maxAttempts: number; maxAgeMinutes: number; retryMs: number; ackTimeoutMs: number };
+  /** MSH-3/MSH-4 of the messages the gateway sends (referrals, appointments). */
+  readonly hl7Sender: { application: string; facility: string };
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -145,7 +149,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryMs: int('FRONTDESK_OUTBOX_RETRY_MS', 10, 3_600_000),
       ackTimeoutMs: int('FRONTDESK_OUTBOX_ACK_TIMEOUT_MS', 100, 600_000),
     },
+    hl7Sender: { application: get('FRONTDESK_HL7_APPLICATION'), facility: get('FRONTDESK_HL7_FACILITY') },
   };
+  for (const [k, v] of Object.entries(config.hl7Sender)) {
+    if (/[|^~\\&\r\n]/.test(v)) problems.push(`FRONTDESK_HL7_${k.toUpperCase()} must be text without HL7 delimiters`);
+  }
   const authSetting = get('FRONTDESK_AUTH');
   if (authSetting !== 'on' && authSetting !== 'off') problems.push('FRONTDESK_AUTH must be "on" or "off"');
   const auth = authSetting !== 'off';

@@ -14,6 +14,8 @@ import { Repository } from './store/repository.ts';
 import { loadDefinitions } from './validate/definitions.ts';
 import { validate } from './validate/validator.ts';
 import type { EligibilityContext } from './workflows/eligibility-submit.ts';
+import { outboundChanges } from './workflows/outbound-changes.ts';
+import { newControlId } from './translate/hl7v2/ack.ts';
 
 export type Core = {
   partners: PartnerRegistry;
@@ -21,6 +23,8 @@ export type Core = {
   repo: Repository;
   audit: AuditTrail;
   eligibility: EligibilityContext;
+  /** What a commit that queued outbound HL7 v2 calls; the gateway points it at its outbox worker. */
+  outboundWake: { kick: () => void };
 };
 
 export async function openCore(config: Config, log: Logger): Promise<Core> {
@@ -28,7 +32,16 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const db = await openDatabase(config, (msg) => log.info(msg));
   // ~1 s for the definitions, paid at start rather than by the first requests.
   loadDefinitions();
-  const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r) });
+  const outboundWake = { kick: () => {} };
+  // Referrals and appointments for partner offices are queued in the transaction that changes them.
+  const onChange = outboundChanges({
+    sender: config.hl7Sender,
+    newControlId,
+    partnerOf: (endpoint) => partners.byEndpoint(endpoint)?.id,
+    kick: () => outboundWake.kick(),
+    processingId: config.hl7ProcessingIds[0],
+  });
+  const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r), onChange });
   const audit = new AuditTrail(db.sql, db.background);
   audit.onProjectionError = (err) =>
     log.warn(
@@ -50,5 +63,5 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     reuseMinutes: config.eligibilityReuseMinutes,
     timeZone: config.timeZone,
   };
-  return { partners, db, repo, audit, eligibility };
+  return { partners, db, repo, audit, eligibility, outboundWake };
 }

@@ -4,7 +4,7 @@
  * `main.ts` runs this for `npm start`; tests start the same thing on port 0 against their own database.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { randomUUID } from 'node:crypto';
+import { newControlId } from './translate/hl7v2/ack.ts';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { setUpAccess, type Access } from './access/setup.ts';
@@ -29,6 +29,7 @@ import type { EligibilityContext } from './workflows/eligibility-submit.ts';
 import { passThrough270 } from './workflows/eligibility-pass-through.ts';
 import { VerificationRunner } from './workflows/verify-coverage-runner.ts';
 import { startOutbox, type Outbox } from './outbound/outbox.ts';
+import { referralDelivered } from './workflows/referral-task.ts';
 
 export type Gateway = {
   fhirUrl: string;
@@ -61,12 +62,10 @@ export async function startGateway(
   log: Logger = createLogger(config),
   options: { warm?: boolean } = {}
 ): Promise<Gateway> {
-  const { partners, db, repo, audit, eligibility } = await openCore(config, log);
+  const { partners, db, repo, audit, eligibility, outboundWake } = await openCore(config, log);
   // ~2 s for the JSON schemas, paid at start rather than by the first requests.
   if (options.warm ?? true) warmSchemas(Object.keys(RESOURCE_TYPES));
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
-  // MSH-10 is at most 20 characters (v2.5 2.14.9.10).
-  const newControlId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
   // Times without an offset are read in the sending partner's zone, else the gateway's; its character set, if set,
   // also decodes \Xhh\ escapes.
   const handlers = hl7v2Handlers(repo, (h) => {
@@ -78,12 +77,17 @@ export async function startGateway(
   const o = config.outbox;
   const outbox = startOutbox({
     sql: db.sql, repo, log, audit, partners, ackTimeoutMs: o.ackTimeoutMs,
+    // The partner's answer to a referral moves the Task that follows it.
+    settled: async (row, delivered, reason) => {
+      if (row.subject && row.messageType === 'REF^I12') await referralDelivered(repo, row.subject, delivered, reason);
+    },
     tuning: {
       maxAttempts: o.maxAttempts, maxAgeMs: o.maxAgeMinutes * 60_000, baseDelayMs: o.retryMs,
       // A lease outlives any delivery (connect + ACK wait), so a live worker never loses its row to another.
       leaseMs: o.ackTimeoutMs * 2 + 30_000,
     },
   });
+  outboundWake.kick = () => outbox.kick();
   // Transaction sets without a handler (claims, remittance: later issues) are answered IK5 R 1.
   const x12: X12Context & { handlers: Map<string, X12Handler> } = {
     sql: db.sql, log, audit, handlers: new Map([['270', passThrough270(eligibility)]]),

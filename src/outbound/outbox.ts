@@ -13,6 +13,7 @@ import type { PartnerRegistry } from '../partners.ts';
 import type { Repository } from '../store/repository.ts';
 import { Destinations } from './destinations.ts';
 import type { AckResult } from './mllp-client.ts';
+import type { Claimed } from '../store/outbox.ts';
 import { OutboxWorker, type OutboxOptions } from './outbox-worker.ts';
 
 export type Outbox = { kick(): void; stop(): Promise<void>; worker: OutboxWorker };
@@ -26,6 +27,8 @@ export type OutboxSetup = {
   /** Worker settings (tests shorten the delays). */
   tuning?: Partial<Omit<OutboxOptions, 'sql' | 'log' | 'deliver' | 'attempted'>>;
   ackTimeoutMs?: number;
+  /** A message's final fate, once written (delivered, or failed: refused or a dead letter), with the reason. */
+  settled?: (row: Claimed, delivered: boolean, reason: string | undefined) => Promise<void>;
 };
 
 export function startOutbox(s: OutboxSetup): Outbox {
@@ -57,6 +60,7 @@ export function startOutbox(s: OutboxSetup): Outbox {
           ...(partner ? { partner } : {}),
         })
       );
+      if (fate !== 'retry') await s.settled?.(row, fate === 'delivered', result.ok ? undefined : `${ackCode(result, fate)}: ${result.text}`);
     },
     ...s.tuning,
   });

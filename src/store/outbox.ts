@@ -21,8 +21,10 @@ export type NewOutboundHl7 = {
   messageType: string;
   raw: Buffer;
   partner?: string;
-  /** The message or resource change this one follows from, for the message log. */
+  /** The message this one follows from, for the message log. */
   related?: string;
+  /** The resource the message is about (`ServiceRequest/<id>`), migration 0015. */
+  subject?: string;
 };
 
 export type Claimed = {
@@ -31,6 +33,8 @@ export type Claimed = {
   controlId: string;
   messageType: string;
   partner: string | null;
+  /** The resource the message is about (`ServiceRequest/<id>`), when a workflow queued it. */
+  subject: string | null;
   raw: Buffer;
   attempts: number;
   queuedAt: Date;
@@ -43,9 +47,9 @@ export async function enqueue(sql: Sql, m: NewOutboundHl7): Promise<string> {
   await sql`SELECT pg_advisory_xact_lock(7271, hashtext(${m.destination}))`;
   const [row] = await sql<{ id: string }[]>`
     INSERT INTO message (direction, protocol, transport, sender, receiver, control_id, message_type, status, raw,
-                         partner, related, destination, queue_seq, queued_at, next_attempt_at)
+                         partner, related, subject, destination, queue_seq, queued_at, next_attempt_at)
     VALUES ('outbound', 'hl7v2', 'mllp', ${m.sender}, ${m.receiver}, ${m.controlId}, ${m.messageType}, 'pending',
-            ${m.raw}, ${m.partner ?? null}, ${m.related ?? null}, ${m.destination}, nextval('outbox_queue_seq'),
+            ${m.raw}, ${m.partner ?? null}, ${m.related ?? null}, ${m.subject ?? null}, ${m.destination}, nextval('outbox_queue_seq'),
             now(), now())
     RETURNING id::text`;
   if (!row) throw new Error('outbox insert returned no row');
@@ -78,7 +82,7 @@ export async function claim(sql: Sql, o: { leaseMs: number; limit: number; busy:
   // The heads read again under the leases: a retry committed meanwhile is not due, and its lease goes back.
   const heads = await sql<Omit<Claimed, 'holder'>[]>`
     SELECT DISTINCT ON (destination) id::text, destination, control_id AS "controlId", message_type AS "messageType",
-      partner, raw, attempts, queued_at AS "queuedAt"
+      partner, subject, raw, attempts, queued_at AS "queuedAt"
     FROM message
     WHERE direction = 'outbound' AND status = 'pending' AND destination = ANY(${sql.array(leased.map((l) => l.destination))}::text[])
       AND next_attempt_at <= clock_timestamp()

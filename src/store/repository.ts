@@ -5,6 +5,9 @@
  * Concurrency: an update locks the current row (`FOR UPDATE`), so two PUTs with the same `If-Match` serialise
  * and the second gets 412. Conditional writes that match nothing take a transaction-scoped advisory lock on their
  * normalised search, so ten concurrent `If-None-Exist` creates for one identifier make exactly one resource.
+ *
+ * Changes of the types the composition root's hook watches (`onChange`, ./changes.ts) are handed to it inside their
+ * transaction, before the commit: what sends referrals and appointments to partner offices through the outbox.
  */
 import { randomUUID } from 'node:crypto';
 import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
@@ -13,23 +16,27 @@ import type { Sql } from 'postgres';
 import { httpError, invalid } from '../outcome.ts';
 import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
-import { checkId, checkIfMatch, multipleMatches, parseConditional, splitOnce } from './preconditions.ts';
-import { isConditionalReference, referenceSites } from './references.ts';
-import { lockAndMatch, matchIds } from './match.ts';
+import { checkId, checkIfMatch, multipleMatches, parseConditional } from './preconditions.ts';
+import { resolveConditionalReferences } from './conditional-references.ts';
+import { readHistory, type HistoryEntry } from './history.ts';
+import { lockAndMatch } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
 
 export type { SearchResult } from './search.ts';
 import { writeNewResources, writeVersion } from './write.ts';
+import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
 
 export type RepositoryOptions = {
   /** Absolute FHIR base, to recognise absolute references to this server. */
   baseUrl: string;
   /** Throws an OperationOutcomeError when a resource about to be stored is invalid. */
   validate: (resource: Resource) => void;
+  /** Given the changes of the types it watches, inside their transaction (./changes.ts). */
+  onChange?: ChangeHook;
 };
 
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
-export type HistoryEntry = { type: string; id: string; version: number; lastUpdated: string; resource?: Resource };
+export type { HistoryEntry } from './history.ts';
 
 
 type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
@@ -38,11 +45,27 @@ export class Repository {
   readonly sql: Sql;
   readonly options: RepositoryOptions;
   private readonly inTransaction: boolean;
+  /** Who is writing, when a message is being applied (the change hook does not send it back there). */
+  readonly origin: Origin | undefined;
+  private readonly changes: ChangeLog | undefined;
 
-  constructor(sql: Sql, options: RepositoryOptions, inTransaction = false) {
+  constructor(sql: Sql, options: RepositoryOptions, inTransaction = false, origin?: Origin, changes?: ChangeLog) {
     this.sql = sql;
     this.options = options;
     this.inTransaction = inTransaction;
+    this.origin = origin;
+    this.changes = changes;
+  }
+
+  /** The same repository writing on behalf of a message's sender. */
+  from(origin: Origin | undefined): Repository {
+    return new Repository(this.sql, this.options, this.inTransaction, origin, this.changes);
+  }
+
+  /** Runs `fn` once the current transaction has committed (at once outside a transaction). */
+  afterCommit(fn: () => void): void {
+    if (this.changes) this.changes.afterCommit(fn);
+    else fn();
   }
 
   /**
@@ -52,8 +75,16 @@ export class Repository {
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     for (let attempt = 1; ; attempt++) {
+      const log = new ChangeLog(this.options.onChange);
       try {
-        return (await this.sql.begin((tx) => fn(new Repository(tx as unknown as Sql, this.options, true)))) as T;
+        const out = (await this.sql.begin(async (tx) => {
+          const repo = new Repository(tx as unknown as Sql, this.options, true, this.origin, log);
+          const result = await fn(repo);
+          await log.drain(repo);
+          return result;
+        })) as T;
+        log.committed();
+        return out;
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (attempt >= 4 || (code !== '40P01' && code !== '40001')) throw err;
@@ -90,12 +121,18 @@ export class Repository {
         return { resource: await repo.insert(resource, randomUUID()), created: true };
       });
     }
-    return { resource: await this.insert(resource, randomUUID()), created: true };
+    return { resource: await this.insertWatched(resource, randomUUID()), created: true };
   }
 
   /** Creates with an id chosen before the write (transaction entries whose id others already reference). */
   async createWithId<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
-    return this.insert(resource, id);
+    return this.insertWatched(resource, id);
+  }
+
+  /** A create outside a transaction is one statement; one the change hook watches gets a transaction for it. */
+  private insertWatched<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
+    if (this.inTransaction || !this.options.onChange?.types.has(resource.resourceType)) return this.insert(resource, id);
+    return this.transaction((repo) => repo.insert(resource, id));
   }
 
   /**
@@ -103,6 +140,7 @@ export class Repository {
    * rows written together): what a translated message's new resources are stored with.
    */
   async createManyWithIds(items: { resource: Resource; id: string }[]): Promise<WithId<Resource>[]> {
+    if (!this.inTransaction) return this.transaction((repo) => repo.createManyWithIds(items));
     if (items.length === 1) return [await this.insert(items[0]!.resource, items[0]!.id)];
     const stored = await Promise.all(items.map((i) => this.prepare(i.resource, i.id, 1)));
     try {
@@ -111,6 +149,7 @@ export class Repository {
       if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `One of ${stored.map((r) => `${r.resourceType}/${r.id}`).join(', ')} already exists`);
       throw err;
     }
+    for (const r of stored) this.changes?.record({ type: r.resourceType, id: r.id, after: r });
     return stored;
   }
 
@@ -126,6 +165,7 @@ export class Repository {
       const version = cur ? Number(cur.version_id) + 1 : 1;
       const stored = await repo.prepare(resource, id, version);
       await writeVersion(repo.sql, { type, id, version, lastUpdated: stored.meta.lastUpdated, resource: stored, isNew: !cur });
+      repo.changes?.record({ type, id, before: cur?.content ?? undefined, after: stored });
       return { resource: stored as WithId<T>, created: !cur || cur.deleted };
     });
   }
@@ -157,6 +197,7 @@ export class Repository {
       if (cur.deleted) return;
       const version = Number(cur.version_id) + 1;
       await writeVersion(repo.sql, { type, id, version, lastUpdated: new Date().toISOString(), resource: undefined, isNew: false });
+      repo.changes?.record({ type, id, before: cur.content ?? undefined });
     });
   }
 
@@ -190,27 +231,14 @@ export class Repository {
       const version = Number(cur.version_id) + 1;
       const stored = await repo.prepare(patched, id, version);
       await writeVersion(repo.sql, { type, id, version, lastUpdated: stored.meta.lastUpdated, resource: stored, isNew: false });
+      repo.changes?.record({ type, id, before: cur.content, after: stored });
       return stored as WithId<T>;
     });
   }
 
   /** Instance, type or system history, newest first (http.html#history). */
   async history(type: string | undefined, id: string | undefined, count: number, offset = 0, since?: string): Promise<HistoryEntry[]> {
-    const rows = await this.sql<{ resource_type: string; id: string; version_id: string; last_updated: Date; content: Resource | null }[]>`
-      SELECT resource_type, id, version_id, last_updated, content FROM resource_history
-      WHERE true
-        ${type ? this.sql`AND resource_type = ${type}` : this.sql``}
-        ${id ? this.sql`AND id = ${id}` : this.sql``}
-        ${since ? this.sql`AND last_updated >= ${since}` : this.sql``}
-      ORDER BY last_updated DESC, version_id DESC
-      LIMIT ${count} OFFSET ${offset}`;
-    return rows.map((r) => ({
-      type: r.resource_type,
-      id: r.id,
-      version: Number(r.version_id),
-      lastUpdated: r.last_updated.toISOString(),
-      resource: r.content ? canonicalOrder(r.content) : undefined,
-    }));
+    return readHistory(this.sql, { type, id, count, offset, since });
   }
 
   /** search (search.html): matches, order, page, total and included resources (see store/search.ts). */
@@ -253,6 +281,7 @@ export class Repository {
       if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `${stored.resourceType}/${id} already exists`);
       throw err;
     }
+    this.changes?.record({ type: stored.resourceType, id, after: stored });
     return stored as WithId<T>;
   }
 
@@ -263,23 +292,8 @@ export class Repository {
     const stored = structuredClone(resource) as WithId<T>;
     stored.id = id;
     stored.meta = { ...stored.meta, versionId: String(version), lastUpdated };
-    await this.resolveConditionalReferences(stored);
+    await resolveConditionalReferences(this.sql, this.options.baseUrl, stored);
     this.options.validate(stored);
     return canonicalOrder(stored) as WithId<T> & { meta: { lastUpdated: string } };
   }
-
-  /** `Patient?identifier=…` references become `Patient/<id>` when exactly one resource matches (http.html#trules). */
-  private async resolveConditionalReferences(resource: Resource): Promise<void> {
-    for (const site of referenceSites(resource)) {
-      if (!isConditionalReference(site.value)) continue;
-      const [type, query] = splitOnce(site.value, '?');
-      const search = parseConditional(type, query, site.path);
-      const ids = await matchIds(this.sql, search, this.options.baseUrl, (names) => invalid(`Unsupported search parameter(s) in conditional reference: ${names}`, site.path));
-      if (ids.length !== 1) {
-        throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${ids.length === 0 ? 'no' : 'more than one'} resource`, site.path);
-      }
-      site.set(`${type}/${ids[0]}`);
-    }
-  }
 }
-

@@ -1,6 +1,7 @@
 /**
  * @module workflows/hl7v2-handlers — the handler of every HL7 v2 message type the gateway accepts: translate
- * (pure) and apply the plan in one transaction (./apply-plan.ts) before the ACK.
+ * (pure) and apply the plan in one transaction (./apply-plan.ts) before the ACK, written on behalf of the sender
+ * (the change hook sends nothing back to it). The referral loop (./referral-loop.ts) adds to RRI and SIU.
  */
 import type { Repository } from '../store/repository.ts';
 import { Hl7v2Message } from '../translate/hl7v2/parse.ts';
@@ -8,6 +9,7 @@ import { translateWith, TRANSLATORS, type TranslateOptions } from '../translate/
 import type { MessageHeader } from '../translate/hl7v2/header.ts';
 import { applyPlan } from './apply-plan.ts';
 import type { Hl7Handler } from './receive-hl7v2.ts';
+import { answeredByAck, linkAppointment } from './referral-loop.ts';
 
 /** Handlers by `CODE^TRIGGER`; `optionsFor` gives the sender's settings (its time zone and character set). */
 export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHeader) => TranslateOptions): Map<string, Hl7Handler> {
@@ -16,7 +18,19 @@ export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHead
     handlers.set(type, async (header, text, within) => {
       const opts = optionsFor(header);
       // \Xhh\ escapes are bytes in the message's character set: the partner's when it overrides MSH-18.
-      return applyPlan(repo, translateWith(translator, new Hl7v2Message(text, { charset: opts.charset }), opts), within);
+      const msg = new Hl7v2Message(text, { charset: opts.charset });
+      const writer = repo.from({ application: header.sendingApplication, facility: header.sendingFacility });
+      if (type === 'RRI^I12') {
+        const answered = await answeredByAck(repo, msg);
+        if (answered) opts.answered = answered;
+      }
+      const plan = translateWith(translator, msg, opts);
+      if (!type.startsWith('SIU^')) return applyPlan(writer, plan, within);
+      return writer.transaction(async (tx) => {
+        const applied = await applyPlan(tx, plan, within);
+        await linkAppointment(tx, msg, applied);
+        return applied;
+      });
     });
   }
   return handlers;

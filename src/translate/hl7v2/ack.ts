@@ -4,6 +4,7 @@
  * The ACK's MSH swaps sender and receiver, MSA-2 echoes MSH-10, and an error carries an ERR segment with the
  * location, the HL7 table 0357 code and a message (ERR-2, ERR-3, ERR-4, ERR-8; ERR-1 too for versions before 2.5).
  */
+import { randomUUID } from 'node:crypto';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { MessageHeader } from './header.ts';
 
@@ -131,4 +132,9 @@ function escapeText(s: string, d: { field: string; component: string; repetition
     else out += ch;
   }
   return out;
+}
+
+/** A fresh MSH-10: at most 20 characters (v2.5 2.14.9.10). */
+export function newControlId(): string {
+  return randomUUID().replace(/-/g, '').slice(0, 20);
 }

@@ -20,6 +20,8 @@ import { byIdentifier, PlanBuilder, tokenOf, type Ref } from './plan.ts';
 export type TranslateOptions = {
   /** IANA time zone of the sending partner: times without an offset are read in it. */
   timeZone: string;
+  /** The referral an RRI without RF1-6 answers, found by the workflow from MSA-2 (the REF's MSH-10). */
+  answered?: Identifier;
 };
 
 export const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';

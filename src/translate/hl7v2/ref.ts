@@ -22,6 +22,7 @@ import { entityId as readEntityId } from './entity-id.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
+import { referralMatch, taskIdentifier } from './referral-id.ts';
 
 const REFERRAL = { system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' };
 const FULFILL = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill', display: 'Fulfill the focal request' }] };
@@ -117,9 +118,9 @@ export function referralPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
 }
 
 /**
- * RRI^I12, the referred-to provider's answer → the referral (RF1-6) and its Task, which must exist (AE 204
+ * RRI^I12, the referred-to provider's answer → the referral (RF1-6, else the one MSA-2 answers) and its Task, which must exist (AE 204
  * otherwise): Task status and businessStatus from RF1-1, owner from the RT/IR PRD, note from the message NTEs,
- * lastModified MSH-7. MSA, PID and the clinical segments are reported as unmapped.
+ * lastModified MSH-7. PID and the clinical segments are reported as unmapped.
  * @example referralResponsePlan(new Hl7v2Message(text), { timeZone: 'America/Chicago' })
  */
 export function referralResponsePlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
@@ -128,12 +129,12 @@ export function referralResponsePlan(msg: Hl7v2Message, opts: TranslateOptions):
   if (!rf1) throw contentError('The message has no RF1 segment naming the referral answered', 'RF1', '100');
   const msh = msg.first('MSH');
   // The answer goes back to the referrer, whose id RF1-6 is: unscoped, it belongs to the receiving facility.
-  const referralId = entityId(rf1.rep(6, 0), msh?.text(6) ?? msh?.text(5), 'RF1-6');
-  if (!referralId) throw contentError('RF1-6 (originating referral identifier) is empty', 'RF1-6', '101');
+  const referralId = entityId(rf1.rep(6, 0), msh?.text(6) ?? msh?.text(5), 'RF1-6') ?? opts.answered;
+  if (!referralId) throw contentError('RF1-6 (originating referral identifier) is empty and MSA-2 names no referral sent', 'RF1-6', '101');
   const sender = facilityOf(msg);
   const external = each(rf1, 11, (c) => entityId(c, sender, 'RF1-11'));
   b.add('referral', { resourceType: 'ServiceRequest', ...(external.length ? { identifier: external } : {}) } as ServiceRequest, {
-    match: byIdentifier(referralId),
+    match: referralMatch(referralId),
     mode: 'update-existing',
     source: 'RF1-6',
   });
@@ -161,14 +162,6 @@ function entityId(c: Comp, owner: string | undefined, where: string): Identifier
   const id = readEntityId(c, owner);
   if (id && !id.system) throw contentError(`${where} has no assigning authority and MSH names no facility`, where, '101');
   return id;
-}
-
-/**
- * The Task's own identifier: the referral's value in `urn:frontdesk:referral-task:` + the referral's system
- * URI-encoded (as `urn:frontdesk:policy:` does for Coverage), one Task system per referral system, no `|` inside.
- */
-function taskIdentifier(referral: Identifier): Identifier {
-  return { system: `urn:frontdesk:referral-task:${encodeURIComponent(referral.system ?? '')}`, value: referral.value };
 }
 
 /** PRD-1 roles (table 0286): the referrer (`requester`, REF only) and the referred-to (`performer`s). */

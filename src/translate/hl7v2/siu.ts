@@ -12,7 +12,7 @@
  * duration; offset-less times are read in the sender's time zone. Participants: the patient (PID), practitioners
  * (AIP-3, known by id), locations (AIL-3) and other resources (AIG-3, by name). Message-level NTEs → comment.
  */
-import type { Appointment, Location } from '@medplum/fhirtypes';
+import type { Appointment, Identifier, Location } from '@medplum/fhirtypes';
 import { builderOf, condition, facilityOf, patientEntry, practitioner, unmappedSegments, V2_0203, type TranslateOptions } from './entries.ts';
 import { addMinutes, codeableConcept, contentError, dateTime, type Comp } from './datatypes.ts';
 import { entityId } from './entity-id.ts';
@@ -92,7 +92,8 @@ export function schedulingPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan 
   });
   if (reasons.length) a.reasonReference = reasons;
 
-  const match = byIdentifier((filler ?? placer) as { system?: string; value?: string });
+  // Either id finds it: the placer's booking answered by the filler's message that adds its own id.
+  const match = byIdentifier(...[filler, placer].filter((i): i is Identifier => !!i?.system));
   // A cancellation reason belongs to a cancelled (or missed) appointment only (app-4): a later status drops it.
   const remove = status && status !== 'cancelled' && status !== 'noshow' ? ['cancelationReason'] : [];
   b.add('appointment', a, { match, remove, source: 'SCH', defaults: { status: 'booked' } });

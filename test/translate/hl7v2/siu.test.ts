@@ -34,7 +34,8 @@ describe('SCH-1/SCH-2 placer and filler appointment ids (EI)', () => {
   it('takes the system from EI-2 when it names another namespace than the sending facility (MSH-4)', () => {
     const p = plan(on('SCH', (s) => set(s, 2, 'F123^OTHERSYS')));
     expect(appointment(p).identifier?.[0]).toEqual({ system: 'urn:frontdesk:id:OTHERSYS', value: 'F123', type: { coding: [{ system: V2_0203, code: 'FILL' }] } });
-    expect(appointmentEntry(p).match).toBe('identifier=urn%3Afrontdesk%3Aid%3AOTHERSYS|F123');
+    // Found by either id: the filler's, or the placer's (a booking the filler answers with its own id added).
+    expect(appointmentEntry(p).match).toBe('identifier=urn%3Afrontdesk%3Aid%3AOTHERSYS|F123,urn%3Afrontdesk%3Aid%3AGHHSFacility|12345');
   });
 
   it('takes an ISO universal id (EI-3/EI-4) as urn:oid:', () => {
