@@ -38,6 +38,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     sender: config.hl7Sender,
     newControlId,
     partnerOf: (endpoint) => partners.byEndpoint(endpoint)?.id,
+    delimitersOf: (endpoint) => partners.byEndpoint(endpoint)?.hl7v2.destination?.delimiters,
     kick: () => outboundWake.kick(),
     processingId: config.hl7ProcessingIds[0],
   });

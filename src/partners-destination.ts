@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import type { Endpoint, Organization } from '@medplum/fhirtypes';
 import type { Repository } from './store/repository.ts';
+import { delimitersOf } from './translate/hl7v2/encode.ts';
+import type { Delimiters } from './translate/hl7v2/header.ts';
 
 export type PartnerDestination = {
   host: string;
@@ -19,6 +21,8 @@ export type PartnerDestination = {
   facility?: string;
   /** PEM contents: the CA the partner's server certificate chains to, and the gateway's client certificate. */
   tls?: { ca?: string; cert?: string; key?: string };
+  /** The delimiters the partner reads (`encoding`, MSH-1 and MSH-2: `|^~\\&`); the standard ones otherwise. */
+  delimiters?: Delimiters;
 };
 
 export const ENDPOINT_ID_SYSTEM = 'urn:frontdesk:partner-endpoint';
@@ -26,7 +30,7 @@ const CONNECTION = { system: 'http://terminology.hl7.org/CodeSystem/endpoint-con
 
 export function parseDestination(raw: any, bad: (m: string) => void): PartnerDestination | undefined {
   if (typeof raw !== 'object' || raw === null) return void bad('hl7v2.destination must be {host, port, …}');
-  const known = new Set(['host', 'port', 'application', 'facility', 'tls']);
+  const known = new Set(['host', 'port', 'application', 'facility', 'tls', 'encoding']);
   for (const k of Object.keys(raw)) if (!known.has(k)) bad(`hl7v2.destination: unknown key "${k}"`);
   if (typeof raw.host !== 'string' || !/^[A-Za-z0-9.:\-[\]]+$/.test(raw.host)) bad('hl7v2.destination.host must be a host name or address');
   if (!Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535) bad('hl7v2.destination.port must be 1–65535');
@@ -50,7 +54,17 @@ export function parseDestination(raw: any, bad: (m: string) => void): PartnerDes
     if (!!cert !== !!key) bad('hl7v2.destination.tls: certFile and keyFile go together');
     tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   }
+  let delimiters: Delimiters | undefined;
+  if (raw.encoding !== undefined) {
+    try {
+      if (typeof raw.encoding !== 'string' || raw.encoding.length !== 5) throw new Error();
+      delimiters = delimitersOf(raw.encoding.slice(1), raw.encoding[0]);
+    } catch {
+      bad('hl7v2.destination.encoding must be MSH-1 and MSH-2: five distinct characters, as "|^~\\&"');
+    }
+  }
   return {
+    ...(delimiters ? { delimiters } : {}),
     host: String(raw.host),
     port: Number(raw.port),
     ...(typeof raw.application === 'string' ? { application: raw.application } : {}),

@@ -11,9 +11,8 @@
 import type { Appointment, Location, Patient, Practitioner, Reference, ServiceRequest } from '@medplum/fhirtypes';
 import type { Change } from '../store/changes.ts';
 import type { Repository } from '../store/repository.ts';
-import { encodeMessage } from '../translate/hl7v2/encode.ts';
 import { appointmentMessage, type AppointmentOut } from '../translate/hl7v2/siu-out.ts';
-import { bodyOf, lastSent, queue, reach, readOrNothing, type OutboundContext } from './outbound-hl7.ts';
+import { everSent, queue, reach, readOrNothing, saysSomethingNew, type OutboundContext, type Outgoing } from './outbound-hl7.ts';
 import { isReferral, sentReferralId } from './referral-out.ts';
 
 const SIU_TYPES = ['SIU^S12', 'SIU^S13', 'SIU^S14', 'SIU^S15'];
@@ -45,14 +44,14 @@ export async function appointmentChanged(tx: Repository, ctx: OutboundContext, c
   };
   const related = `Appointment/${a.id}`;
   for (const to of targets) {
-    const last = await lastSent(tx, related, to.destination, SIU_TYPES);
-    // A first message to this office books (whatever the change); after that, one only when it would say something new.
-    const e = last === undefined ? (a.status === 'cancelled' ? undefined : 'S12') : event;
+    // A first message to this office books (whatever the change); after that, one only when it says something new.
+    const first = !(await everSent(tx, related, to.destination, SIU_TYPES));
+    const e = first ? (a.status === 'cancelled' ? undefined : 'S12') : event;
     if (!e) continue;
     const msg = { ...out, event: e };
-    const probe = encodeMessage(appointmentMessage({ sender: ctx.sender, receiver: {}, controlId: 'probe', at: new Date(0).toISOString() }, msg));
-    if (last !== undefined && bodyOf(probe) === last) continue;
-    await queue(tx, ctx, { to, type: ['SIU', e, 'SIU_S12'], build: (env) => appointmentMessage(env, msg), related });
+    const m: Outgoing = { to, type: ['SIU', e, 'SIU_S12'], build: (env) => appointmentMessage(env, msg), related };
+    if (!first && !(await saysSomethingNew(tx, ctx, m, SIU_TYPES))) continue;
+    await queue(tx, ctx, m);
   }
 }
 

@@ -9,6 +9,7 @@ import { enqueue } from '../store/outbox.ts';
 import type { Origin } from '../store/changes.ts';
 import type { Repository } from '../store/repository.ts';
 import { encodeMessage, STANDARD_DELIMITERS, type OutSegment } from '../translate/hl7v2/encode.ts';
+import type { Delimiters } from '../translate/hl7v2/header.ts';
 import type { Envelope } from '../translate/hl7v2/out-segments.ts';
 
 /** The gateway's side of outbound messages, handed in by the composition root. */
@@ -19,6 +20,8 @@ export type OutboundContext = {
   newControlId: () => string;
   /** The partner id (partners file) an Endpoint belongs to, for the message log. */
   partnerOf: (endpoint: string) => string | undefined;
+  /** The delimiters a destination reads, when its partner declares them (partners file `encoding`). */
+  delimitersOf?: (endpoint: string) => Delimiters | undefined;
   /** Wakes the outbox worker once a commit has queued something. */
   kick: () => void;
   processingId?: string;
@@ -103,7 +106,7 @@ export async function queue(tx: Repository, ctx: OutboundContext, m: Outgoing): 
     at: new Date().toISOString(),
     ...(ctx.processingId ? { processingId: ctx.processingId } : {}),
   };
-  const raw = encodeMessage(m.build(env), STANDARD_DELIMITERS);
+  const raw = encodeMessage(m.build(env), ctx.delimitersOf?.(m.to.destination) ?? STANDARD_DELIMITERS);
   const partner = ctx.partnerOf(m.to.destination);
   const id = await enqueue(tx.sql, {
     destination: m.to.destination,
@@ -119,17 +122,32 @@ export async function queue(tx: Repository, ctx: OutboundContext, m: Outgoing): 
   return { id, controlId, raw };
 }
 
-/** The segments after MSH of the last message of `type` queued for a resource and destination: what it last said. */
-export async function lastSent(tx: Repository, related: string, destination: string, types: string[]): Promise<string | undefined> {
+/**
+ * Whether the message would tell the destination something the last one of `types` about the same resource did
+ * not: compared without MSH (its control id and time always differ), in the destination's own delimiters.
+ */
+export async function saysSomethingNew(tx: Repository, ctx: OutboundContext, m: Outgoing, types: string[]): Promise<boolean> {
   const [row] = await tx.sql<{ raw: Buffer }[]>`
     SELECT raw FROM message
-    WHERE direction = 'outbound' AND subject = ${related} AND destination = ${destination} AND message_type = ANY(${types})
+    WHERE direction = 'outbound' AND subject = ${m.related} AND destination = ${m.to.destination} AND message_type = ANY(${types})
     ORDER BY id DESC LIMIT 1`;
-  return row ? bodyOf(row.raw.toString('utf8')) : undefined;
+  if (!row) return true;
+  const probe: Envelope = { sender: ctx.sender, receiver: {}, controlId: 'probe', at: new Date(0).toISOString() };
+  const text = encodeMessage(m.build(probe), ctx.delimitersOf?.(m.to.destination) ?? STANDARD_DELIMITERS);
+  return bodyOf(text) !== bodyOf(row.raw.toString('utf8'));
+}
+
+/** Whether a message of `types` about the resource was ever queued for the destination. */
+export async function everSent(tx: Repository, related: string, destination: string, types: string[]): Promise<boolean> {
+  const [row] = await tx.sql`
+    SELECT 1 FROM message
+    WHERE direction = 'outbound' AND subject = ${related} AND destination = ${destination} AND message_type = ANY(${types})
+    LIMIT 1`;
+  return !!row;
 }
 
 /** A message without its MSH: what two messages about the same thing are compared by. */
-export function bodyOf(raw: string): string {
+function bodyOf(raw: string): string {
   return raw.slice(raw.indexOf('\r') + 1);
 }
 

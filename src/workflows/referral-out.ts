@@ -17,10 +17,9 @@ import type {
 import type { Change } from '../store/changes.ts';
 import type { Repository } from '../store/repository.ts';
 import { roundTrips } from '../translate/hl7v2/datatypes-out.ts';
-import { encodeMessage } from '../translate/hl7v2/encode.ts';
 import { REFERRAL_CATEGORY, referralMessage, type Party, type ReferralOut } from '../translate/hl7v2/ref-out.ts';
 import { OWN_REFERRAL_SYSTEM, referralOfTask } from '../translate/hl7v2/referral-id.ts';
-import { bodyOf, lastSent, queue, reach, readOrNothing, type OutboundContext } from './outbound-hl7.ts';
+import { queue, reach, readOrNothing, saysSomethingNew, type OutboundContext, type Outgoing } from './outbound-hl7.ts';
 import { ensureTask, referralTask } from './referral-task.ts';
 
 const REF_TYPES = ['REF^I12', 'REF^I13', 'REF^I14'];
@@ -55,11 +54,9 @@ export async function referralChanged(tx: Repository, ctx: OutboundContext, c: C
   const related = `ServiceRequest/${sr.id}`;
   let sent = false;
   for (const to of targets) {
-    if (event === 'I13') {
-      const probe = encodeMessage(referralMessage(probeEnvelope(ctx), out));
-      if ((await lastSent(tx, related, to.destination, REF_TYPES)) === bodyOf(probe)) continue;
-    }
-    await queue(tx, ctx, { to, type: ['REF', event, 'REF_I12'], build: (env) => referralMessage(env, out), related });
+    const m: Outgoing = { to, type: ['REF', event, 'REF_I12'], build: (env) => referralMessage(env, out), related };
+    if (event === 'I13' && !(await saysSomethingNew(tx, ctx, m, REF_TYPES))) continue;
+    await queue(tx, ctx, m);
     sent = true;
   }
   if (!sent) return;
@@ -71,11 +68,6 @@ export async function referralChanged(tx: Repository, ctx: OutboundContext, c: C
 export async function sentReferralId(tx: Repository, sr: ServiceRequest): Promise<Identifier> {
   const task = await referralTask(tx, sr);
   return (task && referralOfTask(task)) || referralIdOf(sr);
-}
-
-/** The envelope of a message built only to be compared (its MSH is never sent nor compared). */
-function probeEnvelope(ctx: OutboundContext) {
-  return { sender: ctx.sender, receiver: {}, controlId: 'probe', at: new Date(0).toISOString() };
 }
 
 /** Everything the REF says, read in the transaction. */

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { Hl7Message } from '@medplum/core';
 import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
 
 export type PartnerAnswer = 'AA' | 'AE' | 'AR' | 'none';
@@ -14,6 +15,8 @@ export type MllpPartner = {
   /** Control ids (MSH-10) in the order received, repeats included. */
   received: string[];
   messages: string[];
+  /** Messages @medplum/core's Hl7Message could not read, or read with another MSH-10 than the framing said. */
+  unreadable: string[];
   answer: (controlId: string) => PartnerAnswer;
   /** The most messages it ever held unanswered at once, over all connections (the gateway must keep it at 1). */
   maxOutstanding: number;
@@ -34,6 +37,7 @@ export async function startMllpPartner(
     port: 0,
     received: [],
     messages: [],
+    unreadable: [],
     answer,
     maxOutstanding: 0,
     up: () =>
@@ -47,8 +51,11 @@ export async function startMllpPartner(
             for (const e of framer.push(chunk)) {
               if (!('frame' in e)) continue;
               const text = e.frame.toString('utf8');
-              const msh = text.split('\r')[0]?.split('|') ?? [];
-              const control = msh[9] ?? '';
+              // Every message the gateway sends is read by an independent parser, in its own delimiters.
+              const header = independentRead(text);
+              if (!header) partner.unreadable.push(text.slice(0, 60));
+              const msh = text.split('\r')[0]?.split(text.charAt(3)) ?? [];
+              const control = header?.control ?? msh[9] ?? '';
               partner.received.push(control);
               partner.messages.push(text);
               const code = partner.answer(control);
@@ -81,4 +88,14 @@ export async function startMllpPartner(
   };
   await partner.up();
   return partner;
+}
+
+/** MSH-10 as @medplum/core's Hl7Message reads it; undefined when it cannot read the message. */
+function independentRead(text: string): { control: string } | undefined {
+  try {
+    const control = Hl7Message.parse(text.replace(/\r+$/, '')).getSegment('MSH')?.getField(10)?.toString();
+    return control ? { control } : undefined;
+  } catch {
+    return undefined;
+  }
 }

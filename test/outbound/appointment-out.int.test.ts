@@ -21,6 +21,7 @@ beforeAll(async () => {
   w = await createReferralWorld(client(g), office.port);
 });
 afterAll(async () => {
+  expect(office?.unreadable).toEqual([]);
   await g?.stop();
   await office?.down();
   await dropAll();

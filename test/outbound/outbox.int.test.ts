@@ -24,6 +24,7 @@ beforeAll(async () => {
   second = await testGateway({ ...FAST, DATABASE_URL: url });
 });
 afterAll(async () => {
+  for (const p of partners) expect(p.unreadable).toEqual([]);
   await Promise.all([g?.stop(), second?.stop()]);
   await Promise.all(partners.map((p) => p.down()));
   await dropAll();

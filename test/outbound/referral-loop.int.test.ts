@@ -27,6 +27,7 @@ beforeAll(async () => {
   w = await createReferralWorld(client(g), office.port, refusing.port);
 });
 afterAll(async () => {
+  expect(office?.unreadable).toEqual([]);
   await g?.stop();
   await Promise.all([office?.down(), refusing?.down()]);
   await dropAll();
