@@ -47,9 +47,10 @@ export async function enqueue(sql: Sql, m: NewOutboundHl7): Promise<string> {
   await sql`SELECT pg_advisory_xact_lock(7271, hashtext(${m.destination}))`;
   const [row] = await sql<{ id: string }[]>`
     INSERT INTO message (direction, protocol, transport, sender, receiver, control_id, message_type, status, raw,
-                         partner, related, subject, destination, queue_seq, queued_at, next_attempt_at)
+                         partner, related, subject, resources, destination, queue_seq, queued_at, next_attempt_at)
     VALUES ('outbound', 'hl7v2', 'mllp', ${m.sender}, ${m.receiver}, ${m.controlId}, ${m.messageType}, 'pending',
-            ${m.raw}, ${m.partner ?? null}, ${m.related ?? null}, ${m.subject ?? null}, ${m.destination}, nextval('outbox_queue_seq'),
+            ${m.raw}, ${m.partner ?? null}, ${m.related ?? null}, ${m.subject ?? null},
+            ${sql.array(m.subject ? [m.subject] : [])}::text[], ${m.destination}, nextval('outbox_queue_seq'),
             now(), now())
     RETURNING id::text`;
   if (!row) throw new Error('outbox insert returned no row');

@@ -26,9 +26,11 @@ export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHead
       }
       const plan = translateWith(translator, msg, opts);
       if (!type.startsWith('SIU^')) return applyPlan(writer, plan, within);
+      // The message's row is written after the link, so what the link reports is recorded with it.
       return writer.transaction(async (tx) => {
-        const applied = await applyPlan(tx, plan, within);
+        const applied = await applyPlan(tx, plan);
         await linkAppointment(tx, msg, applied);
+        await within?.(tx.sql, applied);
         return applied;
       });
     });

@@ -32,7 +32,8 @@ export function segmentOf(name: string, fields: Map<number, Field>): OutSegment 
 export function mshSegment(env: Envelope, type: [string, string, string]): OutSegment {
   const f = new Map<number, Field>([
     [3, [[env.sender.application]]],
-    [7, [[dtm(env.at)]]],
+    // To the second: some receivers refuse a fraction in MSH-7.
+    [7, [[dtm(env.at.replace(/\.\d+/, ''))]]],
     [9, [type]],
     [10, [[env.controlId]]],
     [11, [[env.processingId ?? 'P']]],
