@@ -122,6 +122,12 @@ describe('the other answers', () => {
     expect((await taskOf(sr.id)).status).toBe('rejected');
   });
 
+  it('an SIU naming in SCH-26 no referral known here is accepted, the SCH-26 noted as unmapped', async () => {
+    expect(await fromOffice(w.siu('SIU0009', 'NOPE-1^CARDIO'))).toBe('AA');
+    const [row] = await g.db.sql`SELECT unmapped FROM message WHERE control_id = 'SIU0009' AND direction = 'inbound'`;
+    expect(row?.unmapped).toContain('SCH-26 (names no referral known here)');
+  });
+
   it('a referral whose performer has no destination sends nothing and makes no Task', async () => {
     const sr = (await client(g)('POST', 'ServiceRequest', { ...w.referral(), performer: [{ reference: `Organization/${w.payerOrg}` }] })).body;
     await new Promise((r) => setTimeout(r, 300));

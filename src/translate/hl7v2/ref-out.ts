@@ -6,13 +6,14 @@
  * RF1 from mappings/hl7v2/referral.json plus RF1-3 (the category that is not the referral's) and RF1-6 (the
  * referral's identifier as an EI); PRD RP (the requester) and RT (the performer): name, address, telecom and
  * identifiers (PLN) of the practitioner, name and identifier (XON) of the organization; PID from
- * mappings/hl7v2/patient.json; IN1 from coverage.json, payer.json and subscriber.json; DG1 from condition.json;
+ * mappings/hl7v2/patient.json; IN1 from coverage.json, payer.json and subscriber.json; DG1 from condition.json
+ * (the `reasonReference` Conditions, and the `reasonCode`s that are coded diagnoses rather than table 0336 reasons);
  * each `supportingInfo` document as an OBX in an OBR group — its content as ED (Base64) when the attachment
  * carries it, else a reference pointer (RP) to its URL; then a PV1 (outpatient), so the message's NTEs (the
  * notes) are not read as notes of the last OBX.
  */
 import type {
-  Condition, Coverage, DocumentReference, Identifier, Organization, Patient, Practitioner, RelatedPerson, ServiceRequest,
+  CodeableConcept, Condition, Coverage, DocumentReference, Identifier, Organization, Patient, Practitioner, RelatedPerson, ServiceRequest,
 } from '@medplum/fhirtypes';
 import { cwe, cx, dtm, ei, xad, xpn, xtn } from './datatypes-out.ts';
 import type { Field, OutSegment, Repetition } from './encode.ts';
@@ -22,6 +23,7 @@ import { systemNamespace, reverseLookup } from './mappings.ts';
 import { mshSegment, pidSegment, segmentOf, type Envelope } from './out-segments.ts';
 
 export const REFERRAL_CATEGORY = { system: 'http://snomed.info/sct', code: '3457005' };
+const REFERRAL_REASON = 'http://terminology.hl7.org/CodeSystem/v2-0336';
 
 /** The people and organizations on either side of the referral. */
 export type Party = { practitioner?: Practitioner; organization?: Organization };
@@ -48,7 +50,7 @@ export function referralMessage(env: Envelope, r: ReferralOut): OutSegment[] {
   segments.push(...prd('RP', r.requester), ...prd('RT', r.performer));
   segments.push(pidSegment(r.patient));
   r.insurance.forEach((ins, i) => segments.push(in1(ins, i)));
-  r.conditions.forEach((c, i) => segments.push(dg1(c, i)));
+  [...r.conditions, ...diagnosesIn(r.referral)].forEach((c, i) => segments.push(dg1(c, i)));
   const observations = r.documents.flatMap((d) => (d.content ?? []).map((c) => ({ doc: d, attachment: c.attachment })));
   if (observations.length) {
     segments.push(segmentOf('OBR', new Map([[1, [['1']]], [4, [cwe(r.documents[0]?.type) ?? [undefined, 'Referral documents']]]])));
@@ -60,8 +62,21 @@ export function referralMessage(env: Envelope, r: ReferralOut): OutSegment[] {
   return segments;
 }
 
+/** RF1-10 is the referral reason of table 0336 (or a reason in words); a coded diagnosis goes in a DG1. */
+function isReferralReason(c: CodeableConcept): boolean {
+  const coded = c.coding?.filter((k) => k.code) ?? [];
+  return !coded.length || coded.some((k) => k.system === REFERRAL_REASON);
+}
+
+/** The coded `reasonCode`s that are diagnoses (ICD-10, SNOMED, …), as the Conditions a DG1 is written from. */
+function diagnosesIn(sr: ServiceRequest): Condition[] {
+  const subject = { reference: sr.subject?.reference };
+  return (sr.reasonCode ?? []).filter((c) => !isReferralReason(c)).map((code) => ({ resourceType: 'Condition', code, subject }));
+}
+
 function rf1(r: ReferralOut): OutSegment {
-  const fields = fieldsFromMap(fieldMap('referral'), 'RF1', r.referral);
+  const reasons = r.referral.reasonCode?.filter(isReferralReason);
+  const fields = fieldsFromMap(fieldMap('referral'), 'RF1', { ...r.referral, reasonCode: reasons });
   const type = r.referral.category?.find((c) => !c.coding?.some((k) => k.system === REFERRAL_CATEGORY.system && k.code === REFERRAL_CATEGORY.code));
   const t = cwe(type);
   if (t) fields.set(3, [t]);

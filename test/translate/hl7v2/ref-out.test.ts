@@ -93,6 +93,16 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(cond.onsetDateTime).toBe('2026-11-20T08:15:00-06:00');
   });
 
+  it('a coded reasonCode that is a diagnosis travels as a DG1, read back as a reason Condition', () => {
+    const out = referralOut();
+    const icd = { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'R07.9', display: 'Chest pain, unspecified' }] };
+    out.referral = { ...out.referral, reasonCode: [...(out.referral.reasonCode ?? []), icd] };
+    const p = referralPlan(new Hl7v2Message(encodeMessage(referralMessage(ENV, out))), { timeZone: 'UTC' });
+    expect(byType(p, 'Condition').map((c) => c.code.coding[0].code)).toEqual(['I20.9', 'R07.9']);
+    expect(byType(p, 'ServiceRequest')[0].reasonCode).toEqual([{ text: 'Chest pain on exertion^since ~ October' }]);
+    expect(byType(p, 'ServiceRequest')[0].reasonReference).toHaveLength(2);
+  });
+
   it('I14 says revoked, and the Task is cancelled', () => {
     const out = referralOut('I14');
     out.referral = { ...out.referral, status: 'revoked' };
