@@ -37,6 +37,7 @@ export type OutboxOptions = {
 export class OutboxWorker {
   private readonly o: Required<Omit<OutboxOptions, 'attempted'>> & Pick<OutboxOptions, 'attempted'>;
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly followUps = new Set<Promise<void>>();
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -65,6 +66,7 @@ export class OutboxWorker {
     this.kick();
     await this.loop;
     await Promise.all(this.inFlight.values());
+    await Promise.all(this.followUps);
   }
 
   private async run(): Promise<void> {
@@ -113,9 +115,14 @@ export class OutboxWorker {
     const fields = { messageId: row.id, control: row.controlId, fate, attempt: row.attempts + 1, ms: result.ms };
     if (!kept) return void this.o.log.warn(fields, 'outbox lease lost before the fate was written: another worker has it');
     this.o.log.info(fields, 'outbox delivery');
-    await this.o.attempted?.(row, result, fate).catch((err: unknown) => {
-      this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox attempt not audited');
-    });
+    // The audit record and what the fate means to workflows (a referral's Task) run after the destination is free:
+    // its next message need not wait for them.
+    const after = (this.o.attempted?.(row, result, fate) ?? Promise.resolve())
+      .catch((err: unknown) => {
+        this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox attempt not audited');
+      })
+      .finally(() => this.followUps.delete(after));
+    this.followUps.add(after);
   }
 
   private fateOf(row: Claimed, result: AckResult): 'delivered' | 'failed' | 'retry' {
