@@ -5,8 +5,8 @@
  *
  * A ServiceRequest in the referral category (SNOMED 3457005) whose `performer` reaches an `hl7v2-mllp` Endpoint:
  * becoming `active` sends REF^I12 and creates its Task (`requested`, `focus` the request, `owner` the performer);
- * changed while active sends REF^I13 — only when what the specialist would read changed (the message after MSH
- * differs from the last one sent); `revoked` (or `entered-in-error`, or deleted) after a REF went out sends REF^I14
+ * changed while active, on hold or completed sends REF^I13 — only when what the specialist would read changed (the
+ * message after MSH differs from the last one sent); `revoked` (or `entered-in-error`, or deleted) after a REF went out sends REF^I14
  * and cancels the Task. What the partner answers moves the Task on: ./referral-loop.ts.
  */
 import { parseSearchRequest } from '@medplum/core';
@@ -24,6 +24,8 @@ import { ensureTask, referralTask } from './referral-task.ts';
 
 const REF_TYPES = ['REF^I12', 'REF^I13', 'REF^I14'];
 const ENDED = new Set(['revoked', 'entered-in-error']);
+/** A sent referral in these states is still the office's: a change is news for it (on hold: RF1-1 H). */
+const UPDATED = new Set(['active', 'on-hold', 'completed']);
 
 export function isReferral(sr: ServiceRequest | undefined): boolean {
   return !!sr?.category?.some((c) => c.coding?.some((k) => k.system === REFERRAL_CATEGORY.system && k.code === REFERRAL_CATEGORY.code));
@@ -42,9 +44,11 @@ export async function referralChanged(tx: Repository, ctx: OutboundContext, c: C
   const sr = after ?? before;
   if (!sr || !isReferral(sr)) return;
   const wasSent = await referralTask(tx, sr);
+  const open = !!wasSent && wasSent.status !== 'cancelled';
   let event: ReferralOut['event'] | undefined;
-  if (after?.status === 'active') event = wasSent && wasSent.status !== 'cancelled' ? 'I13' : 'I12';
-  else if (wasSent && wasSent.status !== 'cancelled' && (!after || ENDED.has(after.status))) event = 'I14';
+  if (open && (!after || ENDED.has(after.status))) event = 'I14';
+  else if (open && after && UPDATED.has(after.status)) event = 'I13';
+  else if (!open && after?.status === 'active') event = 'I12';
   if (!event) return;
   const targets = await reach(tx, sr.performer ?? [], tx.origin);
   if (!targets.length) return;

@@ -96,11 +96,18 @@ describe('a referral sent to a specialist office', () => {
     expect(office.received).toHaveLength(2);
   });
 
+  it('put on hold: REF^I13 saying H', async () => {
+    sr = (await client(g)('PUT', `ServiceRequest/${sr.id}`, { ...sr, meta: undefined, status: 'on-hold' })).body;
+    await until(() => office.received.length === 3);
+    expect(parsed(2).getSegment('MSH')?.getField(9)?.toString()).toBe('REF^I13^REF_I12');
+    expect(parsed(2).getSegment('RF1')?.getField(1)?.toString()).toBe('H');
+  });
+
   it('revoked: REF^I14 and the Task cancelled', async () => {
     await client(g)('PUT', `ServiceRequest/${sr.id}`, { ...sr, status: 'revoked' });
-    await until(() => office.received.length === 3);
-    expect(parsed(2).getSegment('MSH')?.getField(9)?.toString()).toBe('REF^I14^REF_I12');
-    expect(parsed(2).getSegment('RF1')?.getField(1)?.toString()).toBe('R');
+    await until(() => office.received.length === 4);
+    expect(parsed(3).getSegment('MSH')?.getField(9)?.toString()).toBe('REF^I14^REF_I12');
+    expect(parsed(3).getSegment('RF1')?.getField(1)?.toString()).toBe('R');
     expect((await taskOf(sr.id)).status).toBe('cancelled');
   });
 });
