@@ -14,6 +14,7 @@ import { createHttpApp } from './inbound/http.ts';
 import { startMllpListener, type MllpListener } from './inbound/mllp/listener.ts';
 import { receiveHl7v2Input, receiveOversized } from './workflows/hl7v2-input.ts';
 import type { Hl7Handler, ReceiveContext } from './workflows/receive-hl7v2.ts';
+import type { MessageHeader } from './translate/hl7v2/header.ts';
 import type { PartnerRegistry } from './partners.ts';
 import { hl7v2Handlers } from './workflows/hl7v2-handlers.ts';
 import type { X12Context, X12Handler } from './workflows/receive-x12.ts';
@@ -68,18 +69,20 @@ export async function startGateway(
   const access = await setUpAccess(db.sql, config, config.databaseUrl === undefined);
   // Times without an offset are read in the sending partner's zone, else the gateway's; its character set, if set,
   // also decodes \Xhh\ escapes.
-  const handlers = hl7v2Handlers(repo, (h) => {
-    const partner = partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component);
-    return { timeZone: partner?.hl7v2.timeZone ?? config.timeZone, charset: partner?.hl7v2.charset };
-  });
+  const partnerOf = (h: MessageHeader) => partners.bySender(h.sendingApplication, h.sendingFacility, h.delimiters.component);
+  const handlers = hl7v2Handlers(
+    repo,
+    (h) => ({ timeZone: partnerOf(h)?.hl7v2.timeZone ?? config.timeZone, charset: partnerOf(h)?.hl7v2.charset }),
+    (h) => partnerOf(h)?.id
+  );
   const receive = { sql: db.sql, log, handlers, newControlId, audit, partners, processingIds: config.hl7ProcessingIds };
   const verifications = new VerificationRunner(eligibility);
   const o = config.outbox;
   const outbox = startOutbox({
     sql: db.sql, repo, log, audit, partners, ackTimeoutMs: o.ackTimeoutMs,
     // The partner's answer to a referral moves the Task that follows it.
-    settled: async (row, delivered, reason) => {
-      if (row.subject && row.messageType === 'REF^I12') await referralDelivered(repo, row.subject, delivered, reason);
+    followUp: async (f) => {
+      if (f.messageType === 'REF^I12') await referralDelivered(repo, f.subject, f.delivered, f.reason ?? undefined);
     },
     tuning: {
       maxAttempts: o.maxAttempts, maxAgeMs: o.maxAgeMinutes * 60_000, baseDelayMs: o.retryMs,

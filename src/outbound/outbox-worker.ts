@@ -13,7 +13,7 @@
  */
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
-import { claim, settle, type Claimed } from '../store/outbox.ts';
+import { claim, followedUp, pendingFollowUps, settle, type Claimed, type FollowUp } from '../store/outbox.ts';
 import type { AckResult } from './mllp-client.ts';
 
 export type Deliver = (row: Claimed) => Promise<AckResult>;
@@ -24,6 +24,11 @@ export type OutboxOptions = {
   deliver: Deliver;
   /** Called after each attempt's fate is recorded (the audit trail records it). */
   attempted?: (row: Claimed, result: AckResult, fate: 'delivered' | 'failed' | 'retry') => Promise<void>;
+  /**
+   * What a message's final fate means to the workflow that queued it (a referral's Task). Durable: a fate not yet
+   * followed up when the process died is followed up by the next worker to start.
+   */
+  followUp?: (f: FollowUp) => Promise<void>;
   pollMs?: number;
   /** Longer than a delivery can take (connect + ACK timeout): a lease that runs out gives the row to another worker. */
   leaseMs?: number;
@@ -35,7 +40,7 @@ export type OutboxOptions = {
 };
 
 export class OutboxWorker {
-  private readonly o: Required<Omit<OutboxOptions, 'attempted'>> & Pick<OutboxOptions, 'attempted'>;
+  private readonly o: Required<Omit<OutboxOptions, 'attempted' | 'followUp'>> & Pick<OutboxOptions, 'attempted' | 'followUp'>;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly followUps = new Set<Promise<void>>();
   private running = false;
@@ -53,6 +58,7 @@ export class OutboxWorker {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.detach(this.catchUp());
   }
 
   /** Something was enqueued (or a destination came free): look now rather than at the next poll. */
@@ -117,12 +123,41 @@ export class OutboxWorker {
     this.o.log.info(fields, 'outbox delivery');
     // The audit record and what the fate means to workflows (a referral's Task) run after the destination is free:
     // its next message need not wait for them.
-    const after = (this.o.attempted?.(row, result, fate) ?? Promise.resolve())
-      .catch((err: unknown) => {
+    this.detach(
+      (this.o.attempted?.(row, result, fate) ?? Promise.resolve()).catch((err: unknown) => {
         this.o.log.warn({ messageId: row.id, err: { name: (err as Error).name } }, 'outbox attempt not audited');
       })
-      .finally(() => this.followUps.delete(after));
-    this.followUps.add(after);
+    );
+    if (fate !== 'retry' && row.subject) {
+      const f = { id: row.id, subject: row.subject, messageType: row.messageType, delivered: fate === 'delivered' };
+      this.detach(this.follow({ ...f, reason: fate === 'delivered' ? null : reason(row, result, this.o.maxAttempts) }));
+    }
+  }
+
+  /** Work after a delivery that does not hold its destination; `stop()` waits for it. */
+  private detach(p: Promise<void>): void {
+    const tracked = p.finally(() => this.followUps.delete(tracked));
+    this.followUps.add(tracked);
+  }
+
+  private async follow(f: FollowUp): Promise<void> {
+    if (!this.o.followUp) return;
+    try {
+      await this.o.followUp(f);
+      await followedUp(this.o.sql, f.id);
+    } catch (err) {
+      this.o.log.warn({ messageId: f.id, err: { name: (err as Error).name } }, 'outbox follow-up failed; tried again at the next start');
+    }
+  }
+
+  /** The fates a stopped process left without their follow-up. */
+  private async catchUp(): Promise<void> {
+    if (!this.o.followUp) return;
+    try {
+      for (const f of await pendingFollowUps(this.o.sql, 1000)) await this.follow(f);
+    } catch (err) {
+      this.o.log.warn({ err: { name: (err as Error).name } }, 'outbox follow-ups not caught up');
+    }
   }
 
   private fateOf(row: Claimed, result: AckResult): 'delivered' | 'failed' | 'retry' {

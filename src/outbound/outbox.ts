@@ -13,7 +13,6 @@ import type { PartnerRegistry } from '../partners.ts';
 import type { Repository } from '../store/repository.ts';
 import { Destinations } from './destinations.ts';
 import type { AckResult } from './mllp-client.ts';
-import type { Claimed } from '../store/outbox.ts';
 import { OutboxWorker, type OutboxOptions } from './outbox-worker.ts';
 
 export type Outbox = { kick(): void; stop(): Promise<void>; worker: OutboxWorker };
@@ -25,10 +24,10 @@ export type OutboxSetup = {
   audit: AuditTrail;
   partners: PartnerRegistry;
   /** Worker settings (tests shorten the delays). */
-  tuning?: Partial<Omit<OutboxOptions, 'sql' | 'log' | 'deliver' | 'attempted'>>;
+  tuning?: Partial<Omit<OutboxOptions, 'sql' | 'log' | 'deliver' | 'attempted' | 'followUp'>>;
   ackTimeoutMs?: number;
-  /** A message's final fate, once written (delivered, or failed: refused or a dead letter), with the reason. */
-  settled?: (row: Claimed, delivered: boolean, reason: string | undefined) => Promise<void>;
+  /** What a message's final fate means to the workflow that queued it (./outbox-worker.ts `followUp`). */
+  followUp?: OutboxOptions['followUp'];
 };
 
 export function startOutbox(s: OutboxSetup): Outbox {
@@ -60,8 +59,8 @@ export function startOutbox(s: OutboxSetup): Outbox {
           ...(partner ? { partner } : {}),
         })
       );
-      if (fate !== 'retry') await s.settled?.(row, fate === 'delivered', result.ok ? undefined : `${ackCode(result, fate)}: ${result.text}`);
     },
+    ...(s.followUp ? { followUp: s.followUp } : {}),
     ...s.tuning,
   });
   worker.start();

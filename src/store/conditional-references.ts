@@ -14,7 +14,8 @@ export async function resolveConditionalReferences(sql: Sql, baseUrl: string, re
     if (!isConditionalReference(site.value)) continue;
     const [type, query] = splitOnce(site.value, '?');
     const search = parseConditional(type, query, site.path);
-    const unsupported = (names: string) => invalid(`Unsupported search parameter(s) in conditional reference: ${names}`, site.path);
+    const unsupported = (names: string) =>
+      invalid(`Unsupported search parameter(s) in conditional reference: ${names}`, site.path);
     const ids = await matchIds(sql, search, baseUrl, unsupported);
     if (ids.length !== 1) {
       const matched = ids.length === 0 ? 'no' : 'more than one';

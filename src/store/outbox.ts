@@ -117,7 +117,7 @@ export async function settle(
     } else {
       await tx`
         UPDATE message SET status = ${f.status}, response = ${f.ack ?? null}, last_error = ${f.error ?? null},
-          attempts = attempts + 1, processed_at = clock_timestamp()
+          attempts = attempts + 1, processed_at = clock_timestamp(), follow_up_pending = subject IS NOT NULL
         WHERE id = ${row.id} AND status = 'pending'`;
     }
     return true;
@@ -142,4 +142,18 @@ export async function requeue(sql: Sql, id: string): Promise<boolean> {
       WHERE id = ${id}`;
     return true;
   })) as boolean;
+}
+
+/** A final fate a workflow still has to act on (migration 0016). */
+export type FollowUp = { id: string; subject: string; messageType: string; delivered: boolean; reason: string | null };
+
+/** The final fates not yet acted on, oldest first: what a crash between the fate and its follow-up left. */
+export async function pendingFollowUps(sql: Sql, limit: number): Promise<FollowUp[]> {
+  return sql<FollowUp[]>`
+    SELECT id::text, subject, message_type AS "messageType", status = 'processed' AS delivered, last_error AS reason
+    FROM message WHERE follow_up_pending ORDER BY id LIMIT ${limit}`;
+}
+
+export async function followedUp(sql: Sql, id: string): Promise<void> {
+  await sql`UPDATE message SET follow_up_pending = false WHERE id = ${id}`;
 }

@@ -2,64 +2,122 @@
  * @module workflows/appointment-out — appointment news for partner offices (issue #14 point 3), called by the
  * store's change hook inside the transaction that changed the Appointment.
  *
- * An Appointment `basedOn` a referral that reaches a partner (its performer), or with a participant (Practitioner,
- * PractitionerRole, or a Location whose managing Organization) that reaches one, sends SIU^S12 when it is booked,
- * S13 when its start or end moved, S15 when it is cancelled, S14 for any other change a partner would read (the
- * message after MSH differs from the last one sent). Never back to the office the change came from (an SIU of
- * theirs being applied).
+ * An Appointment for offices — those a referral it is `basedOn` went to (and still have it), and those its
+ * practitioners, practitioner roles and locations (through their managing Organization) reach — is sent to each as
+ * what the office has been sent so far calls for: SIU^S12 when it does not have it yet, S13 when it moved, S14 for
+ * another change it would read (the message after MSH differs from the last one), S15 when it is cancelled, deleted
+ * or no longer the office's, S17 when entered in error. Never back to the office the change came from (an SIU of
+ * theirs being applied); a dead letter counts as not sent.
  */
-import type { Appointment, Location, Patient, Practitioner, Reference, ServiceRequest } from '@medplum/fhirtypes';
+import type {
+  Appointment,
+  Location,
+  Patient,
+  Practitioner,
+  Reference,
+  Resource,
+  ServiceRequest,
+} from '@medplum/fhirtypes';
 import type { Change } from '../store/changes.ts';
 import type { Repository } from '../store/repository.ts';
 import { appointmentMessage, type AppointmentOut } from '../translate/hl7v2/siu-out.ts';
-import { everSent, queue, reach, readOrNothing, saysSomethingNew, type OutboundContext, type Outgoing } from './outbound-hl7.ts';
-import { isReferral, sentReferralId } from './referral-out.ts';
+import {
+  lastLive,
+  notFromOrigin,
+  queue,
+  reach,
+  readOrNothing,
+  saysSomethingNew,
+  type OutboundContext,
+  type Outgoing,
+  type Reached,
+} from './outbound-hl7.ts';
+import { isReferral, REF_TYPES, sentReferralId } from './referral-out.ts';
 
-const SIU_TYPES = ['SIU^S12', 'SIU^S13', 'SIU^S14', 'SIU^S15'];
-const QUIET = new Set(['proposed', 'waitlist', 'entered-in-error']);
+const SIU_TYPES = ['SIU^S12', 'SIU^S13', 'SIU^S14', 'SIU^S15', 'SIU^S17'];
+const OPEN = new Set(['SIU^S12', 'SIU^S13', 'SIU^S14']);
+/** Not (or no longer) an appointment an office keeps. */
+const GONE = new Set(['proposed', 'waitlist', 'cancelled', 'entered-in-error']);
 
 export async function appointmentChanged(tx: Repository, ctx: OutboundContext, c: Change): Promise<void> {
-  const a = c.after as Appointment | undefined;
+  const after = c.after as Appointment | undefined;
   const before = c.before as Appointment | undefined;
-  if (!a || QUIET.has(a.status)) return;
-  const referral = await referralOf(tx, a);
-  const participants = (a.participant ?? []).map((p) => p.actor);
-  const locations = await Promise.all(participants.filter(isType('Location')).map((r) => readOrNothing<Location>(tx, r?.reference as string)));
-  const targets = await reach(
-    tx,
-    [...(referral?.performer ?? []), ...participants.filter((r) => !isType('Location')(r) && !isType('Patient')(r)), ...locations.map((l) => l?.managingOrganization)],
-    tx.origin
-  );
-  if (!targets.length) return;
-  const event = eventOf(before, a);
-  if (!event) return;
-  const out: AppointmentOut = {
-    event,
-    appointment: a,
-    patient: await readOrNothing<Patient>(tx, participants.find(isType('Patient'))?.reference ?? ''),
-    practitioners: (await Promise.all(participants.filter(isType('Practitioner')).map((r) => readOrNothing<Practitioner>(tx, r?.reference as string))))
-      .filter((p): p is Practitioner => !!p),
-    locations: locations.filter((l): l is Location => !!l),
-    ...(referral ? { referralId: await sentReferralId(tx, referral) } : {}),
-  };
+  const a = after ?? ({ ...before, status: 'cancelled' } as Appointment);
+  if (!a.id) return;
+  const skip = notFromOrigin(ctx, tx.origin);
+  const now = after && !GONE.has(after.status) ? await officesOf(tx, after, skip) : [];
+  const earlier = before ? await officesOf(tx, before, skip) : [];
+  const offices = [...new Map([...now, ...earlier].map((r) => [r.destination, r])).values()];
+  offices.sort((x, y) => x.destination.localeCompare(y.destination));
   const related = `Appointment/${a.id}`;
-  for (const to of targets) {
-    // A first message to this office books (whatever the change); after that, one only when it says something new.
-    const first = !(await everSent(tx, related, to.destination, SIU_TYPES));
-    const e = first ? (a.status === 'cancelled' ? undefined : 'S12') : event;
-    if (!e) continue;
-    const msg = { ...out, event: e };
-    const m: Outgoing = { to, type: ['SIU', e, 'SIU_S12'], build: (env) => appointmentMessage(env, msg), related };
-    if (!first && !(await saysSomethingNew(tx, ctx, m, SIU_TYPES))) continue;
+  let out: Omit<AppointmentOut, 'event'> | undefined;
+  for (const to of offices) {
+    const open = OPEN.has((await lastLive(tx, related, to.destination, SIU_TYPES)) ?? '');
+    const event = eventOf(
+      open,
+      now.some((r) => r.destination === to.destination),
+      before,
+      a
+    );
+    if (!event) continue;
+    out ??= await gather(tx, a);
+    const msg: AppointmentOut = { ...out, event };
+    const m: Outgoing = { to, type: ['SIU', event, 'SIU_S12'], build: (env) => appointmentMessage(env, msg), related };
+    if ((event === 'S13' || event === 'S14') && !(await saysSomethingNew(tx, ctx, m, SIU_TYPES))) continue;
     await queue(tx, ctx, m);
   }
 }
 
-function eventOf(before: Appointment | undefined, a: Appointment): AppointmentOut['event'] | undefined {
-  if (a.status === 'cancelled') return before?.status === 'cancelled' ? undefined : 'S15';
-  if (!before || before.status === 'cancelled' || QUIET.has(before.status)) return 'S12';
-  if (before.start !== a.start || before.end !== a.end) return 'S13';
-  return 'S14';
+/**
+ * An office that does not have the appointment is sent S12; one that has it, S13 when it moved, S14 for another
+ * change, S15 when it is cancelled, deleted or no longer the office's, S17 when it was entered in error.
+ */
+function eventOf(
+  open: boolean,
+  wanted: boolean,
+  before: Appointment | undefined,
+  a: Appointment
+): AppointmentOut['event'] | undefined {
+  if (!open) return wanted ? 'S12' : undefined;
+  if (!wanted) return a.status === 'entered-in-error' ? 'S17' : 'S15';
+  return before && (before.start !== a.start || before.end !== a.end) ? 'S13' : 'S14';
+}
+
+/**
+ * The offices an appointment is for: those a referral it is `basedOn` went to (and still has), and those its
+ * practitioners, practitioner roles and locations (their managing Organization) reach.
+ */
+async function officesOf(tx: Repository, a: Appointment, skip: (r: Reached) => boolean): Promise<Reached[]> {
+  const actors = (a.participant ?? []).map((p) => p.actor).filter((r) => !isType('Patient')(r));
+  const locations = await Promise.all(
+    actors.filter(isType('Location')).map((r) => readOrNothing<Location>(tx, r?.reference as string))
+  );
+  const direct = await reach(
+    tx,
+    [...actors.filter((r) => !isType('Location')(r)), ...locations.map((l) => l?.managingOrganization)],
+    skip
+  );
+  const referral = await referralOf(tx, a);
+  const referred = referral ? await reach(tx, referral.performer ?? [], skip) : [];
+  const related = `ServiceRequest/${referral?.id}`;
+  const holding = [];
+  for (const r of referred)
+    if (['REF^I12', 'REF^I13'].includes((await lastLive(tx, related, r.destination, REF_TYPES)) ?? '')) holding.push(r);
+  return [...direct, ...holding];
+}
+
+async function gather(tx: Repository, a: Appointment): Promise<Omit<AppointmentOut, 'event'>> {
+  const actors = (a.participant ?? []).map((p) => p.actor);
+  const read = <T>(type: string) =>
+    Promise.all(actors.filter(isType(type)).map((r) => readOrNothing<T & Resource>(tx, r?.reference as string)));
+  const referral = await referralOf(tx, a);
+  return {
+    appointment: a,
+    patient: (await read<Patient>('Patient'))[0],
+    practitioners: (await read<Practitioner>('Practitioner')).filter((p): p is Practitioner => !!p),
+    locations: (await read<Location>('Location')).filter((l): l is Location => !!l),
+    ...(referral ? { referralId: await sentReferralId(tx, referral) } : {}),
+  };
 }
 
 /** The referral (a ServiceRequest in the referral category) the appointment is `basedOn`. */

@@ -12,16 +12,21 @@ import type { Hl7Handler } from './receive-hl7v2.ts';
 import { answeredByAck, linkAppointment } from './referral-loop.ts';
 
 /** Handlers by `CODE^TRIGGER`; `optionsFor` gives the sender's settings (its time zone and character set). */
-export function hl7v2Handlers(repo: Repository, optionsFor: (header: MessageHeader) => TranslateOptions): Map<string, Hl7Handler> {
+export function hl7v2Handlers(
+  repo: Repository,
+  optionsFor: (header: MessageHeader) => TranslateOptions,
+  partnerOf: (header: MessageHeader) => string | undefined = () => undefined
+): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
   for (const [type, translator] of TRANSLATORS) {
     handlers.set(type, async (header, text, within) => {
       const opts = optionsFor(header);
       // \Xhh\ escapes are bytes in the message's character set: the partner's when it overrides MSH-18.
       const msg = new Hl7v2Message(text, { charset: opts.charset });
-      const writer = repo.from({ application: header.sendingApplication, facility: header.sendingFacility });
+      const partner = partnerOf(header);
+      const writer = repo.from({ application: header.sendingApplication, facility: header.sendingFacility, partner });
       if (type === 'RRI^I12') {
-        const answered = await answeredByAck(repo, msg);
+        const answered = await answeredByAck(repo, msg, partner);
         if (answered) opts.answered = answered;
       }
       const plan = translateWith(translator, msg, opts);

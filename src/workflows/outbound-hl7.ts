@@ -32,8 +32,12 @@ export type Reached = { destination: string; endpoint: Endpoint; application?: s
 
 const MLLP = 'hl7v2-mllp';
 
-/** The HL7 v2 destinations references reach, each once, leaving out the one the change came from. */
-export async function reach(tx: Repository, refs: (Reference | undefined)[], origin?: Origin): Promise<Reached[]> {
+/** The HL7 v2 destinations references reach, each once, leaving out those `skip` names. */
+export async function reach(
+  tx: Repository,
+  refs: (Reference | undefined)[],
+  skip?: (r: Reached) => boolean
+): Promise<Reached[]> {
   const out = new Map<string, Reached>();
   for (const ref of refs) {
     for (const endpointRef of await endpointsOf(tx, ref?.reference)) {
@@ -41,14 +45,26 @@ export async function reach(tx: Repository, refs: (Reference | undefined)[], ori
       const endpoint = await readOrNothing<Endpoint>(tx, endpointRef);
       if (!endpoint || endpoint.status !== 'active' || endpoint.connectionType?.code !== MLLP) continue;
       const r = { destination: endpointRef, endpoint, ...headers(endpoint) };
-      if (origin && sameParty(r, origin)) continue;
-      out.set(endpointRef, r);
+      if (!skip?.(r)) out.set(endpointRef, r);
     }
   }
   return [...out.values()];
 }
 
-/** The Endpoint references of an Organization, of a PractitionerRole (its own, else its Organization's), of a Practitioner's roles. */
+/**
+ * The office a change came from (the sender of the message being applied): never sent its own news back. Known by
+ * its partner (the partners file: the sender's partner owns the destination), else by the Endpoint's MSH-5/MSH-6
+ * being the message's MSH-3/MSH-4.
+ */
+export function notFromOrigin(ctx: OutboundContext, origin: Origin | undefined): (r: Reached) => boolean {
+  if (!origin) return () => false;
+  return (r) => (!!origin.partner && ctx.partnerOf(r.destination) === origin.partner) || sameParty(r, origin);
+}
+
+/**
+ * The Endpoint references of an Organization, of a PractitionerRole (its own, else its Organization's), of a
+ * Practitioner's roles.
+ */
 async function endpointsOf(tx: Repository, reference: string | undefined): Promise<string[]> {
   const [type, id] = (reference ?? '').split('/');
   if (!id) return [];
@@ -62,8 +78,11 @@ async function endpointsOf(tx: Repository, reference: string | undefined): Promi
     return own.length ? own : endpointsOf(tx, role?.organization?.reference);
   }
   if (type === 'Practitioner') {
-    const roles = (await tx.search(parseSearchRequest('PractitionerRole', { practitioner: reference as string }))).resources as PractitionerRole[];
-    const lists = await Promise.all(roles.filter((r) => r.active !== false).map((r) => endpointsOf(tx, `PractitionerRole/${r.id}`)));
+    const roles = (await tx.search(parseSearchRequest('PractitionerRole', { practitioner: reference as string })))
+      .resources as PractitionerRole[];
+    const lists = await Promise.all(
+      roles.filter((r) => r.active !== false).map((r) => endpointsOf(tx, `PractitionerRole/${r.id}`))
+    );
     return lists.flat();
   }
   return [];
@@ -75,7 +94,8 @@ function refsOf(refs: Reference[] | undefined): string[] {
 
 /** MSH-5/MSH-6 from the Endpoint's `header` entries `MSH-5=…`, `MSH-6=…`. */
 function headers(e: Endpoint): { application?: string; facility?: string } {
-  const value = (field: string) => e.header?.find((h) => h.startsWith(`${field}=`))?.slice(field.length + 1) || undefined;
+  const value = (field: string) =>
+    e.header?.find((h) => h.startsWith(`${field}=`))?.slice(field.length + 1) || undefined;
   const application = value('MSH-5');
   const facility = value('MSH-6');
   return { ...(application ? { application } : {}), ...(facility ? { facility } : {}) };
@@ -83,7 +103,10 @@ function headers(e: Endpoint): { application?: string; facility?: string } {
 
 /** A destination is the sender of the message being applied when its MSH-5/MSH-6 are that message's MSH-3/MSH-4. */
 function sameParty(r: Reached, origin: Origin): boolean {
-  if (origin.facility && r.facility) return origin.facility === r.facility && (!r.application || !origin.application || r.application === origin.application);
+  if (origin.facility && r.facility)
+    return (
+      origin.facility === r.facility && (!r.application || !origin.application || r.application === origin.application)
+    );
   return !!origin.application && r.application === origin.application;
 }
 
@@ -96,8 +119,12 @@ export type Outgoing = {
   related: string;
 };
 
-/** Encodes the message for its destination and queues it in the caller's transaction; the outbox is woken after the commit. */
-export async function queue(tx: Repository, ctx: OutboundContext, m: Outgoing): Promise<{ id: string; controlId: string; raw: string }> {
+/** Encodes the message for its destination and queues it in the caller's transaction; the outbox wakes after the commit. */
+export async function queue(
+  tx: Repository,
+  ctx: OutboundContext,
+  m: Outgoing
+): Promise<{ id: string; controlId: string; raw: string }> {
   const controlId = ctx.newControlId();
   const env: Envelope = {
     sender: ctx.sender,
@@ -126,10 +153,16 @@ export async function queue(tx: Repository, ctx: OutboundContext, m: Outgoing): 
  * Whether the message would tell the destination something the last one of `types` about the same resource did
  * not: compared without MSH (its control id and time always differ), in the destination's own delimiters.
  */
-export async function saysSomethingNew(tx: Repository, ctx: OutboundContext, m: Outgoing, types: string[]): Promise<boolean> {
+export async function saysSomethingNew(
+  tx: Repository,
+  ctx: OutboundContext,
+  m: Outgoing,
+  types: string[]
+): Promise<boolean> {
   const [row] = await tx.sql<{ raw: Buffer }[]>`
     SELECT raw FROM message
-    WHERE direction = 'outbound' AND subject = ${m.related} AND destination = ${m.to.destination} AND message_type = ANY(${types})
+    WHERE direction = 'outbound' AND subject = ${m.related} AND destination = ${m.to.destination}
+      AND message_type = ANY(${types})
     ORDER BY id DESC LIMIT 1`;
   if (!row) return true;
   const probe: Envelope = { sender: ctx.sender, receiver: {}, controlId: 'probe', at: new Date(0).toISOString() };
@@ -137,12 +170,25 @@ export async function saysSomethingNew(tx: Repository, ctx: OutboundContext, m: 
   return bodyOf(text) !== bodyOf(row.raw.toString('utf8'));
 }
 
-/** Whether a message of `types` about the resource was ever queued for the destination. */
-export async function everSent(tx: Repository, related: string, destination: string, types: string[]): Promise<boolean> {
+/** The type of the last message of `types` queued for the resource and destination that is not a dead letter. */
+export async function lastLive(
+  tx: Repository,
+  related: string,
+  destination: string,
+  types: string[]
+): Promise<string | undefined> {
+  const [row] = await tx.sql<{ type: string }[]>`
+    SELECT message_type AS type FROM message
+    WHERE direction = 'outbound' AND subject = ${related} AND destination = ${destination}
+      AND message_type = ANY(${types}) AND status <> 'failed'
+    ORDER BY id DESC LIMIT 1`;
+  return row?.type;
+}
+
+/** Whether any message of `types` about the resource was ever queued, to any destination. */
+export async function everSent(tx: Repository, related: string, types: string[]): Promise<boolean> {
   const [row] = await tx.sql`
-    SELECT 1 FROM message
-    WHERE direction = 'outbound' AND subject = ${related} AND destination = ${destination} AND message_type = ANY(${types})
-    LIMIT 1`;
+    SELECT 1 FROM message WHERE direction = 'outbound' AND subject = ${related} AND message_type = ANY(${types}) LIMIT 1`;
   return !!row;
 }
 
@@ -151,8 +197,15 @@ function bodyOf(raw: string): string {
   return raw.slice(raw.indexOf('\r') + 1);
 }
 
+/** A resource by `Type/id`; nothing when it does not exist or was deleted (other failures are thrown). */
 export async function readOrNothing<T extends Resource>(tx: Repository, reference: string): Promise<T | undefined> {
   const [type, id] = reference.split('/');
   if (!type || !id || reference.includes('?')) return undefined;
-  return tx.read<T>(type, id).catch(() => undefined);
+  try {
+    return await tx.read<T>(type, id);
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 404 || status === 410) return undefined;
+    throw err;
+  }
 }

@@ -6,28 +6,39 @@
  *   `basedOn` the ServiceRequest and the Task becomes `in-progress`. An SCH-26 naming no referral known here is
  *   reported among the unmapped fields, never an error: partners also use it for orders of their own.
  */
-import type { Appointment, Identifier, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { parseSearchRequest } from '@medplum/core';
+import type { Appointment, Identifier, ServiceRequest } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import { entityId } from '../translate/hl7v2/entity-id.ts';
 import type { Hl7v2Message } from '../translate/hl7v2/parse.ts';
 import { referralMatch } from '../translate/hl7v2/referral-id.ts';
 import type { Hl7Applied } from './receive-hl7v2.ts';
 import { isReferral, sentReferralId } from './referral-out.ts';
-import { referralTask } from './referral-task.ts';
+import { updateTask } from './referral-task.ts';
+import { readOrNothing } from './outbound-hl7.ts';
 
 const OPEN = new Set(['requested', 'received', 'accepted', 'ready']);
 
-/** The referral an RRI answers by MSA-2, when its RF1-6 is empty. */
-export async function answeredByAck(repo: Repository, msg: Hl7v2Message): Promise<Identifier | undefined> {
+/**
+ * The referral an RRI answers by MSA-2, when its RF1-6 is empty: a REF the gateway sent to the RRI's sender (its
+ * partner, or the MSH-5/MSH-6 it was sent to being the RRI's MSH-3/MSH-4).
+ */
+export async function answeredByAck(
+  repo: Repository,
+  msg: Hl7v2Message,
+  partner?: string
+): Promise<Identifier | undefined> {
   if (msg.first('RF1')?.text(6, 1)) return undefined;
   const control = msg.first('MSA')?.text(2);
+  const msh = msg.first('MSH');
   if (!control) return undefined;
+  const sender = `${msh?.text(3) ?? ''}^${msh?.text(4) ?? ''}`;
   const [row] = await repo.sql<{ subject: string }[]>`
     SELECT subject FROM message
-    WHERE direction = 'outbound' AND control_id = ${control} AND message_type LIKE 'REF^%' AND subject LIKE 'ServiceRequest/%'
+    WHERE direction = 'outbound' AND control_id = ${control} AND message_type LIKE 'REF^%'
+      AND subject LIKE 'ServiceRequest/%' AND (receiver = ${sender} OR partner = ${partner ?? null})
     ORDER BY id DESC LIMIT 1`;
-  const id = row?.subject.split('/')[1];
-  const sr = id ? await repo.read<ServiceRequest>('ServiceRequest', id).catch(() => undefined) : undefined;
+  const sr = row ? await readOrNothing<ServiceRequest>(repo, row.subject) : undefined;
   return sr ? sentReferralId(repo, sr) : undefined;
 }
 
@@ -37,8 +48,8 @@ export async function linkAppointment(tx: Repository, msg: Hl7v2Message, applied
   const msh = msg.first('MSH');
   const named = sch ? entityId(sch.rep(26, 0), msh?.text(6) ?? msh?.text(5)) : undefined;
   if (!named?.system || !named.value) return;
-  const [srId] = await tx.matchForWrite('ServiceRequest', referralMatch(named), 'SCH-26');
-  const sr = srId ? await tx.read<ServiceRequest>('ServiceRequest', srId) : undefined;
+  const found = await tx.search(parseSearchRequest(`ServiceRequest?${referralMatch(named)}&_count=2`));
+  const sr = found.resources.length === 1 ? (found.resources[0] as ServiceRequest) : undefined;
   const ref = applied.resources.find((r) => r.startsWith('Appointment/'));
   if (!sr || !isReferral(sr) || !ref) {
     applied.unmapped.push('SCH-26 (names no referral known here)');
@@ -49,8 +60,6 @@ export async function linkAppointment(tx: Repository, msg: Hl7v2Message, applied
   if (!appointment.basedOn?.some((b) => b.reference === basedOn)) {
     await tx.update<Appointment>({ ...appointment, basedOn: [...(appointment.basedOn ?? []), { reference: basedOn }] });
   }
-  const task = await referralTask(tx, sr);
-  if (task && OPEN.has(task.status) && appointment.status !== 'cancelled') {
-    await tx.update<Task>({ ...task, status: 'in-progress', lastModified: new Date().toISOString() });
-  }
+  if (appointment.status === 'cancelled') return;
+  await updateTask(tx, sr, (task) => (OPEN.has(task.status) ? { ...task, status: 'in-progress' } : undefined));
 }

@@ -15,7 +15,7 @@ export type MllpPartner = {
   /** Control ids (MSH-10) in the order received, repeats included. */
   received: string[];
   messages: string[];
-  /** Messages @medplum/core's Hl7Message could not read, or read with another MSH-10 than the framing said. */
+  /** Messages @medplum/core's Hl7Message could not read, or in which it found no MSH-10. */
   unreadable: string[];
   answer: (controlId: string) => PartnerAnswer;
   /** The most messages it ever held unanswered at once, over all connections (the gateway must keep it at 1). */

@@ -9,6 +9,7 @@ import { enqueue } from '../../src/store/outbox.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 import { startMllpPartner, type MllpPartner } from '../helpers/mllp-partner.ts';
 import { dropAll, freshDatabase } from '../helpers/database.ts';
+import { until } from '../helpers/wait.ts';
 
 // An ACK wait long enough that a busy machine does not turn a slow answer into a retry (a second copy).
 const FAST = { FRONTDESK_OUTBOX_RETRY_MS: '50', FRONTDESK_OUTBOX_ACK_TIMEOUT_MS: '1500', FRONTDESK_OUTBOX_MAX_ATTEMPTS: '4' };
@@ -62,14 +63,6 @@ async function send(gw: TestGateway, endpoint: string, controls: string[], rollb
     });
   gw.outbox.kick();
   return ids;
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function statusOf(id: string) {

@@ -10,7 +10,15 @@ import { identifierSystem, reverseLookup, systemNamespace } from './mappings.ts'
 /** HumanName → XPN: 1 family, 2 first given, 3 the other given names, 4 suffix, 5 prefix, 7 type (table 0200). */
 export function xpn(n: HumanName): Repetition {
   const [first, ...others] = n.given ?? [];
-  return [n.family, first, others.join(' ') || undefined, n.suffix?.[0], n.prefix?.[0], undefined, reverseLookup('0200', n.use)];
+  return [
+    n.family,
+    first,
+    others.join(' ') || undefined,
+    n.suffix?.[0],
+    n.prefix?.[0],
+    undefined,
+    reverseLookup('0200', n.use),
+  ];
 }
 
 /** Address → XAD: 1 and 2 the lines, 3 city, 4 state, 5 postal code, 6 country, 7 type (table 0190). */
@@ -105,7 +113,9 @@ export function dt(date: string | undefined): string | undefined {
  */
 export function dtm(at: string | undefined): string | undefined {
   if (!at) return undefined;
-  const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(at);
+  const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(
+    at
+  );
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, tz] = m;
   const time = h ? `${h}${mi}${s ?? '00'}${frac ? frac.slice(0, 5) : ''}` : '';

@@ -17,15 +17,25 @@ export type Field = Repetition[];
 /** A segment to write: `fields[0]` is field 1 (for MSH, MSH-3: MSH-1 and MSH-2 come from the delimiters). */
 export type OutSegment = { name: string; fields: (Field | undefined)[] };
 
-/** The HL7 null: tells the receiver to delete what it stores for the field. */
+/**
+ * The HL7 null: tells the receiver to delete what it stores for the field. HL7 v2 has no escape for a double
+ * quote, so a value that is exactly `""` reads as this null whoever wrote it.
+ */
 export const HL7_NULL = '""';
 
-export const STANDARD_DELIMITERS: Delimiters = { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' };
+export const STANDARD_DELIMITERS: Delimiters = {
+  field: '|',
+  component: '^',
+  repetition: '~',
+  escape: '\\',
+  subcomponent: '&',
+};
 
 /** MSH-2 (`^~\&`) → the delimiters; the field separator is MSH-1. */
 export function delimitersOf(encoding: string, field = '|'): Delimiters {
   const [component, repetition, escape, subcomponent] = [...encoding];
-  if (!component || !repetition || !escape || !subcomponent || new Set([field, ...encoding]).size !== encoding.length + 1) {
+  const distinct = new Set([field, ...encoding]).size === encoding.length + 1;
+  if (!component || !repetition || !escape || !subcomponent || !distinct || /[A-Za-z0-9\s]/.test(field + encoding)) {
     throw new Error(`"${field}${encoding}" is not a set of five distinct HL7 delimiters`);
   }
   return { field, component, repetition, escape, subcomponent };
@@ -42,17 +52,34 @@ export function encodeMessage(segments: OutSegment[], d: Delimiters = STANDARD_D
 }
 
 export function encodeSegment(s: OutSegment, d: Delimiters): string {
-  const fields = s.fields.map((f) => (f ? trimJoin(f.map((r) => encodeRepetition(r, d)), d.repetition) : ''));
+  const fields = s.fields.map((f) =>
+    f
+      ? trimJoin(
+          f.map((r) => encodeRepetition(r, d)),
+          d.repetition
+        )
+      : ''
+  );
   if (s.name === 'MSH') {
     const encoding = `${d.component}${d.repetition}${d.escape}${d.subcomponent}${d.truncation ?? ''}`;
-    return `MSH${d.field}${encoding}${d.field}${fields.join(d.field)}`.replace(new RegExp(`${reEscape(d.field)}+$`), '');
+    return `MSH${d.field}${encoding}${d.field}${fields.join(d.field)}`.replace(
+      new RegExp(`${reEscape(d.field)}+$`),
+      ''
+    );
   }
   return trimJoin([s.name, ...fields], d.field);
 }
 
 function encodeRepetition(r: Repetition, d: Delimiters): string {
   return trimJoin(
-    r.map((c) => (Array.isArray(c) ? trimJoin(c.map((v) => escapeValue(v, d)), d.subcomponent) : escapeValue(c, d))),
+    r.map((c) =>
+      Array.isArray(c)
+        ? trimJoin(
+            c.map((v) => escapeValue(v, d)),
+            d.subcomponent
+          )
+        : escapeValue(c, d)
+    ),
     d.component
   );
 }

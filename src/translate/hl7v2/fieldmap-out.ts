@@ -83,7 +83,8 @@ function codeOf(v: unknown, rule: FieldRule): string | undefined {
   if (typeof v === 'boolean' || typeof v === 'number') code = String(v);
   else if (typeof v === 'string') code = v;
   else if (v && typeof v === 'object') {
-    const coding = 'coding' in v ? (v as { coding?: { system?: string; code?: string }[] }).coding : [v as { code?: string }];
+    const coding =
+      'coding' in v ? (v as { coding?: { system?: string; code?: string }[] }).coding : [v as { code?: string }];
     const k = coding?.find((c) => !rule.system || !('system' in c) || c.system === rule.system) ?? coding?.[0];
     code = k?.code;
   }

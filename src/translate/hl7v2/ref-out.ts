@@ -13,7 +13,16 @@
  * notes) are not read as notes of the last OBX.
  */
 import type {
-  CodeableConcept, Condition, Coverage, DocumentReference, Identifier, Organization, Patient, Practitioner, RelatedPerson, ServiceRequest,
+  CodeableConcept,
+  Condition,
+  Coverage,
+  DocumentReference,
+  Identifier,
+  Organization,
+  Patient,
+  Practitioner,
+  RelatedPerson,
+  ServiceRequest,
 } from '@medplum/fhirtypes';
 import { cwe, cx, dtm, ei, xad, xpn, xtn } from './datatypes-out.ts';
 import type { Field, OutSegment, Repetition } from './encode.ts';
@@ -53,12 +62,38 @@ export function referralMessage(env: Envelope, r: ReferralOut): OutSegment[] {
   [...r.conditions, ...diagnosesIn(r.referral)].forEach((c, i) => segments.push(dg1(c, i)));
   const observations = r.documents.flatMap((d) => (d.content ?? []).map((c) => ({ doc: d, attachment: c.attachment })));
   if (observations.length) {
-    segments.push(segmentOf('OBR', new Map([[1, [['1']]], [4, [cwe(r.documents[0]?.type) ?? [undefined, 'Referral documents']]]])));
+    segments.push(
+      segmentOf(
+        'OBR',
+        new Map([
+          [1, [['1']]],
+          [4, [cwe(r.documents[0]?.type) ?? [undefined, 'Referral documents']]],
+        ])
+      )
+    );
     observations.forEach((o, i) => segments.push(obx(o.doc, o.attachment, i)));
-    segments.push(segmentOf('PV1', new Map([[1, [['1']]], [2, [['O']]]])));
+    segments.push(
+      segmentOf(
+        'PV1',
+        new Map([
+          [1, [['1']]],
+          [2, [['O']]],
+        ])
+      )
+    );
   }
   const notes = r.referral.note?.map((n) => n.text).filter((t): t is string => !!t) ?? [];
-  notes.forEach((t, i) => segments.push(segmentOf('NTE', new Map([[1, [[String(i + 1)]]], [3, [[t]]]]))));
+  notes.forEach((t, i) =>
+    segments.push(
+      segmentOf(
+        'NTE',
+        new Map([
+          [1, [[String(i + 1)]]],
+          [3, [[t]]],
+        ])
+      )
+    )
+  );
   return segments;
 }
 
@@ -71,20 +106,27 @@ function isReferralReason(c: CodeableConcept): boolean {
 /** The coded `reasonCode`s that are diagnoses (ICD-10, SNOMED, …), as the Conditions a DG1 is written from. */
 function diagnosesIn(sr: ServiceRequest): Condition[] {
   const subject = { reference: sr.subject?.reference };
-  return (sr.reasonCode ?? []).filter((c) => !isReferralReason(c)).map((code) => ({ resourceType: 'Condition', code, subject }));
+  return (sr.reasonCode ?? [])
+    .filter((c) => !isReferralReason(c))
+    .map((code) => ({ resourceType: 'Condition', code, subject }));
 }
 
 function rf1(r: ReferralOut): OutSegment {
   const reasons = r.referral.reasonCode?.filter(isReferralReason);
   const fields = fieldsFromMap(fieldMap('referral'), 'RF1', { ...r.referral, reasonCode: reasons });
-  const type = r.referral.category?.find((c) => !c.coding?.some((k) => k.system === REFERRAL_CATEGORY.system && k.code === REFERRAL_CATEGORY.code));
+  const type = r.referral.category?.find(
+    (c) => !c.coding?.some((k) => k.system === REFERRAL_CATEGORY.system && k.code === REFERRAL_CATEGORY.code)
+  );
   const t = cwe(type);
   if (t) fields.set(3, [t]);
   fields.set(6, [ei(r.referralId) as Repetition]);
   return segmentOf('RF1', fields);
 }
 
-/** PRD: 1 role (table 0286), 2 name, 3 address, 5 telecom, 7 identifiers, 10 organization, 11 its address, 13 its telecom. */
+/**
+ * PRD: 1 role (table 0286), 2 name, 3 address, 5 telecom, 7 identifiers; 10 the organization, 11 its address,
+ * 13 its telecom.
+ */
 function prd(role: string, p: Party): OutSegment[] {
   const who = p.practitioner;
   const org = p.organization;
@@ -139,9 +181,11 @@ function in1(ins: InsuranceOut, i: number): OutSegment {
     fields.set(8, [[group.value]]);
     if (group.name) fields.set(9, [[group.name]]);
   }
-  if (ins.subscriber) for (const [n, f] of fieldsFromMap(fieldMap('subscriber'), 'IN1', ins.subscriber)) fields.set(n, f);
+  if (ins.subscriber)
+    for (const [n, f] of fieldsFromMap(fieldMap('subscriber'), 'IN1', ins.subscriber)) fields.set(n, f);
   for (const [n, f] of fieldsFromMap(fieldMap('coverage'), 'IN1', c)) fields.set(n, f);
-  const self = c.subscriber?.reference?.startsWith('Patient/') || c.relationship?.coding?.some((k) => k.code === 'self');
+  const self =
+    c.subscriber?.reference?.startsWith('Patient/') || c.relationship?.coding?.some((k) => k.code === 'self');
   if (self) fields.set(17, [['SEL']]);
   const policy = c.identifier?.find((x) => x.system?.startsWith('urn:frontdesk:policy:'))?.value ?? c.subscriberId;
   if (policy) fields.set(36, [[policy]]);
@@ -155,7 +199,11 @@ function dg1(c: Condition, i: number): OutSegment {
 }
 
 /** A document's content: ED (source, type of data, subtype, encoding, data) or RP (a pointer to its URL). */
-function obx(doc: DocumentReference, a: NonNullable<DocumentReference['content']>[number]['attachment'], i: number): OutSegment {
+function obx(
+  doc: DocumentReference,
+  a: NonNullable<DocumentReference['content']>[number]['attachment'],
+  i: number
+): OutSegment {
   const fields = new Map<number, Field>([[1, [[String(i + 1)]]]]);
   fields.set(3, [cwe(doc.type) ?? [undefined, a.title ?? doc.description ?? 'Document']]);
   if (a.data) {

@@ -5,7 +5,21 @@ import { delimitersOf, encodeMessage, HL7_NULL, type OutSegment } from '../../..
 import { Hl7v2Message } from '../../../src/translate/hl7v2/parse.ts';
 
 const message = (value: string): OutSegment[] => [
-  { name: 'MSH', fields: [[['FRONTDESK']], undefined, [['CARDIOAPP']], undefined, undefined, undefined, [['REF', 'I12', 'REF_I12']], [['C1']], [['P']], [['2.5.1']]] },
+  {
+    name: 'MSH',
+    fields: [
+      [['FRONTDESK']],
+      undefined,
+      [['CARDIOAPP']],
+      undefined,
+      undefined,
+      undefined,
+      [['REF', 'I12', 'REF_I12']],
+      [['C1']],
+      [['P']],
+      [['2.5.1']],
+    ],
+  },
   { name: 'NTE', fields: [[['1']], undefined, [[value]], [['a', ['x', 'y']]]] },
   { name: 'PID', fields: [[['1']], undefined, [['M1'], ['M2']], undefined, [[HL7_NULL]]] },
 ];
@@ -35,7 +49,10 @@ describe('encode (the writer the outbound messages share)', () => {
   it('the partners file declares them as `encoding`; anything but five distinct characters is refused', () => {
     const problems: string[] = [];
     const bad = (m: string) => void problems.push(m);
-    expect(parseDestination({ host: 'h', port: 2575, encoding: '#@!$%' }, bad)?.delimiters).toMatchObject({ field: '#', component: '@' });
+    expect(parseDestination({ host: 'h', port: 2575, encoding: '#@!$%' }, bad)?.delimiters).toMatchObject({
+      field: '#',
+      component: '@',
+    });
     parseDestination({ host: 'h', port: 2575, encoding: '|^^\\&' }, bad);
     parseDestination({ host: 'h', port: 2575, encoding: '|^~' }, bad);
     expect(problems).toHaveLength(2);

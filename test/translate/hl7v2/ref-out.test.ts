@@ -28,7 +28,8 @@ function referralOut(event: ReferralOut['event'] = 'I12'): ReferralOut {
   };
 }
 
-const byType = (plan: ReturnType<typeof referralPlan>, type: string) => plan.entries.filter((e) => e.resource.resourceType === type).map((e) => e.resource as any);
+const byType = (plan: ReturnType<typeof referralPlan>, type: string) =>
+  plan.entries.filter((e) => e.resource.resourceType === type).map((e) => e.resource as any);
 
 describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation → FHIR)', () => {
   const text = encodeMessage(referralMessage(ENV, referralOut()));
@@ -41,7 +42,9 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(m.getSegment('RF1')?.getField(6)?.getComponent(1)).toBe('sr-1');
     expect(m.getAllSegments('PRD').map((s) => s.getField(1)?.toString())).toEqual(['RP', 'RT']);
     expect(m.getSegment('OBX')?.getField(2)?.toString()).toBe('ED');
-    expect(m.getSegment('OBX')?.getField(5)?.getComponent(5)).toBe(Buffer.from('%PDF-1.4 synthetic').toString('base64'));
+    expect(m.getSegment('OBX')?.getField(5)?.getComponent(5)).toBe(
+      Buffer.from('%PDF-1.4 synthetic').toString('base64')
+    );
     const names = m.segments.map((s) => s.name).filter(Boolean);
     expect(names).toEqual(['MSH', 'RF1', 'PRD', 'PRD', 'PID', 'IN1', 'DG1', 'OBR', 'OBX', 'PV1', 'NTE']);
   });
@@ -65,7 +68,9 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(p.birthDate).toBe('1984-02-29');
     expect(p.gender).toBe('female');
     expect(p.identifier).toContainEqual({ system: 'urn:frontdesk:id:NORTHCLINIC', value: 'MRN-5521' });
-    expect(p.address).toEqual([{ line: ['12 Elm St', 'Apt 3'], city: 'Springfield', state: 'IL', postalCode: '62701', use: 'home' }]);
+    expect(p.address).toEqual([
+      { line: ['12 Elm St', 'Apt 3'], city: 'Springfield', state: 'IL', postalCode: '62701', use: 'home' },
+    ]);
     expect(p.telecom).toEqual([
       { system: 'phone', value: '(217) 555-0101', use: 'home' },
       { system: 'phone', value: '(217) 555-0199', use: 'work' },
@@ -78,7 +83,9 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(practitioners[0].name).toEqual([{ family: 'Lovelace', given: ['Byron'], prefix: ['Dr'] }]);
     const orgs = byType(plan, 'Organization');
     expect(orgs.map((o) => o.name)).toEqual(expect.arrayContaining(['North Clinic', 'Cardio Partners', 'Acme Health']));
-    expect(orgs.find((o) => o.name === 'Cardio Partners').identifier).toEqual([{ system: 'urn:frontdesk:id:CARDIO', value: 'CP-1' }]);
+    expect(orgs.find((o) => o.name === 'Cardio Partners').identifier).toEqual([
+      { system: 'urn:frontdesk:id:CARDIO', value: 'CP-1' },
+    ]);
     const [cov] = byType(plan, 'Coverage');
     expect(cov.subscriberId).toBe('W123456789');
     expect(cov.period).toEqual({ start: '2026-01-01', end: '2026-12-31' });
@@ -89,13 +96,19 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(rp.name).toEqual([{ family: 'Hara', given: ['Sam'] }]);
     expect(rp.birthDate).toBe('1980-01-15');
     const [cond] = byType(plan, 'Condition');
-    expect(cond.code.coding[0]).toMatchObject({ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'I20.9', display: 'Angina pectoris, unspecified' });
+    expect(cond.code.coding[0]).toMatchObject({
+      system: 'http://hl7.org/fhir/sid/icd-10-cm',
+      code: 'I20.9',
+      display: 'Angina pectoris, unspecified',
+    });
     expect(cond.onsetDateTime).toBe('2026-11-20T08:15:00-06:00');
   });
 
   it('a coded reasonCode that is a diagnosis travels as a DG1, read back as a reason Condition', () => {
     const out = referralOut();
-    const icd = { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'R07.9', display: 'Chest pain, unspecified' }] };
+    const icd = {
+      coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'R07.9', display: 'Chest pain, unspecified' }],
+    };
     out.referral = { ...out.referral, reasonCode: [...(out.referral.reasonCode ?? []), icd] };
     const p = referralPlan(new Hl7v2Message(encodeMessage(referralMessage(ENV, out))), { timeZone: 'UTC' });
     expect(byType(p, 'Condition').map((c) => c.code.coding[0].code)).toEqual(['I20.9', 'R07.9']);

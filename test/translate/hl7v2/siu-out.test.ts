@@ -35,7 +35,10 @@ const appointment: Appointment = {
 function out(event: AppointmentOut['event'], a: Appointment = appointment): AppointmentOut {
   const f = referralFixture();
   return {
-    event, appointment: a, patient: f.patient, practitioners: [f.specialist],
+    event,
+    appointment: a,
+    patient: f.patient,
+    practitioners: [f.specialist],
     locations: [{ resourceType: 'Location', id: 'loc-1', name: 'Cardiology Suite 2' }],
     referralId: { system: 'urn:frontdesk:referral', value: 'sr-1' },
   };
@@ -44,7 +47,8 @@ function out(event: AppointmentOut['event'], a: Appointment = appointment): Appo
 const read = (o: AppointmentOut) => {
   const text = encodeMessage(appointmentMessage(ENV, o));
   const plan = schedulingPlan(new Hl7v2Message(text), { timeZone: 'America/Chicago' });
-  const of = (type: string) => plan.entries.filter((e) => e.resource.resourceType === type).map((e) => e.resource as any);
+  const of = (type: string) =>
+    plan.entries.filter((e) => e.resource.resourceType === type).map((e) => e.resource as any);
   return { text, plan, of };
 };
 
@@ -52,10 +56,16 @@ describe('SIU out (FHIR → SIU → the gateway’s own inbound translation → 
   it('S12 keeps the appointment: ids, times, duration, reason, type, service, comment, participants', () => {
     const { of, plan } = read(out('S12'));
     const [a] = of('Appointment');
-    expect(a.identifier).toContainEqual(expect.objectContaining({ system: 'urn:frontdesk:appointment', value: 'appt-1' }));
+    expect(a.identifier).toContainEqual(
+      expect.objectContaining({ system: 'urn:frontdesk:appointment', value: 'appt-1' })
+    );
     expect(a.status).toBe('booked');
     expect([a.start, a.end, a.minutesDuration]).toEqual(['2026-12-15T09:00:00-06:00', '2026-12-15T09:30:00-06:00', 30]);
-    expect(a.reasonCode[0].coding[0]).toMatchObject({ system: 'http://snomed.info/sct', code: '29857009', display: 'Chest pain' });
+    expect(a.reasonCode[0].coding[0]).toMatchObject({
+      system: 'http://snomed.info/sct',
+      code: '29857009',
+      display: 'Chest pain',
+    });
     expect(a.appointmentType.coding[0]).toMatchObject({ code: 'FOLLOWUP' });
     expect(a.serviceType[0].coding[0]).toMatchObject({ system: 'urn:frontdesk:cs:CARDIO', code: 'CONSULT' });
     expect(a.comment).toBe('Bring prior ECGs.\nArrive 15 minutes early.');
@@ -77,7 +87,11 @@ describe('SIU out (FHIR → SIU → the gateway’s own inbound translation → 
   it('S13 moves it; S15 cancels it with the reason', () => {
     const moved = { ...appointment, start: '2026-12-16T14:00:00-06:00', end: '2026-12-16T14:30:00-06:00' };
     expect(read(out('S13', moved)).of('Appointment')[0].start).toBe('2026-12-16T14:00:00-06:00');
-    const cancelled: Appointment = { ...appointment, status: 'cancelled', cancelationReason: { text: 'Patient request' } };
+    const cancelled: Appointment = {
+      ...appointment,
+      status: 'cancelled',
+      cancelationReason: { text: 'Patient request' },
+    };
     const [a] = read(out('S15', cancelled)).of('Appointment');
     expect(a.status).toBe('cancelled');
     expect(a.cancelationReason).toEqual({ text: 'Patient request' });
