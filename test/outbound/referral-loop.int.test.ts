@@ -178,6 +178,20 @@ describe('the other answers', () => {
     expect(refusing.received).toHaveLength(2);
   });
 
+  it('an office that never answers: a dead letter after the retries, and the Task failed saying so', async () => {
+    const silent = await startMllpPartner(() => 'none');
+    try {
+      const org = await w.addOffice(silent.port, 'SILENTAPP', 'SILENT', 'Silent Clinic');
+      const sr = (await client(g)('POST', 'ServiceRequest', w.referral(org))).body;
+      await until(async () => (await taskOf(sr.id))?.status === 'failed', 15_000);
+      expect((await taskOf(sr.id)).statusReason.text).toMatch(/Dead letter after 2 attempt/);
+      expect(silent.received.length).toBe(2);
+      expect(new Set(silent.received).size).toBe(1);
+    } finally {
+      await silent.down();
+    }
+  });
+
   it('RRI^I12 without RF1-6 is matched by MSA-2, the REF’s MSH-10; R rejects', async () => {
     const before = office.received.length;
     const sr = (await client(g)('POST', 'ServiceRequest', w.referral())).body;
