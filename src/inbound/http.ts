@@ -41,13 +41,15 @@ export type HttpAppOptions = {
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
   const app = new Hono<AuditEnv>({ strict: false });
   const { log } = options;
+  const debug = log.isLevelEnabled('debug');
 
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
     // ids and timings only: the path may carry a resource id, never a name or identifier value (those are in
     // the query string, which is not logged).
-    log.debug({ method: c.req.method, path: new URL(c.req.url).pathname, status: c.res.status, ms: Math.round(performance.now() - started) }, 'http');
+    if (!debug) return;
+    log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'http');
   });
 
   // Security headers on every answer; FHIR answers carry PHI, so no cache may keep them.

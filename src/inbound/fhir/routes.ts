@@ -41,15 +41,14 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
     negotiate(c);
     await next();
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: options.maxBodyBytes,
-      onError: () => {
-        throw httpError(413, 'too-costly', `Request body larger than ${options.maxBodyBytes} bytes`);
-      },
-    })
-  );
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes,
+    onError: () => {
+      throw httpError(413, 'too-costly', `Request body larger than ${options.maxBodyBytes} bytes`);
+    },
+  });
+  // Only requests that carry a body: looking for one makes the Node adapter build a whole Request for a GET.
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
 
   // Public: what the server can do and how to get a token. Everything after the guard needs a bearer token.
   app.get('/metadata', (c) => json(c, 200, capabilityStatement(baseUrl, startedAt, options.operations)));
