@@ -26,16 +26,19 @@ export async function writeVersion(sql: Sql, v: VersionRow): Promise<void> {
   const rows = indexRowsOf(v.resource ? [{ type: v.type, id: v.id, resource: v.resource }] : []);
   const content = v.resource ? sql.json(v.resource as never) : null;
   const deleted = v.resource === undefined;
+  // The content is sent (and parsed as jsonb) once: the history row takes it from the current row's RETURNING.
   const current = v.isNew
     ? sql`INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-          VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)`
+          VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)
+          RETURNING resource_type, id, version_id, last_updated, deleted, content`
     : sql`UPDATE resource SET version_id = ${v.version}, last_updated = ${v.lastUpdated}, deleted = ${deleted},
-          content = ${content}::jsonb WHERE resource_type = ${v.type} AND id = ${v.id}`;
+          content = ${content}::jsonb WHERE resource_type = ${v.type} AND id = ${v.id}
+          RETURNING resource_type, id, version_id, last_updated, deleted, content`;
   await sql`
     WITH cur AS (${current}),
     hist AS (
       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
-      VALUES (${v.type}, ${v.id}, ${v.version}, ${v.lastUpdated}, ${deleted}, ${content}::jsonb)),
+      SELECT resource_type, id, version_id, last_updated, deleted, content FROM cur),
     ${v.isNew ? sql`` : clearIndex(sql, v)}
     ${indexInserts(sql, rows, sql``)}
     SELECT 1`;
