@@ -6,10 +6,8 @@
  * bearer token from the bootstrap client; HL7 v2 over bare MLLP sockets, each sender waiting for its ACK, every
  * ACK checked to be AA for its own MSH-10. Inputs are synthetic (bench/load-data.ts).
  */
-import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
-import { CR, FS, VT } from '../src/inbound/mllp/framer.ts';
+import { openSender, type Sender } from './mllp-sender.ts';
 import { adtA04, BOOTSTRAP, patient } from './load-data.ts';
 import { drive, serveCalls, type Op, type RunArgs } from './load-loop.ts';
 
@@ -42,33 +40,6 @@ async function create(agent: Agent, i: number): Promise<string | undefined> {
   // Location: <base>/Patient/<id>/_history/<version> (http.html#create)
   ids.push(res.location!.split('/').at(-3)!);
   return undefined;
-}
-
-type Sender = { send: (m: Buffer) => Promise<string>; close: () => void };
-
-/** A bare MLLP sender (VT … FS CR): one message at a time, so ACKs come back in the order they were asked for. */
-async function openSender(port: number): Promise<Sender> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await once(socket, 'connect');
-  const waiting: { resolve: (ack: string) => void; reject: (err: Error) => void }[] = [];
-  let pending: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    for (let end = pending.indexOf(FS); end > 0 && pending[end + 1] === CR; end = pending.indexOf(FS)) {
-      waiting.shift()?.resolve(pending.toString('utf8', pending.indexOf(VT) + 1, end));
-      pending = pending.subarray(end + 2);
-    }
-  });
-  const fail = (): void => void waiting.splice(0).forEach((w) => w.reject(new Error('MLLP closed before its ACK')));
-  socket.on('error', fail).on('close', fail);
-  return {
-    send: (m) => new Promise((resolve, reject) => {
-      waiting.push({ resolve, reject });
-      socket.write(m);
-    }),
-    close: () => void socket.end(),
-  };
 }
 
 function mllpOp(senders: Sender[]): Op {

@@ -15,12 +15,10 @@
  * BENCH_MLLP_PAYERS (distinct payers, default 20), BENCH_PGBENCH (the pgbench binary for the C-client floor; found on
  * PATH or under /usr/lib/postgresql otherwise, and left out when there is none).
  */
-import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
@@ -28,7 +26,8 @@ import type { Sql } from 'postgres';
 import { loadConfig } from '../src/config.ts';
 import { startGateway } from '../src/gateway.ts';
 import { startMllpListener } from '../src/inbound/mllp/listener.ts';
-import { CR, frame, FS, VT } from '../src/inbound/mllp/framer.ts';
+import { frame } from '../src/inbound/mllp/framer.ts';
+import { openSender } from './mllp-sender.ts';
 import { createLogger } from '../src/log.ts';
 import { buildAck } from '../src/translate/hl7v2/ack.ts';
 import { readHeader } from '../src/translate/hl7v2/header.ts';
@@ -75,34 +74,6 @@ function adtA04(i: number): Message {
   return { bytes: frame(text + '\r'), controlId };
 }
 
-/**
- * A bare MLLP sender (VT … FS CR framing): writes frames and hands back ACKs in the order they arrive, which
- * is the order the messages were sent (the listener answers each connection in order).
- */
-async function openSender(port: number): Promise<{ send: (m: Buffer) => Promise<string>; close: () => void }> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await once(socket, 'connect');
-  const waiting: { resolve: (ack: string) => void; reject: (err: Error) => void }[] = [];
-  let pending: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    for (let end = pending.indexOf(FS); end > 0 && pending[end + 1] === CR; end = pending.indexOf(FS)) {
-      waiting.shift()?.resolve(pending.toString('utf8', pending.indexOf(VT) + 1, end));
-      pending = pending.subarray(end + 2);
-    }
-  });
-  const fail = (): void => void waiting.splice(0).forEach((w) => w.reject(new Error('MLLP connection closed before its ACK')));
-  socket.on('error', fail).on('close', fail);
-  return {
-    send: (m) =>
-      new Promise((resolve, reject) => {
-        waiting.push({ resolve, reject });
-        socket.write(m);
-      }),
-    close: () => void socket.end(),
-  };
-}
 
 /**
  * Sends `messages` over `connections` sockets, `inFlight` at a time on each; latency is write → ACK. `settle`
