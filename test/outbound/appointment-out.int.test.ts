@@ -124,8 +124,8 @@ describe('what the offices did themselves', () => {
   });
 
   it('an appointment the office has, deleted: S15', async () => {
-    const sr = (await client(g)('POST', 'ServiceRequest', w.referral())).body;
     const before = office.received.length;
+    const sr = (await client(g)('POST', 'ServiceRequest', w.referral())).body;
     await until(() => office.received.length === before + 1);
     const a = (
       await client(g)('POST', 'Appointment', appointment({ basedOn: [{ reference: `ServiceRequest/${sr.id}` }] }))
