@@ -151,7 +151,7 @@ try {
   for (let i = 0; i < 50; i++) await direct();
   const d = await latencies(N, direct);
   const s = await latencies(N, submit);
-  await g.audit.catchUp();
+  await g.audit.settled();
   const f = await floor(g.db.sql);
   const pg = (await g.db.sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]?.v;
   console.log(`\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pg} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})\n`);

@@ -18,7 +18,7 @@ export type CpuPerOp = {
   machine: number; node: number; postgres: number | null; client: number; unattributed: number;
 };
 export type Measured = RunResult & {
-  /** Until the gateway had settled (AuditEvent copies projected): the window CPU and throughput are read over. */
+  /** Until the gateway had settled (audit records committed): the window CPU and throughput are read over. */
   windowS: number; settleS: number; perSecond: number; cpuMsPerOp: CpuPerOp;
   /** Live row versions created per operation (null when not counted); see `rowsAccounting`. */
   rowsPerOp: number | null;
@@ -69,7 +69,7 @@ export function markdown(meta: Meta, rows: Row[]): string {
       `load average ${m.loadAverage.join(' ')}; ` +
       `Node ${meta.node}, PostgreSQL ${meta.postgres} (${meta.database}); ${meta.date}`,
     `Each row: ${meta.settings.warmupS} s warm-up, then ${meta.settings.seconds} s of operations (closed loop, ` +
-      'load generator in its own process), then the gateway settles (audit copies projected) inside the window.',
+      'load generator in its own process), then the gateway settles (every audit record committed) inside the window.',
     ...(meta.settings.profile ? ['Profiled run: V8 sampling adds to the gateway Node CPU.'] : []),
     '',
     '| operation | conc. | ops/s | p50 ms | p95 ms | p99 ms | CPU ms/op: machine | Node | PostgreSQL | load client ' +

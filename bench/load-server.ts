@@ -3,7 +3,7 @@
  * own (and, with `--profile`, so `--cpu-prof` writes one profile per scenario when it exits).
  *
  * `gateway`: the real gateway, started as `npm start` would with no `DATABASE_URL` (embedded PostgreSQL over its
- * Unix socket, audit projection at low priority), on free ports, with a bootstrap client for the token.
+ * Unix socket), on free ports, with a bootstrap client for the token.
  * `baseline`: no gateway. The same postgres.js settings and pool size as the gateway's (`connect` from
  * store/db) running a bare autocommit INSERT of one jsonb row or a primary-key SELECT, and the project's MLLP
  * listener with a handler that only parses the message and builds AA — the floor each gateway row is set beside.
@@ -39,7 +39,7 @@ async function gateway(): Promise<void> {
   serveCalls(
     {
       // The AuditEvent copies still being projected belong to the operations that caused them.
-      settle: () => g.audit.catchUp(),
+      settle: () => g.audit.settled(),
       stop: () => g.stop(),
     },
     ready

@@ -306,11 +306,11 @@ const failed: string[] = [];
 try {
   // Warm-up on both doors (JIT, statement preparation, pool connections, the payers' first versions); not counted.
   await measure(baseline.port, 8, 1, batch(WARMUP));
-  await measure(g.mllp.port, 8, 1, batch(WARMUP), () => g.audit.catchUp());
+  await measure(g.mllp.port, 8, 1, batch(WARMUP), () => g.audit.settled());
   const results: { name: string; gateway: Stats; base: Stats }[] = [];
   for (const r of rows) {
     const base = await measure(baseline.port, r.connections, r.inFlight, batch(N));
-    const gateway = await measure(g.mllp.port, r.connections, r.inFlight, batch(N), () => g.audit.catchUp());
+    const gateway = await measure(g.mllp.port, r.connections, r.inFlight, batch(N), () => g.audit.settled());
     results.push({ name: r.name, gateway, base });
     for (const [door, s] of [['gateway', gateway], ['baseline', base]] as const) {
       if (s.failures > 0) failed.push(`${r.name}, ${door}: ${s.failures} of ${N} not AA (first: ${s.firstFailure})`);

@@ -162,7 +162,7 @@ try {
     stop = true;
     await loop;
     await drained();
-    await g.audit.catchUp();
+    await g.audit.settled();
     return { lat, runs };
   };
   const viaOutbox = async () => (await referral(), performance.now());
@@ -178,16 +178,16 @@ try {
   // Warm-up (JIT, schemas, pools, the outbox's connection): not counted.
   await toAck(WARMUP, viaOutbox);
   for (let i = 0; i < WARMUP; i++) await Promise.all([nowhere(), patient(), appointment()]);
-  await g.audit.catchUp();
+  await g.audit.settled();
   const outbox = await toAck(N, viaOutbox);
   sent = (await g.db.sql<{ raw: Buffer; control: string }[]>`SELECT raw, control_id AS control FROM message
     WHERE direction = 'outbound' AND message_type = 'REF^I12' ORDER BY id DESC LIMIT ${N}`);
   await toAck(WARMUP, viaDirect);
   const directMs = await toAck(N, viaDirect);
-  await g.audit.catchUp();
+  await g.audit.settled();
 
   const createdNowhere = N / (await burst(N, nowhere));
-  await g.audit.catchUp();
+  await g.audit.settled();
   const before = acked.length;
   const started = performance.now();
   const createdSending = N / (await burst(N, referral));
@@ -196,14 +196,14 @@ try {
   const delivered = N / ((performance.now() - started) / 1000);
   const drainRate = left / ((performance.now() - createdAt) / 1000);
   await drained();
-  await g.audit.catchUp();
+  await g.audit.settled();
   const directStarted = performance.now();
   for (let i = 0; i < N; i++) await viaDirect();
   const directRate = N / ((performance.now() - directStarted) / 1000);
 
   const idle = await latencies(N, patient);
   const appt = await latencies(N, appointment);
-  await g.audit.catchUp();
+  await g.audit.settled();
   const quiet = await patientsDuring(nowhere);
   const ackedBefore = acked.length;
   const busy = await patientsDuring(referral);

@@ -51,7 +51,7 @@ const config = loadConfig({
 });
 const g = await startGateway({ ...config, port: 0 }, createLogger(config));
 const base = `http://127.0.0.1:${g.port}/fhir`;
-const settle = () => g.audit.catchUp();
+const settle = () => g.audit.settled();
 // A real token: every request pays token verification and its audit record, as in production.
 const tokenRes = await fetch(`http://127.0.0.1:${g.port}/auth/token`, {
   method: 'POST',

@@ -81,8 +81,7 @@ try {
       await withDb(async (db) => {
         const result = await verifyAuditTrail(db.sql);
         if (result.ok) {
-          const pending = result.pending ? ` (${result.pending} not yet searchable: the gateway projects them)` : '';
-          console.log(`audit trail intact: ${result.checked} records verified${pending}`);
+          console.log(`audit trail intact: ${result.checked} records verified`);
         } else {
           console.error(`AUDIT TRAIL BROKEN (${result.checked} records read):`);
           for (const p of result.problems) console.error(`  - ${p}`);

@@ -5,7 +5,7 @@
  * gateway (`verify-coverage`) use this alone.
  */
 import type { Config } from './config.ts';
-import { AuditTrail } from './audit/trail.ts';
+import { AuditTrail, indexUnindexedRecords } from './audit/trail.ts';
 import type { Logger } from './log.ts';
 import { PayerClient } from './outbound/payer-client.ts';
 import { loadPartners, type PartnerRegistry } from './partners.ts';
@@ -43,12 +43,9 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     processingId: config.hl7ProcessingIds[0],
   });
   const repo = new Repository(db.sql, { baseUrl: config.baseUrl, validate: (r) => validate(r), onChange });
-  const audit = new AuditTrail(db.sql, db.background);
-  audit.onProjectionError = (err) =>
-    log.warn(
-      { err: { name: (err as Error).name, code: (err as { code?: string }).code } },
-      'audit projection failed; retried with the next event'
-    );
+  const audit = new AuditTrail(db.sql);
+  const indexed = await indexUnindexedRecords(db.sql);
+  if (indexed > 0) log.info({ indexed }, 'audit records from before the upgrade indexed');
   await partners.ensureOrganizations(repo);
   // One client per payer: its circuit breaker and its OAuth token are the payer's, shared by every check.
   const payers = new Map(

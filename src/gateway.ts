@@ -158,8 +158,8 @@ export async function startGateway(
       await mllpClosed;
       await verifications.stop();
       await outbox.stop();
-      // 2. the searchable audit copies brought up to date, 3. then the pool, 4. then the embedded database.
-      await audit.catchUp().catch((err: unknown) => audit.onProjectionError(err));
+      // 2. the audit records still being appended, 3. then the pool, 4. then the embedded database.
+      await audit.settled();
       await db.close();
     })());
   return {

@@ -32,7 +32,7 @@ export async function verifyCoverageCli(argv: string[]): Promise<number> {
     );
     return final.status === 'completed' ? 0 : 1;
   } finally {
-    await core.audit.catchUp().catch(() => undefined);
+    await core.audit.settled().catch(() => undefined);
     await core.db.close();
   }
 }

@@ -24,6 +24,7 @@ import { search, type SearchOptions, type SearchResult } from './search.ts';
 
 export type { SearchResult } from './search.ts';
 import { writeNewResources, writeVersion } from './write.ts';
+import { AUDIT_TYPE, auditHistory, readAuditEvent } from './audit-search.ts';
 import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
 
 export type RepositoryOptions = {
@@ -37,7 +38,6 @@ export type RepositoryOptions = {
 
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
 export type { HistoryEntry } from './history.ts';
-
 
 type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
 
@@ -93,6 +93,7 @@ export class Repository {
   }
 
   async read<T extends Resource = Resource>(type: string, id: string): Promise<WithId<T>> {
+    if (type === AUDIT_TYPE) return (await readAuditEvent(this.sql, id)) as unknown as WithId<T>;
     const [row] = await this.sql<CurrentRow[]>`
       SELECT version_id, deleted, content, last_updated FROM resource WHERE resource_type = ${type} AND id = ${id}`;
     if (!row) throw httpError(404, 'not-found', `${type}/${id} is not known`);
@@ -102,6 +103,7 @@ export class Repository {
 
   async vread<T extends Resource = Resource>(type: string, id: string, vid: string): Promise<WithId<T>> {
     if (!/^\d{1,18}$/.test(vid)) throw httpError(404, 'not-found', `${type}/${id} has no version ${vid}`);
+    if (type === AUDIT_TYPE) return (await readAuditEvent(this.sql, id, vid)) as unknown as WithId<T>;
     const [row] = await this.sql<CurrentRow[]>`
       SELECT version_id, deleted, content, last_updated FROM resource_history
       WHERE resource_type = ${type} AND id = ${id} AND version_id = ${vid}`;
@@ -238,6 +240,7 @@ export class Repository {
 
   /** Instance, type or system history, newest first (http.html#history). */
   async history(type: string | undefined, id: string | undefined, count: number, offset = 0, since?: string): Promise<HistoryEntry[]> {
+    if (type === AUDIT_TYPE) return auditHistory(this.sql, { id, count, offset, since });
     return readHistory(this.sql, { type, id, count, offset, since });
   }
 
@@ -269,14 +272,8 @@ export class Repository {
   private async insert<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
     const stored = await this.prepare(resource, id, 1);
     try {
-      await writeVersion(this.sql, {
-        type: stored.resourceType,
-        id,
-        version: 1,
-        lastUpdated: stored.meta.lastUpdated,
-        resource: stored,
-        isNew: true,
-      });
+      const { lastUpdated } = stored.meta;
+      await writeVersion(this.sql, { type: stored.resourceType, id, version: 1, lastUpdated, resource: stored, isNew: true });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `${stored.resourceType}/${id} already exists`);
       throw err;

@@ -6,6 +6,7 @@ import type { IncludeTarget, SearchRequest, SortRule, WithId } from '@medplum/co
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
+import { AUDIT_TYPE, auditEventsReferencing, searchAuditEvents } from './audit-search.ts';
 import { canonicalOrder } from './order.ts';
 import { referenceTargets } from './index-values.ts';
 import { buildWhere, type Fragment } from './search-sql.ts';
@@ -60,6 +61,27 @@ export async function explainSearch(sql: Sql, request: SearchRequest, baseUrl: s
 }
 
 export async function search(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
+  const types = o.types ?? [request.resourceType];
+  let result: SearchResult;
+  if (types.includes(AUDIT_TYPE)) {
+    // AuditEvents live in the audit log, with search terms of their own (./audit-search.ts).
+    if (types.length > 1) invalid('AuditEvent cannot be searched together with other types', '_type');
+    result = { ...(await searchAuditEvents(sql, request, baseUrl, o.strict)), included: [], withheld: 0 };
+  } else {
+    result = await searchResourceTable(sql, request, baseUrl, o);
+  }
+  const { resources } = result;
+  if (resources.length > 0 && (request.include?.length || request.revInclude?.length)) {
+    const included = await includes(sql, resources, request.include ?? [], request.revInclude ?? []);
+    const allowed = o.canRead ? included.filter((r) => o.canRead!(r.resourceType)) : included;
+    result.withheld = included.length - allowed.length;
+    result.included = allowed;
+  }
+  return result;
+}
+
+/** The matches of a search among the resources of table `resource` (every type but AuditEvent), without includes. */
+export async function searchResourceTable(sql: Sql, request: SearchRequest, baseUrl: string, o: SearchOptions = {}): Promise<SearchResult> {
   const { query, where, unsupported, count } = pageQuery(sql, request, baseUrl, o);
   const rows = count === 0 ? [] : await sql<{ content: Resource }[]>`${query}`;
   const resources = rows.slice(0, count).map((r) => canonicalOrder(r.content) as WithId<Resource>);
@@ -67,12 +89,6 @@ export async function search(sql: Sql, request: SearchRequest, baseUrl: string, 
   if (request.total === 'accurate' || request.total === 'estimate') {
     const [c] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM resource r WHERE ${where}`;
     result.total = Number(c?.n ?? 0);
-  }
-  if (resources.length > 0 && (request.include?.length || request.revInclude?.length)) {
-    const included = await includes(sql, resources, request.include ?? [], request.revInclude ?? []);
-    const allowed = o.canRead ? included.filter((r) => o.canRead!(r.resourceType)) : included;
-    result.withheld = included.length - allowed.length;
-    result.included = allowed;
   }
   return result;
 }
@@ -109,6 +125,10 @@ async function includes(sql: Sql, matches: WithId<Resource>[], inc: IncludeTarge
     }
     for (const t of revs) {
       checkTarget(t, '_revinclude');
+      if (t.resourceType === AUDIT_TYPE) {
+        found.push(...(await auditEventsReferencing(sql, t.searchParam, frontier.map(ref), MAX_INCLUDED)));
+        continue;
+      }
       const rows = await sql<{ content: Resource }[]>`
         SELECT DISTINCT ON (r.resource_type, r.id) r.content FROM search_reference s
           JOIN resource r ON r.resource_type = s.resource_type AND r.id = s.id

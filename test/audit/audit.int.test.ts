@@ -99,35 +99,46 @@ describe('audit trail of the FHIR door', () => {
   });
 });
 
-describe('searchable copies projected from the log', () => {
-  it('commits the log record before the answer, and makes it searchable for the next reader', async () => {
-    const id = unique('projected');
+describe('search straight from the log', () => {
+  it('commits the record and its search terms before the answer: the next reader finds it', async () => {
+    const id = unique('searchable');
     const before = Number((await g.db.sql<{ seq: string }[]>`SELECT seq FROM audit_head WHERE id = 1`)[0]!.seq);
     expect((await fhir('GET', `Patient/${id}`)).status).toBe(404);
-    const [logged] = await g.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM audit_log WHERE seq > ${before} AND content LIKE ${'%Patient/' + id + '%'}`;
-    expect(logged!.n).toBe(1); // in the log as soon as the answer is out
-    expect(await auditSearch(`entity=Patient/${id}`)).toHaveLength(1);
+    const [logged] = await g.db.sql<{ n: number; indexed: number }[]>`
+      SELECT count(*)::int AS n, count(s.seq)::int AS indexed FROM audit_log l LEFT JOIN audit_search s ON s.seq = l.seq
+      WHERE l.seq > ${before} AND l.content LIKE ${'%Patient/' + id + '%'}`;
+    expect(logged).toEqual({ n: 1, indexed: 1 }); // in the log, with its terms, as soon as the answer is out
+    const [event] = await auditSearch(`entity=Patient/${id}`);
+    expect(event.outcome).toBe('4');
+    expect((await fhir('GET', `AuditEvent/${event.id}`)).body).toEqual(event);
+    expect((await fhir('GET', `AuditEvent/${event.id}/_history/1`)).body).toEqual(event);
+    expect((await fhir('GET', `AuditEvent/${event.id}/_history/2`)).status).toBe(404);
+    expect((await fhir('GET', `AuditEvent/${event.id}/_history`)).body.entry.map((e: any) => e.resource)).toEqual([event]);
+    expect((await fhir('GET', `AuditEvent/not-${id}`)).status).toBe(404);
+    const [copies] = await g.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent'`;
+    expect(copies!.n).toBe(0); // no copy: the log is what is read
   });
 
-  it('projects what another gateway process logged but did not project (it stopped first)', async () => {
-    await g.audit.catchUp(); // nothing of this gateway's left to project: what follows is the other process's alone
-    const other = new AuditTrail(g.db.sql);
-    (other as unknown as { project: () => Promise<void> }).project = async () => undefined; // a process that died before projecting
-    const id = unique('elsewhere');
-    await other.record(restEvent({ clientId: 'other-process', address: '10.0.0.9', method: 'GET', interaction: 'read', status: 404, references: [`Patient/${id}`], patients: [] }));
-    const [copies] = await g.db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + id + '%'}`;
-    expect(copies!.n).toBe(0);
-    expect((await verify()).out).toMatch(/audit trail intact: \d+ records verified \(1 not yet searchable/);
-    const events = await auditSearch(`entity=Patient/${id}`);
-    expect(events.map((e: any) => e.agent[0].altId)).toEqual(['other-process']);
-    expect((await verify()).out).not.toMatch(/not yet searchable/);
+  it('brings the events concerning a patient along with _revinclude, and follows their references with _include', async () => {
+    const { body: p } = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Revincluded' }] });
+    await fhir('GET', `Patient/${p.id}`);
+    const res = await fhir('GET', `Patient?_id=${p.id}&_revinclude=AuditEvent:patient`);
+    const events = res.body.entry.filter((e: any) => e.resource.resourceType === 'AuditEvent');
+    expect(events.map((e: any) => e.resource.subtype[0].code).sort()).toEqual(['create', 'read']);
+    const back = await fhir('GET', `AuditEvent?patient=Patient/${p.id}&_include=AuditEvent:patient`);
+    const included = back.body.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id);
+    expect(included).toEqual([p.id]);
+  });
+
+  it('refuses to mix AuditEvent with other types in one search, and to sort it by what it cannot', async () => {
+    expect((await fhir('GET', '?_type=AuditEvent,Patient')).status).toBe(400);
+    expect((await fhir('GET', 'AuditEvent?_sort=outcome')).status).toBe(400);
   });
 });
 
 describe('several gateway processes appending to one trail', () => {
-  it('keeps one unbroken chain and projects every record once, whoever appended it', async () => {
-    await g.audit.catchUp();
+  it('keeps one unbroken chain, every record searchable once, whoever appended it', async () => {
+    await g.audit.settled();
     const tag = unique('race');
     // Two more "processes" (trails with pools of their own) race this gateway's trail for the head.
     const { connect } = await import('../../src/store/db.ts');
@@ -142,51 +153,15 @@ describe('several gateway processes appending to one trail', () => {
       );
       const rows = await g.db.sql<{ seq: string }[]>`SELECT seq FROM audit_log WHERE seq > ${before} ORDER BY seq`;
       expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 90 }, (_, i) => before + 1 + i));
-      const res = await verify();
-      expect(res.code).toBe(0);
-      await Promise.all(trails.map((t) => t.catchUp()));
-      const [copies] = await g.db.sql<{ n: number; distinct: number }[]>`
-        SELECT count(*)::int AS n, count(DISTINCT id)::int AS distinct FROM resource
-        WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + tag + '-%'}`;
-      expect(copies).toEqual({ n: 90, distinct: 90 });
-      expect((await verify()).out).not.toMatch(/not yet searchable/);
+      expect((await verify()).code).toBe(0);
+      const found = await Promise.all([0, 1, 2].map((p) => auditSearch(`altid=proc-${p}&entity=Patient/${tag}-${p}`)));
+      expect(found.map((f) => f.length)).toEqual([1, 1, 1]);
+      const [indexed] = await g.db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM audit_search s JOIN audit_log l ON l.seq = s.seq
+        WHERE l.seq > ${before} AND l.content LIKE ${'%Patient/' + tag + '-%'}`;
+      expect(indexed!.n).toBe(90);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
-    }
-  });
-});
-
-describe('projection in the background', () => {
-  it('runs on the low-priority connection while it keeps up, and on the main pool once this process falls behind', async () => {
-    await g.audit.catchUp(); // everything before is projected: this trail's own appends project from memory
-    const postgres = (await import('postgres')).default;
-    const seen = { main: [] as string[], background: [] as string[] };
-    const main = postgres(dbUrl, { max: 4, onnotice: () => undefined, debug: (_c, q) => void seen.main.push(q) });
-    const bg = postgres(dbUrl, { max: 1, onnotice: () => undefined, debug: (_c, q) => void seen.background.push(q) });
-    let lowered = 0;
-    const trail = new AuditTrail(main, { sql: bg, lower: async () => void lowered++ });
-    const projected = (q: string[]) => q.filter((s) => s.includes('UPDATE audit_projection')).length;
-    const event = (i: number, tag: string) => restEvent({ clientId: 'bg-test', address: '10.0.0.7', method: 'GET', interaction: 'read', status: 404, references: [`Patient/${tag}-${i}`], patients: [] });
-    const copies = async (tag: string) => (await g.db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent' AND content::text LIKE ${'%Patient/' + tag + '-%'}`)[0]!.n;
-    try {
-      const one = unique('bg');
-      await trail.record(event(0, one));
-      await (trail as unknown as { projecting?: Promise<void> }).projecting;
-      expect(await copies(one)).toBe(1);
-      expect({ lowered, background: projected(seen.background), main: projected(seen.main) }).toEqual({ lowered: 1, background: 1, main: 0 });
-
-      // 600 events in one flush: more than the backlog the background may hold, so they go at normal priority.
-      seen.main.length = 0;
-      seen.background.length = 0;
-      const many = unique('backlog');
-      await Promise.all(Array.from({ length: 600 }, (_, i) => trail.record(event(i, many))));
-      await (trail as unknown as { projecting?: Promise<void> }).projecting; // no reader waiting: only the backlog decides
-      expect(await copies(many)).toBe(600);
-      expect(projected(seen.main)).toBeGreaterThan(0);
-      expect((await verify()).out).not.toMatch(/not yet searchable/);
-    } finally {
-      await Promise.all([main.end(), bg.end()]);
     }
   });
 });
@@ -204,7 +179,7 @@ describe('audit verify', () => {
     await expect(g.db.sql`DELETE FROM audit_log WHERE seq = 1`).rejects.toThrow(/append-only/);
   });
 
-  it('finds an edited record, a deleted record and an edited searchable copy', async () => {
+  it('finds an edited record, a deleted record, and edited or missing search terms', async () => {
     const sql = g.db.sql;
     // A privileged attacker can switch the trigger off; the hash chain still tells.
     await sql`ALTER TABLE audit_log DISABLE TRIGGER USER`;
@@ -228,10 +203,16 @@ describe('audit verify', () => {
     } finally {
       await sql`ALTER TABLE audit_log ENABLE TRIGGER USER`;
     }
-    const [copy] = await sql<{ id: string }[]>`SELECT id FROM audit_log ORDER BY seq LIMIT 1`;
-    await sql`UPDATE resource SET content = jsonb_set(content, '{outcome}', '"8"') WHERE resource_type = 'AuditEvent' AND id = ${copy!.id}`;
-    const res = await verify();
+    const [first] = await sql<{ seq: string }[]>`SELECT seq FROM audit_log ORDER BY seq LIMIT 1`;
+    const saved = await sql<{ terms: string[] }[]>`SELECT terms FROM audit_search WHERE seq = ${first!.seq}`;
+    await sql`UPDATE audit_search SET terms = array_append(terms, 't:outcome:*|8') WHERE seq = ${first!.seq}`;
+    let res = await verify();
     expect(res.code).toBe(1);
-    expect(res.out).toContain('differs from the log');
-  });
+    expect(res.out).toContain(`record ${first!.seq}: search terms differ from its content`);
+    await sql`DELETE FROM audit_search WHERE seq = ${first!.seq}`;
+    res = await verify();
+    expect(res.out).toContain(`record ${first!.seq}: search terms are missing`);
+    await sql`INSERT INTO audit_search VALUES (${first!.seq}, ${saved[0]!.terms})`;
+    expect((await verify()).code).toBe(0);
+  }, 120_000);
 });

@@ -60,8 +60,6 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
 
   app.post('/', async (c) => {
     const bundle = await readBody(c);
-    const entries = (bundle as { entry?: { request?: { url?: string } }[] } | null)?.entry ?? [];
-    if (entries.some((e) => mayReadAudit(e.request?.url ?? ''))) await options.audit?.catchUp();
     const ctx = { repo, baseUrl, principal: c.get('principal') };
     c.set('bundleType', (bundle as { type?: string } | null)?.type);
     const response = await processBundle(ctx, bundle, returnPreference(c.req.header('prefer')));
@@ -82,8 +80,6 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
       ifNoneMatch: c.req.header('if-none-match'),
       strict: /(^|[;,\s])handling=strict/.test(c.req.header('prefer') ?? ''),
     };
-    // AuditEvents are made searchable just after their record commits (audit/trail.ts): a reader waits for that.
-    if (mayReadAudit(path + url.search)) await options.audit?.catchUp();
     if (method === 'POST' && path.endsWith('/_search')) {
       req.query = await searchForm(c, url.searchParams);
     } else if (method === 'POST' && /\/\$[^/]+$/.test(path)) {
@@ -107,16 +103,6 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
 
 export function json(c: HonoContext<AuditEnv>, status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(body), status as 200, { ...headers, 'Content-Type': FHIR_JSON });
-}
-
-/**
- * Whether a request (`Type/…?query`, relative to the base) may read AuditEvents: it names the type, works on every
- * type (system search or history), or brings AuditEvents along (`_revinclude=AuditEvent:…`).
- */
-function mayReadAudit(url: string): boolean {
-  const [path = '', query = ''] = url.replace(/^\//, '').split('?', 2);
-  const type = path.split('/')[0];
-  return type === 'AuditEvent' || type === '' || type === '_history' || type === '_search' || query.includes('AuditEvent');
 }
 
 /** `W/"3"` → `3` (http.html#concurrency); a bare `3` is accepted as well. */

@@ -108,7 +108,7 @@ describe('MLLP connections', () => {
     expect(Buffer.from(rows[0]!.raw).toString('latin1')).toBe(huge.slice(0, Buffer.from(rows[0]!.raw).length));
     expect(rows[0]!.outcome.issue[0].diagnostics).toMatch(/over the size limit/);
     expect(rows[0]!.response).toBe(ack);
-    await g.audit.catchUp();
+    await g.audit.settled();
     const events = await client(g)('GET', `AuditEvent?entity-name=${big}`);
     expect(events.body.entry?.[0]?.resource.outcome).toBe('4');
     // Kept only in part, it cannot be reprocessed (that would commit a message cut mid-segment).
@@ -329,7 +329,7 @@ describe('MLLP connections', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(p.received).toEqual([]);
-    await g.audit.catchUp();
+    await g.audit.settled();
     const events = await client(g)('GET', `AuditEvent?entity-name=${id}`);
     expect(events.body.entry?.[0]?.resource.outcome).toBe('0');
   });
