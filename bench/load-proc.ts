@@ -107,3 +107,9 @@ export function readPostmaster(clusterDir: string): { pid: number; port: number;
   const lines = readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n');
   return { pid: Number(lines[0]), port: Number(lines[3]), socketDir: lines[4]?.trim() ?? '' };
 }
+
+/** CPU time of the children this process has reaped (cutime + cstime): a finished tool it ran. */
+export function reapedChildrenCpuMs(): number {
+  const s = procStat(process.pid);
+  return s ? ms(s.children) : Number.NaN;
+}

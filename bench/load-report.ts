@@ -26,6 +26,8 @@ export type Measured = RunResult & {
 export type Row = {
   scenario: string; label: string; baselineLabel: string; concurrency: number;
   gateway: Measured; baseline: Measured;
+  /** pgbench doing the same rows in one transaction (bench/load-pgbench.ts), when pgbench is installed. */
+  floor?: Measured;
   /** gateway ÷ baseline: throughput, and machine CPU per operation. */
   ratio: { throughput: number; machineCpu: number };
 };
@@ -80,6 +82,8 @@ export function markdown(meta: Meta, rows: Row[]): string {
     `| ${r.label} | ${r.concurrency} | ${cells(r.gateway).join(' | ')} | ` +
       `${r.ratio.throughput.toFixed(3)} | ${r.ratio.machineCpu.toFixed(1)}× |`,
     `| ↳ baseline: ${r.baselineLabel} | ${r.concurrency} | ${cells(r.baseline).join(' | ')} | | |`,
+    ...(r.floor ? [`| ↳ floor: pgbench, the same rows/op in one transaction${r.scenario === 'read' ? ' after a PK ' +
+      'SELECT' : ''}, no Node | ${r.concurrency} | ${cells(r.floor).join(' | ')} | | |`] : []),
   ]);
   const noisy = rows
     .flatMap((r) => [r.gateway, r.baseline])

@@ -26,6 +26,7 @@ import type { Sql } from 'postgres';
 import { connect } from '../src/store/db.ts';
 import { socketFor } from '../src/store/embedded.ts';
 import { Child, type RunResult } from './load-loop.ts';
+import { havePgbench, measureFloor, prepareFloor } from './load-pgbench.ts';
 import { formatSummary, summarize, type ProfileSummary } from './load-profile.ts';
 import {
   machineBusyMs, postgresCpuMs, postmasterOf, processCpuMs, readPostmaster, runningPostmaster,
@@ -45,6 +46,7 @@ const READ_IDS = 2000;
 const RESULTS = join(import.meta.dirname, 'results');
 const RUN = Date.now().toString(36).slice(-7);
 const TABLE = `bench_load_${RUN}`;
+const PGBENCH = havePgbench();
 
 type Scenario = {
   name: string; label: string; op: string; concurrency: number[];
@@ -190,14 +192,17 @@ try {
       const g = await gateway.ready;
       let url = env.DATABASE_URL!;
       let socket: string | undefined;
+      let socketDir: string | undefined;
       if (dir) {
         const pm = readPostmaster(join(dir, 'pg'));
         const password = (await readFile(join(dir, 'pg-password'), 'utf8')).trim();
         url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pm.port}/frontdesk`;
         socket = socketFor(join(dir, 'pg'), pm.port);
         postmaster = pm.pid;
+        socketDir = pm.socketDir;
       }
       sql = connect(url, 1, socket);
+      if (PGBENCH) await prepareFloor(sql, TABLE);
       postgresVersion ||= (await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]!.v;
       baseline = forkChild<BaselineReady>('load-server.ts', ['baseline'], {
         BENCH_PG_URL: url, BENCH_PG_SOCKET: socket ?? '', BENCH_TABLE: TABLE,
@@ -214,11 +219,15 @@ try {
         const baseDriver = sc.baseline.driver === 'client' ? client : baseline;
         const base = await measure(ctx, baseDriver, baseline.pid, sc.baseline.op, c);
         const gw = await measure(ctx, client, gateway.pid, sc.op, c);
+        const floor = PGBENCH ? await measureFloor({
+          url, socketDir, table: TABLE, concurrency: c, seconds: SECONDS, rows: gw.measured.rowsPerOp ?? 0,
+          reads: sc.name === 'read',
+        }, ctx.postmasters) : undefined;
         windows.push(gw.window);
         ops += gw.measured.ops;
         rows.push({
           scenario: sc.name, label: sc.label, baselineLabel: sc.baseline.label, concurrency: c,
-          gateway: gw.measured, baseline: base.measured,
+          gateway: gw.measured, baseline: base.measured, floor,
           ratio: {
             throughput: gw.measured.perSecond / base.measured.perSecond,
             machineCpu: gw.measured.cpuMsPerOp.machine / base.measured.cpuMsPerOp.machine,
@@ -231,7 +240,7 @@ try {
         console.error(`${sc.name} c=${c}: ${gm.perSecond.toFixed(0)}/s, ${gm.cpuMsPerOp.machine.toFixed(2)} ` +
           `machine ms/op; baseline ${bm.perSecond.toFixed(0)}/s`);
       }
-      if (!dir && sc === scenarios.at(-1)) await sql`DROP TABLE IF EXISTS ${sql(TABLE)}`;
+      if (!dir && sc === scenarios.at(-1)) await sql`DROP TABLE IF EXISTS ${sql(TABLE)}, ${sql(`${TABLE}_floor`)}`;
     } finally {
       if (baseline) await stopChild(baseline);
       await sql?.end({ timeout: 5 });
