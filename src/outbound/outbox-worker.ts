@@ -49,8 +49,8 @@ export class OutboxWorker {
 
   constructor(options: OutboxOptions) {
     this.o = {
-      pollMs: 250, leaseMs: 120_000, maxAttempts: 10, maxAgeMs: 24 * 3600_000, baseDelayMs: 1000, maxDelayMs: 300_000,
-      random: Math.random, ...options,
+      pollMs: 250, leaseMs: 120_000, maxAttempts: 10, maxAgeMs: 24 * 3600_000, ...RETRY_DEFAULTS,
+      ...options,
     };
   }
 
@@ -167,11 +167,21 @@ export class OutboxWorker {
     return result.kind !== 'unreachable' && row.attempts + 1 >= this.o.maxAttempts ? 'failed' : 'retry';
   }
 
-  /** base × 2^attempts, capped, times a random factor in [0.5, 1). */
   private delay(attempts: number): number {
-    const ceiling = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.min(attempts, 30));
-    return Math.round(ceiling * (0.5 + this.o.random() / 2));
+    return retryDelay(attempts, this.o);
   }
+}
+
+export type RetryTiming = { baseDelayMs: number; maxDelayMs: number; random: () => number };
+export const RETRY_DEFAULTS: RetryTiming = { baseDelayMs: 1000, maxDelayMs: 300_000, random: Math.random };
+
+/**
+ * base × 2^attempts, capped, times a random factor in [0.5, 1): a partner coming back is not hit by every queued
+ * retry at the same instant, and a long outage never waits longer than the cap.
+ */
+export function retryDelay(attempts: number, t: RetryTiming): number {
+  const ceiling = Math.min(t.maxDelayMs, t.baseDelayMs * 2 ** Math.min(attempts, 30));
+  return Math.round(ceiling * (0.5 + t.random() / 2));
 }
 
 function ackOf(result: AckResult): { ack?: string } {
