@@ -4,16 +4,14 @@
  * ambiguity).
  */
 import { splitSearchOnComma, type SearchRequest } from '@medplum/core';
-import type { Sql } from 'postgres';
+import type { PendingQuery, Row, Sql } from 'postgres';
 import { buildWhere } from './search-sql.ts';
 
+type Refuse = (unsupported: string) => never;
+
 /** `refuse` is called with the parameters a condition cannot use, and throws. */
-export async function matchIds(sql: Sql, search: SearchRequest, baseUrl: string, refuse: (unsupported: string) => never): Promise<string[]> {
-  const built = buildWhere(sql, search, baseUrl);
-  if (built.unsupported.length > 0) refuse(built.unsupported.join(', '));
-  const rows = built.ids
-    ? await sql<{ id: string }[]>`${built.ids} LIMIT 2`
-    : await sql<{ id: string }[]>`SELECT r.id FROM resource r WHERE ${built.where} LIMIT 2`;
+export async function matchIds(sql: Sql, search: SearchRequest, baseUrl: string, refuse: Refuse): Promise<string[]> {
+  const rows = (await lookFor(sql, search, baseUrl, refuse)) as unknown as { id: string }[];
   return rows.map((r) => r.id);
 }
 
@@ -24,14 +22,69 @@ export async function matchIds(sql: Sql, search: SearchRequest, baseUrl: string,
  * other) and the statement is planned once, not twice. After a miss, the lock and the second look are sent
  * together (one round trip): the connection runs them in order, so the second look happens under the lock.
  */
-export async function lockAndMatch(sql: Sql, search: SearchRequest, baseUrl: string, refuse: (unsupported: string) => never): Promise<string[]> {
+export async function lockAndMatch(
+  sql: Sql,
+  search: SearchRequest,
+  baseUrl: string,
+  refuse: Refuse
+): Promise<string[]> {
   const first = await matchIds(sql, search, baseUrl, refuse);
   if (first.length > 0) return first;
   // postgres.js sends a query when it is awaited: `execute()` sends the locks now, before the look that follows.
   // Sorted, so that two writers wanting the same keys take them in the same order.
-  const lock = sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${lockKeys(search)}::text[]) AS k ORDER BY k`.execute();
+  const lock =
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${lockKeys(search)}::text[]) AS k ORDER BY k`.execute();
   const [, ids] = await Promise.all([lock, matchIds(sql, search, baseUrl, refuse)]);
   return ids;
+}
+
+/**
+ * {@link lockAndMatch} for several searches at once, in three statements however many there are: one look for
+ * all of them; after misses, the locks of every miss (sorted together) and a second look for the misses, sent
+ * together. What an HL7 v2 plan's entries are matched with: a message of five entries costs three statements,
+ * not fifteen.
+ */
+export async function lockAndMatchMany(
+  sql: Sql,
+  searches: SearchRequest[],
+  baseUrl: string,
+  refuse: Refuse
+): Promise<string[][]> {
+  if (searches.length === 0) return [];
+  if (searches.length === 1) return [await lockAndMatch(sql, searches[0] as SearchRequest, baseUrl, refuse)];
+  const looks = searches.map((search) => lookFor(sql, search, baseUrl, refuse));
+  const found = await lookTogether(sql, looks);
+  const misses = found.flatMap((ids, i) => (ids.length === 0 ? [i] : []));
+  if (misses.length === 0) return found;
+  const keys = [...new Set(misses.flatMap((i) => lockKeys(searches[i] as SearchRequest)))].sort();
+  const lock =
+    sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${keys}::text[]) AS k ORDER BY k`.execute();
+  const [, again] = await Promise.all([
+    lock,
+    lookTogether(
+      sql,
+      misses.map((i) => looks[i] as PendingQuery<Row[]>)
+    ),
+  ]);
+  misses.forEach((i, n) => (found[i] = again[n] as string[]));
+  return found;
+}
+
+/** The ids (at most two) one search names, as a statement fragment. */
+function lookFor(sql: Sql, search: SearchRequest, baseUrl: string, refuse: Refuse): PendingQuery<Row[]> {
+  const built = buildWhere(sql, search, baseUrl);
+  if (built.unsupported.length > 0) refuse(built.unsupported.join(', '));
+  return built.ids ? sql`${built.ids} LIMIT 2` : sql`SELECT r.id FROM resource r WHERE ${built.where} LIMIT 2`;
+}
+
+/** Several looks in one statement, each answer tagged with its look's position. */
+async function lookTogether(sql: Sql, looks: PendingQuery<Row[]>[]): Promise<string[][]> {
+  const parts = looks.map((look, i) => sql`SELECT ${i}::int AS i, m.id FROM (${look}) m`);
+  const union = parts.reduce((all, part) => sql`${all} UNION ALL ${part}`);
+  const rows = await sql<{ i: number; id: string }[]>`${union}`;
+  const out: string[][] = looks.map(() => []);
+  for (const r of rows) out[r.i]?.push(r.id);
+  return out;
 }
 
 /**
@@ -41,7 +94,12 @@ export async function lockAndMatch(sql: Sql, search: SearchRequest, baseUrl: str
  */
 export function lockKeys(search: SearchRequest): string[] {
   const identifiers = (search.filters ?? []).filter((f) => f.code === 'identifier' && f.operator === 'eq');
-  if (identifiers.length) return [...new Set(identifiers.flatMap((f) => splitSearchOnComma(f.value).map((v) => `${search.resourceType}|identifier=${v}`)))];
+  if (identifiers.length)
+    return [
+      ...new Set(
+        identifiers.flatMap((f) => splitSearchOnComma(f.value).map((v) => `${search.resourceType}|identifier=${v}`))
+      ),
+    ];
   return [
     `${search.resourceType}?${(search.filters ?? [])
       .map((f) => `${f.code}:${f.operator}=${f.value}`)

@@ -36,3 +36,8 @@ export function splitOnce(s: string, sep: string): [string, string] {
   const i = s.indexOf(sep);
   return [s.slice(0, i), s.slice(i + 1)];
 }
+
+/** A condition (conditional write, plan entry match) naming search parameters that cannot decide a match. */
+export function refuseInCondition(names: string): never {
+  return invalid(`Search parameter(s) not supported in a condition: ${names}`);
+}

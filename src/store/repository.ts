@@ -16,13 +16,11 @@ import type { Sql } from 'postgres';
 import { httpError, invalid } from '../outcome.ts';
 import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
-import { checkId, checkIfMatch, multipleMatches, parseConditional } from './preconditions.ts';
+import { checkId, checkIfMatch, multipleMatches, parseConditional, refuseInCondition } from './preconditions.ts';
 import { resolveConditionalReferences } from './conditional-references.ts';
 import { readHistory, type HistoryEntry } from './history.ts';
-import { lockAndMatch } from './match.ts';
+import { lockAndMatch, lockAndMatchMany } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
-
-export type { SearchResult } from './search.ts';
 import { writeNewResources, writeVersion } from './write.ts';
 import { AUDIT_TYPE, auditHistory, readAuditEvent } from './audit-search.ts';
 import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
@@ -38,7 +36,7 @@ export type RepositoryOptions = {
 
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
 export type { HistoryEntry } from './history.ts';
-
+export type { SearchResult } from './search.ts';
 type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
 
 export class Repository {
@@ -257,9 +255,14 @@ export class Repository {
     return this.lockAndMatch(parseConditional(type, query, where));
   }
 
+  /** {@link matchForWrite} for several conditions, in three statements however many (./match.ts). */
+  async matchManyForWrite(items: { type: string; query: string; where: string }[]): Promise<string[][]> {
+    return lockAndMatchMany(this.sql, items.map((i) => parseConditional(i.type, i.query, i.where)), this.options.baseUrl, refuseInCondition);
+  }
+
   /** Ids matching a conditional search, at most two; the advisory lock after a miss (./match.ts). */
   private lockAndMatch(search: SearchRequest): Promise<string[]> {
-    return lockAndMatch(this.sql, search, this.options.baseUrl, (names) => invalid(`Search parameter(s) not supported in a condition: ${names}`));
+    return lockAndMatch(this.sql, search, this.options.baseUrl, refuseInCondition);
   }
 
   private async lockCurrent(type: string, id: string): Promise<CurrentRow | undefined> {

@@ -35,8 +35,8 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
       }
       return out;
     };
-    // Pass 1 in waves: the entries whose matches name no unresolved entry are looked up together (their
-    // statements share a round trip, and take their locks in plan order, as before).
+    // Pass 1 in waves: the entries whose matches name no unresolved entry are looked up together, in one
+    // statement, and the misses locked together (store/match.ts lockAndMatchMany).
     let pending = plan.entries;
     // A match that requires a reference to a resource this message creates (`patient=<new Patient>`) cannot find
     // anything: the new id is unknown outside this transaction. It is not looked up, and needs no lock.
@@ -46,7 +46,9 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: (sql: Sql
       const waiting = (e: PlanEntry) => pending.some((o) => o !== e && e.match.includes(o.fullUrl));
       const wave = pending.filter((e) => !waiting(e));
       const ready = wave.length > 0 ? wave : [pending[0] as PlanEntry]; // a cycle cannot happen; never stall
-      const found = await Promise.all(ready.map((e) => (missesSurely(e) ? [] : tx.matchForWrite(e.resource.resourceType, resolve(e.match), `${e.source} match`))));
+      const looked = ready.filter((e) => !missesSurely(e));
+      const hits = await tx.matchManyForWrite(looked.map((e) => ({ type: e.resource.resourceType, query: resolve(e.match), where: `${e.source} match` })));
+      const found = ready.map((e) => (looked.includes(e) ? (hits[looked.indexOf(e)] as string[]) : []));
       ready.forEach((e, i) => {
         const type = e.resource.resourceType;
         const hits = found[i] as string[];
