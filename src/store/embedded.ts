@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { existingServer, gone } from './embedded-pid.ts';
 
 /** `socket`: the Unix socket file to connect through, when the cluster's path allows one. */
 export type EmbeddedDatabase = { url: string; port: number; socket?: string; stop: () => Promise<void> };
@@ -48,10 +49,15 @@ export async function startEmbeddedPostgres(
   }
   // Another process (the running gateway, when this is a CLI command) may already serve this cluster:
   // PostgreSQL allows one server per data directory, so connect to that one instead of starting a second.
-  const running = initialised ? await runningServer(clusterDir) : undefined;
-  if (running) {
-    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running}`;
-    return { url: `${url}/frontdesk`, port: running, stop: async () => undefined };
+  const existing = initialised ? await existingServer(clusterDir) : { kind: 'none' as const };
+  if (existing.kind === 'shared') {
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${existing.port}`;
+    return { url: `${url}/frontdesk`, port: existing.port, stop: async () => undefined };
+  }
+  if (existing.kind === 'orphan') {
+    log(`stopping the PostgreSQL (pid ${existing.pid}) left running by a gateway that died`);
+    process.kill(existing.pid, 'SIGINT'); // fast shutdown: sessions ended, committed work kept
+    if (!(await gone(existing.pid, 60_000))) throw new Error(`PostgreSQL ${existing.pid} did not stop within 60 s`);
   }
   const port = await freePort();
   const socket = socketFor(clusterDir, port);
@@ -83,7 +89,7 @@ export async function startEmbeddedPostgres(
       log(`initialising embedded PostgreSQL in ${clusterDir}`);
       await pg.initialise();
     }
-    await pg.start();
+    await startRetryingLeftovers(pg, recent);
   } catch (err) {
     throw new Error(
       `Embedded PostgreSQL failed to start in ${clusterDir}: ${(err as Error | undefined)?.message ?? 'exited early'}\n` +
@@ -94,6 +100,22 @@ export async function startEmbeddedPostgres(
   const baseUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   await ensureDatabase(baseUrl, 'frontdesk');
   return { url: `${baseUrl}/frontdesk`, port, ...(socket ? { socket } : {}), stop: () => pg.stop() };
+}
+
+/**
+ * A server killed a moment ago leaves backends that exit only when they notice (PostgreSQL then refuses to start
+ * while they hold its shared memory, or its lock file names a process not yet reaped): tried again for 20 s.
+ */
+async function startRetryingLeftovers(pg: { start: () => Promise<void> }, recent: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pg.start();
+    } catch (err) {
+      const said = recent.slice(-10).join('');
+      if (attempt >= 20 || !/shared memory block|lock file .* already exists/.test(said)) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 async function ensureDatabase(baseUrl: string, name: string): Promise<void> {
@@ -126,25 +148,6 @@ async function importWithoutSignalHooks(): Promise<typeof import('embedded-postg
     }
   }
   return mod.default;
-}
-
-/** The port of a live server on this cluster, from `postmaster.pid` (line 1 pid, line 4 port). */
-async function runningServer(clusterDir: string): Promise<number | undefined> {
-  let lines: string[];
-  try {
-    lines = (await readFile(join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
-  } catch {
-    return undefined;
-  }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!pid || !port) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined; // stale pid file: PostgreSQL cleans it up
-  }
-  return port;
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {
