@@ -3,6 +3,7 @@
  */
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
+import { Hl7v2Message } from '../translate/hl7v2/parse.ts';
 
 export type NewInbound = {
   protocol: 'hl7v2' | 'x12';
@@ -121,21 +122,28 @@ export type MessageSummary = {
   /** The message this one answers or forwards. */
   related: string | null;
   /**
-   * Outbound HL7 v2 (the outbox): where it goes, how often it was tried, when the next try is, and — on
-   * `GET /messages/{id}` only, as a partner's error text may quote patient data — why the last try failed.
+   * Outbound HL7 v2 (the outbox): where it goes, how often it was tried, when the next try is, why the last try
+   * failed ({@link listedError}: in the list, never a partner's wording) and the partner's ACK, as codes.
    */
   destination: string | null;
   attempts: number;
-  lastError?: string | null;
+  lastError: string | null;
   nextAttemptAt: string | null;
+  ack?: AckSummary | null;
 };
+
+/**
+ * A partner's ACK of an outbound message without its text: MSA-1 (HL7 table 0008), MSA-2 (our MSH-10), and when
+ * the gateway recorded it. The text itself is on `GET /messages/{id}` (`response`).
+ */
+export type AckSummary = { code: string; controlId: string; receivedAt: string | null };
 
 /** The message log, newest first, filtered; `type` matches MSH-9 by prefix (`ADT` or `ADT^A04`). */
 export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messages: MessageSummary[]; hasMore: boolean }> {
   const rows = await sql<MessageRow[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
            processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts,
-           next_attempt_at
+           last_error, next_attempt_at, CASE WHEN destination IS NOT NULL THEN response END AS response
     FROM message
     WHERE true
       ${f.status ? sql`AND status = ${f.status}` : sql``}
@@ -147,7 +155,7 @@ export async function listMessages(sql: Sql, f: MessageFilter): Promise<{ messag
       ${f.until ? sql`AND received_at < ${f.until}` : sql``}
     ORDER BY received_at DESC, id DESC
     LIMIT ${f.count + 1} OFFSET ${f.offset}`;
-  return { messages: rows.slice(0, f.count).map(summary), hasMore: rows.length > f.count };
+  return { messages: rows.slice(0, f.count).map((r) => summary(r, 'listed')), hasMore: rows.length > f.count };
 }
 
 type FullMessage = MessageSummary & { raw: Buffer; response: string | null; relatedBy: string[] };
@@ -158,14 +166,14 @@ type FullMessage = MessageSummary & { raw: Buffer; response: string | null; rela
  */
 export async function getMessage(sql: Sql, id: string): Promise<FullMessage | undefined> {
   if (!/^\d{1,18}$/.test(id)) return undefined;
-  const [row] = await sql<(MessageRow & { raw: Buffer; response: string | null; related_by: string[] })[]>`
+  const [row] = await sql<(MessageRow & { raw: Buffer; related_by: string[] })[]>`
     SELECT id::text, direction, protocol, transport, peer, sender, receiver, control_id, message_type, received_at,
            processed_at, status, outcome, resources, unmapped, partner, related::text, destination, attempts, last_error,
            next_attempt_at, raw, response,
            ARRAY(SELECT r.id::text FROM message r WHERE r.related = message.id ORDER BY r.id) AS related_by
     FROM message WHERE id = ${id}`;
   if (!row) return undefined;
-  return { ...summary(row), raw: Buffer.from(row.raw), response: row.response, relatedBy: row.related_by };
+  return { ...summary(row, 'whole'), raw: Buffer.from(row.raw), response: row.response, relatedBy: row.related_by };
 }
 
 type MessageRow = {
@@ -188,11 +196,13 @@ type MessageRow = {
   related: string | null;
   destination: string | null;
   attempts: number;
-  last_error?: string | null;
+  last_error: string | null;
   next_attempt_at: Date | null;
+  /** An outbox row's: the partner's ACK, as the worker read it. */
+  response: string | null;
 };
 
-function summary(r: MessageRow): MessageSummary {
+function summary(r: MessageRow, shown: 'listed' | 'whole'): MessageSummary {
   return {
     id: r.id,
     direction: r.direction,
@@ -213,7 +223,35 @@ function summary(r: MessageRow): MessageSummary {
     related: r.related,
     destination: r.destination,
     attempts: r.attempts,
-    ...(r.last_error !== undefined ? { lastError: r.last_error } : {}),
+    lastError: shown === 'listed' ? listedError(r.last_error) : r.last_error,
     nextAttemptAt: r.next_attempt_at?.toISOString() ?? null,
+    // Outbox rows only (an X12 270's answer is a message of its own). Pending: an ACK stored is from before a
+    // `$resend`, not an answer to the copy on its way.
+    ...(r.destination !== null ? { ack: r.status === 'pending' ? null : ackSummary(r.response, r.processed_at) } : {}),
   };
+}
+
+/**
+ * The last error as the list shows it. The worker's own errors (no connection, no ACK in time, a malformed or
+ * misdirected ACK, a dead letter) are its wording, with host:port and control ids at most. A refusal
+ * (`AE: <MSA-3 or ERR text>`, outbound/outbox-worker.ts) carries the partner's free text, which often quotes the
+ * value it refused — a name, a birth date, an MRN — so the list, which shows many messages at once and is audited
+ * as one search, keeps the code only; `GET /messages/{id}`, audited as a read of that message, has the wording.
+ */
+function listedError(error: string | null): string | null {
+  const refusal = /^(AE|AR|CE|CR): /.exec(error ?? '');
+  return refusal ? `${refusal[1]}: refused by the partner (its reason is on GET /messages/{id})` : error;
+}
+
+/** MSA-1 and MSA-2 of an ACK stored whole; null when there is none (or it no longer reads as one). */
+function ackSummary(ack: string | null, at: Date | null): AckSummary | null {
+  if (!ack) return null;
+  try {
+    const msa = new Hl7v2Message(ack).first('MSA');
+    if (!msa) return null;
+    const code = msa.text(1)?.trim().toUpperCase() ?? '';
+    return { code, controlId: msa.text(2)?.trim() ?? '', receivedAt: at?.toISOString() ?? null };
+  } catch {
+    return null;
+  }
 }

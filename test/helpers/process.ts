@@ -6,8 +6,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export type GatewayProcess = { child: ChildProcess; fhir: string; output: () => string; exited: Promise<number | null> };
 
-export async function startGatewayProcess(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `ownGroup`: the gateway leads a process group of its own (with its embedded PostgreSQL in it), so a test can kill
+ * the whole group, as `systemctl kill -s KILL` does, and not itself: `process.kill(-child.pid, 'SIGKILL')`.
+ */
+export async function startGatewayProcess(
+  env: NodeJS.ProcessEnv,
+  o: { ownGroup?: boolean } = {}
+): Promise<GatewayProcess> {
+  const detached = o.ownGroup ?? false;
+  const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueue } from '../../src/store/outbox.ts';
-import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 import { startMllpPartner, type MllpPartner } from '../helpers/mllp-partner.ts';
 import { dropAll, freshDatabase } from '../helpers/database.ts';
 import { until } from '../helpers/wait.ts';
@@ -124,7 +124,7 @@ describe('the outbox', () => {
     expect(await statusOf(id!)).toMatchObject({ attempts: 4 });
     expect((await statusOf(id!)).last_error).toMatch(/Dead letter after 4 attempt/);
     answer = 'AA';
-    const token = await (await import('../helpers/gateway.ts')).getToken(g);
+    const token = await getToken(g);
     const res = await fetch(`${new URL(g.fhirUrl).origin}/messages/${id}/$resend`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     await until(async () => (await statusOf(id!)).status === 'processed');
@@ -139,12 +139,55 @@ describe('the outbox', () => {
     const [id] = await send(g, endpoint, [c]);
     await until(() => p.received.length >= 1);
     await until(async () => (await statusOf(id!)).status === 'processed');
-    const token = await (await import('../helpers/gateway.ts')).getToken(g);
+    const token = await getToken(g);
     const list = (await (await fetch(`${new URL(g.fhirUrl).origin}/messages?direction=outbound&_count=200`, { headers: { authorization: `Bearer ${token}` } })).json()) as { messages: { id: string }[] };
     expect(list.messages.find((m: { id: string }) => m.id === id)).toMatchObject({ destination: endpoint, attempts: 1, status: 'processed' });
     await until(async () => ((await client(g)('GET', `AuditEvent?entity-name=${c}`)).body.entry?.length ?? 0) >= 1);
     const event = (await client(g)('GET', `AuditEvent?entity-name=${c}`)).body.entry[0].resource;
     expect(event).toMatchObject({ type: { code: '110106' }, outcome: '0', outcomeDesc: 'hl7v2 AA' });
+  });
+
+  it('lists each outbound message with its attempts, last error and ACK code, and never a partner’s wording', async () => {
+    const [ok, refusing, down] = [await partner(), await partner(() => 'AE'), await partner()];
+    await down.p.down();
+    const controls = [unique('aa'), unique('ae'), unique('down')] as const;
+    const [delivered] = await send(g, ok.endpoint, [controls[0]]);
+    const [refused] = await send(g, refusing.endpoint, [controls[1]]);
+    const [waiting] = await send(g, down.endpoint, [controls[2]]);
+    await until(async () => (await statusOf(delivered!)).status === 'processed');
+    await until(async () => (await statusOf(refused!)).status === 'failed');
+    await until(async () => (await statusOf(waiting!)).attempts >= 2);
+    const token = await getToken(g);
+    const read = async (path: string): Promise<any> =>
+      (await fetch(`${new URL(g.fhirUrl).origin}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const { messages } = (await read('/messages?direction=outbound&_count=500')) as { messages: any[] };
+    const listed = (id: string | undefined) => messages.find((m) => m.id === id);
+    expect(listed(delivered)).toMatchObject({
+      status: 'processed',
+      attempts: 1,
+      lastError: null,
+      ack: { code: 'AA', controlId: controls[0], receivedAt: expect.any(String) },
+    });
+    expect(listed(refused)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      lastError: expect.stringMatching(/^AE: refused by the partner/),
+      ack: { code: 'AE', controlId: controls[1] },
+    });
+    expect(listed(waiting)).toMatchObject({
+      status: 'pending',
+      lastError: expect.stringMatching(/^unreachable: Cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED/),
+      ack: null,
+    });
+    expect(listed(waiting).attempts).toBeGreaterThan(0);
+    // The partner's free text (MSA-3 here) may quote a patient: only a read of that one message shows it.
+    expect(JSON.stringify(messages)).not.toContain('Patient not known here');
+    for (const id of [delivered, refused, waiting]) {
+      for (const key of ['raw', 'rawBase64', 'response']) expect(listed(id)).not.toHaveProperty(key);
+    }
+    const one = await read(`/messages/${refused}`);
+    expect(one).toMatchObject({ lastError: 'AE: Patient not known here', ack: { code: 'AE', controlId: controls[1] } });
+    expect(one.response).toContain(`MSA|AE|${controls[1]}`);
   });
 
   it('sends each message exactly once, one at a time and in commit order, with two gateway processes on one database', async () => {
@@ -172,7 +215,7 @@ describe('the outbox', () => {
     await send(g, endpoint, [later]);
     await until(() => p.received.includes(later));
     refuse = false;
-    const token = await (await import('../helpers/gateway.ts')).getToken(g);
+    const token = await getToken(g);
     await fetch(`${new URL(g.fhirUrl).origin}/messages/${id}/$resend`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     await until(async () => (await statusOf(id!)).status === 'processed');
     expect(p.received).toEqual([stuck, later, stuck]);
