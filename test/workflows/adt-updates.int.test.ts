@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { postHl7 } from '../helpers/hl7.ts';
 
 let g: TestGateway;
 let fhir: ReturnType<typeof client>;
@@ -15,10 +16,9 @@ beforeAll(async () => {
 afterAll(async () => g?.stop());
 
 async function post(message: string): Promise<string> {
-  const res = await fetch(`${new URL(g.fhirUrl).origin}/hl7v2`, { method: 'POST', body: message, headers: { authorization: `Bearer ${await getToken(g)}` } });
-  const ack = await res.text();
-  expect(ack.split('\r')[1], ack).toMatch(/^MSA\|AA\|/);
-  return ack;
+  const { segments, text } = await postHl7(g, message);
+  expect(segments[1], text).toMatch(/^MSA\|AA\|/);
+  return text;
 }
 
 const id = () => unique('u').replace(/[^A-Za-z0-9]/g, '').slice(-18);

@@ -12,25 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
 import { decodeHl7 } from '../../src/translate/hl7v2/charset.ts';
 import { TRANSLATORS } from '../../src/translate/hl7v2/translate.ts';
-import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { postHl7 } from '../helpers/hl7.ts';
 
 let g: TestGateway;
 let fhir: ReturnType<typeof client>;
-let origin: string;
 beforeAll(async () => {
   // Public samples are often sent as training (MSH-11 T): accepted here, as a test system would.
   g = await testGateway({ FRONTDESK_TIME_ZONE: 'America/Chicago', FRONTDESK_HL7_PROCESSING_ID: 'P,D,T' });
   fhir = client(g);
-  origin = new URL(g.fhirUrl).origin;
 });
 afterAll(async () => g?.stop());
 
-async function post(message: string): Promise<{ status: number; segments: string[]; text: string }> {
-  const token = await getToken(g);
-  const res = await fetch(`${origin}/hl7v2`, { method: 'POST', body: message.replace(/\n/g, '\r'), headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  return { status: res.status, segments: text.split('\r').filter(Boolean), text };
-}
+const post = (message: string) => postHl7(g, message);
 
 const msh = (type: string, control: string, extra = '') => `MSH|^~\\&|PMS|NORTHCLINIC|FRONTDESK|FD|20260105120000||${type}|${control}|P|2.5.1${extra}`;
 /** A segment from its fields by number. */

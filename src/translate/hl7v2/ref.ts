@@ -11,7 +11,8 @@
  * data (mappings/hl7v2/tables.json: `0283-ServiceRequest`, `REF-event-*`, `0206`, `0283`, `0283-RRI`). PRD-1
  * (table 0286) RP → requester, RT/IR → performer and Task owner, each a Practitioner known by PRD-7 (else by name
  * only) and the Organization of PRD-10; the requester, a single reference, names both through a PractitionerRole.
- * DG1 → Condition (reasonReference), IN1 → Coverage (insurance).
+ * DG1 → Condition (reasonReference), IN1 → Coverage (insurance), OBX documents → DocumentReference (supportingInfo,
+ * ./ref-documents.ts).
  * Ids without an authority belong to who assigned them: RF1-6 to the referrer (MSH-4 of a REF, MSH-6 of an RRI),
  * RF1-11 to the referred-to (MSH-6 of a REF, MSH-4 of an RRI).
  */
@@ -22,6 +23,7 @@ import { entityId as readEntityId } from './entity-id.ts';
 import { identifierSystem, lookup } from './mappings.ts';
 import { DELETE, type Hl7v2Message, type Segment } from './parse.ts';
 import { byIdentifier, type Plan, type PlanBuilder, type Ref } from './plan.ts';
+import { referralDocuments } from './ref-documents.ts';
 import { referralMatch, taskIdentifier } from './referral-id.ts';
 
 const REFERRAL = { system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' };
@@ -29,7 +31,7 @@ const FULFILL = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code',
 const PLACER = { coding: [{ system: V2_0203, code: 'PLAC' }] };
 const PROVIDER = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'prov', display: 'Healthcare Provider' }] };
 const V2 = (table: string) => `http://terminology.hl7.org/CodeSystem/v2-${table}`;
-const REF_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'PID', 'DG1', 'IN1', 'IN2', 'NTE']);
+const REF_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'PID', 'DG1', 'IN1', 'IN2', 'NTE', 'OBR', 'OBX']);
 const RRI_SEGMENTS = new Set(['MSH', 'RF1', 'PRD', 'NTE']);
 
 /**
@@ -90,6 +92,8 @@ export function referralPlan(msg: Hl7v2Message, opts: TranslateOptions): Plan {
   if (performers.length) sr.performer = performers;
   if (reasons.length) sr.reasonReference = reasons;
   if (insurance.length) sr.insurance = insurance;
+  const documents = referralDocuments(b, msg, referralId, patient, opts.timeZone);
+  if (documents.length) sr.supportingInfo = documents;
   const notes = [rf1.text(24), ...messageNotes(b, msg)].filter((t): t is string => !!t);
   if (notes.length) sr.note = notes.map((text) => ({ text }));
   const referral = b.add('referral', sr, { match: byIdentifier(referralId), remove, source: 'RF1-6', defaults: { status: 'active' } });

@@ -59,7 +59,37 @@ describe('REF^I12 out (FHIR → REF → the gateway’s own inbound translation 
     expect(sr.occurrencePeriod).toEqual({ start: '2026-12-10T00:00:00-06:00', end: '2027-01-10T00:00:00-06:00' });
     expect(sr.reasonCode).toEqual([{ text: 'Chest pain on exertion^since ~ October' }]);
     expect(sr.note).toEqual([{ text: 'Please see within two weeks.\nBring prior ECGs & labs.' }]);
-    expect(plan.unmapped.filter((u) => !/^(OBR|OBX|PV1)/.test(u))).toEqual([]);
+    // PV1 only closes the OBR group (so the NTEs are the referral's); it carries nothing of the referral.
+    expect(plan.unmapped).toEqual(['PV1']);
+  });
+
+  it('keeps the referral letter: a DocumentReference of the referral, its type, PDF content and status', () => {
+    const [sr] = byType(plan, 'ServiceRequest');
+    const [doc, ...more] = byType(plan, 'DocumentReference');
+    expect(more).toEqual([]);
+    expect(doc.type.coding).toEqual([{ system: 'http://loinc.org', code: '57133-1', display: 'Referral note' }]);
+    expect(doc.content).toEqual([
+      { attachment: { contentType: 'application/pdf', data: Buffer.from('%PDF-1.4 synthetic').toString('base64') } },
+    ]);
+    expect(doc.docStatus).toBe('final');
+    expect(doc.status).toBe('current');
+    const entry = plan.entries.find((e) => e.resource === doc);
+    expect(sr.supportingInfo).toEqual([{ reference: entry?.fullUrl }]);
+  });
+
+  it('reads a document sent by pointer (RP) with its title, and reports an OBX that is not a document', () => {
+    const f = referralOut();
+    f.documents = [{
+      resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary',
+      content: [{ attachment: { contentType: 'image/jpeg', url: 'https://docs.example.org/x-ray/1', title: 'X-ray' } }],
+    }];
+    const sent = encodeMessage(referralMessage(ENV, f)).replace('\rPV1|', '\rOBX|2|NM|8867-4^Heart rate^LN||72\rPV1|');
+    const p = referralPlan(new Hl7v2Message(sent), { timeZone: 'America/Chicago' });
+    expect(byType(p, 'DocumentReference').map((d) => [d.content, d.docStatus, d.type])).toEqual([
+      [[{ attachment: { contentType: 'image/jpeg', url: 'https://docs.example.org/x-ray/1', title: 'X-ray' } }],
+        'preliminary', undefined],
+    ]);
+    expect(p.unmapped).toContain('OBX[2] (value type NM: not a document)');
   });
 
   it('keeps the patient, escaped delimiters included', () => {

@@ -167,7 +167,11 @@ describe('REF^I12 (new referral)', () => {
   });
 
   it('reports the segments it does not map', () => {
-    expect(p.unmapped).toEqual(['SFT', 'AUT', 'NK1', 'GT1', 'ACC', 'AL1', 'PR1', 'OBR', 'OBX', 'PRT', 'PV1', 'PV2', 'NTE (notes of OBR/OBX)']);
+    // The sample's OBX is a lab result (ST), not a document: it and its OBR are reported, not read.
+    expect(p.unmapped).toEqual([
+      'SFT', 'AUT', 'NK1', 'GT1', 'ACC', 'AL1', 'PR1', 'PRT', 'PV1', 'PV2',
+      'OBR', 'OBX[1] (value type ST: not a document)', 'NTE (notes of OBR/OBX)',
+    ]);
   });
 
   it('finds the same referral and Task again when the referral is sent again', () => {
