@@ -16,6 +16,7 @@ COPY migrations ./migrations
 COPY mappings ./mappings
 COPY profiles ./profiles
 COPY bin ./bin
+COPY scripts ./scripts
 
 RUN mkdir -p /var/lib/frontdesk && chown node:node /var/lib/frontdesk
 USER node
