@@ -134,7 +134,7 @@ export function mergeInto<T extends Resource>(stored: T, incoming: T, remove: st
   for (const part of remove) removePart(base, parsePart(part));
   const parts = partial.map(parsePart);
   const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(structuredClone(incoming) as unknown as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(JSON.parse(JSON.stringify(incoming)) as Record<string, unknown>)) {
     if (value === undefined || (UNITED as readonly string[]).includes(key)) continue;
     const own = parts.filter((p) => p.element === key);
     merged[key] = own.length ? mergeParts(base[key], value, own) : value;

@@ -77,5 +77,5 @@ describe('the outbox across a SIGKILL', () => {
       await sql.end();
       await partner.down();
     }
-  });
+  }, 90_000); // two gateway processes start in turn: 18 s on a quiet machine, far more on a busy one
 });
