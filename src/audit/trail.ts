@@ -1,9 +1,9 @@
 /**
  * @module audit/trail — appends AuditEvents to the hash-chained, append-only audit log.
  *
- * Writers queue events; one flush at a time takes everything queued, hashes the events in order from the chain
- * head and appends them in one statement that moves the head only if no other process moved it first (group
- * commit, one round trip; a lost race reads the head and hashes again), then resolves every waiter. A caller
+ * Writers queue events; one flush at a time (store/group-commit.ts) takes everything queued, hashes the events in
+ * order from the chain head and appends them in one statement that moves the head only if no other process moved
+ * it first (one round trip; a lost race reads the head and hashes again), then resolves every waiter. A caller
  * awaits {@link AuditTrail.record} before answering, so no access is answered without its trace committed.
  *
  * The same statement writes each record's search terms (store/audit-terms.ts), so an AuditEvent is searchable
@@ -14,8 +14,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { auditTerms } from '../store/audit-terms.ts';
+import { GroupCommit } from '../store/group-commit.ts';
 
-type Pending = { event: AuditEvent; resolve: () => void; reject: (err: unknown) => void };
 type Stored = AuditEvent & { id: string; meta: { lastUpdated: string } };
 
 const MAX_BATCH = 500;
@@ -25,39 +25,23 @@ const BACKFILL_BATCH = 500;
 
 export class AuditTrail {
   private readonly sql: Sql;
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly commits: GroupCommit<AuditEvent>;
   /** The chain head as this process last wrote or read it; another process's append makes it stale (retried). */
   private head: { seq: number; hash: Buffer } | undefined;
 
   constructor(sql: Sql) {
     this.sql = sql;
+    this.commits = new GroupCommit((events) => this.write(events), MAX_BATCH);
   }
 
   /** Appends one AuditEvent (id, recorded and meta are assigned here); resolves once committed. */
   record(event: AuditEvent): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      this.flushing ??= this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      try {
-        await this.write(batch.map((p) => p.event));
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
-    }
-    this.flushing = undefined;
+    return this.commits.add(event);
   }
 
   /** Resolves once every event recorded so far is committed. */
-  async settled(): Promise<void> {
-    while (this.flushing) await this.flushing;
+  settled(): Promise<void> {
+    return this.commits.settled();
   }
 
   /**
