@@ -11,7 +11,8 @@
 import { splitSearchOnComma, type Filter, type SearchRequest, type WithId } from '@medplum/core';
 import type { AuditEvent, Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import { httpError, invalid } from '../outcome.ts';
+import { invalid } from '../outcome.ts';
+import { notFound } from './errors.ts';
 import type { HistoryEntry } from './history.ts';
 import { normalizeString } from './index-values.ts';
 import { canonicalOrder } from './order.ts';
@@ -32,7 +33,7 @@ export async function readAuditEvent(sql: Sql, id: string, version = '1'): Promi
   const [row] = version === '1' ? await sql<Row[]>`SELECT content FROM audit_log WHERE id = ${id}` : [];
   if (!row) {
     const what = version === '1' ? `${AUDIT_TYPE}/${id} is not known` : `${AUDIT_TYPE}/${id} has no version ${version}`;
-    throw httpError(404, 'not-found', what);
+    throw notFound(what);
   }
   return parse(row.content);
 }

@@ -4,7 +4,8 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import { httpError, invalid } from '../outcome.ts';
+import { invalid } from '../outcome.ts';
+import { preconditionFailed } from './errors.ts';
 import { matchIds } from './match.ts';
 import { parseConditional, splitOnce } from './preconditions.ts';
 import { isConditionalReference, referenceSites } from './references.ts';
@@ -19,7 +20,7 @@ export async function resolveConditionalReferences(sql: Sql, baseUrl: string, re
     const ids = await matchIds(sql, search, baseUrl, unsupported);
     if (ids.length !== 1) {
       const matched = ids.length === 0 ? 'no' : 'more than one';
-      throw httpError(412, 'processing', `Conditional reference ${site.value} matched ${matched} resource`, site.path);
+      throw preconditionFailed(`Conditional reference ${site.value} matched ${matched} resource`, 'processing', site.path);
     }
     site.set(`${type}/${ids[0]}`);
   }

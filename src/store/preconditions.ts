@@ -3,7 +3,8 @@
  * version, a conditional search that names at least one criterion, a single match.
  */
 import { parseSearchRequest, type SearchRequest } from '@medplum/core';
-import { httpError, invalid } from '../outcome.ts';
+import { invalid } from '../outcome.ts';
+import { multipleMatches as multipleMatchesError, preconditionFailed } from './errors.ts';
 
 export type CurrentVersion = { version_id: string };
 
@@ -24,12 +25,12 @@ export function checkId(type: string, id: string): void {
 export function checkIfMatch(type: string, id: string, cur: CurrentVersion | undefined, ifMatch: string | undefined): void {
   if (ifMatch === undefined) return;
   if (!cur || cur.version_id !== ifMatch) {
-    throw httpError(412, 'conflict', `If-Match version ${ifMatch} is not the current version of ${type}/${id}${cur ? ` (${cur.version_id})` : ''}`);
+    throw preconditionFailed(`If-Match version ${ifMatch} is not the current version of ${type}/${id}${cur ? ` (${cur.version_id})` : ''}`);
   }
 }
 
 export function multipleMatches(what: string, n: number): Error {
-  return httpError(412, 'multiple-matches', `The ${what} search matched ${n > 1 ? 'more than one' : n} resources`);
+  return multipleMatchesError(`The ${what} search matched ${n > 1 ? 'more than one' : n} resources`);
 }
 
 export function splitOnce(s: string, sep: string): [string, string] {

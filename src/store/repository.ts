@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import { httpError, invalid } from '../outcome.ts';
+import { invalid } from '../outcome.ts';
+import { conflict, gone, notFound, unprocessable } from './errors.ts';
 import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
 import { checkId, checkIfMatch, multipleMatches, parseConditional, refuseInCondition } from './preconditions.ts';
@@ -95,19 +96,19 @@ export class Repository {
     if (type === AUDIT_TYPE) return (await readAuditEvent(this.sql, id)) as unknown as WithId<T>;
     const [row] = await this.sql<CurrentRow[]>`
       SELECT version_id, deleted, content, last_updated FROM resource WHERE resource_type = ${type} AND id = ${id}`;
-    if (!row) throw httpError(404, 'not-found', `${type}/${id} is not known`);
-    if (row.deleted || !row.content) throw httpError(410, 'deleted', `${type}/${id} was deleted`);
+    if (!row) throw notFound(`${type}/${id} is not known`);
+    if (row.deleted || !row.content) throw gone(`${type}/${id} was deleted`);
     return canonicalOrder(row.content) as WithId<T>;
   }
 
   async vread<T extends Resource = Resource>(type: string, id: string, vid: string): Promise<WithId<T>> {
-    if (!/^\d{1,18}$/.test(vid)) throw httpError(404, 'not-found', `${type}/${id} has no version ${vid}`);
+    if (!/^\d{1,18}$/.test(vid)) throw notFound(`${type}/${id} has no version ${vid}`);
     if (type === AUDIT_TYPE) return (await readAuditEvent(this.sql, id, vid)) as unknown as WithId<T>;
     const [row] = await this.sql<CurrentRow[]>`
       SELECT version_id, deleted, content, last_updated FROM resource_history
       WHERE resource_type = ${type} AND id = ${id} AND version_id = ${vid}`;
-    if (!row) throw httpError(404, 'not-found', `${type}/${id} has no version ${vid}`);
-    if (row.deleted || !row.content) throw httpError(410, 'deleted', `${type}/${id} version ${vid} is a deletion`);
+    if (!row) throw notFound(`${type}/${id} has no version ${vid}`);
+    if (row.deleted || !row.content) throw gone(`${type}/${id} version ${vid} is a deletion`);
     return canonicalOrder(row.content) as WithId<T>;
   }
 
@@ -144,7 +145,7 @@ export class Repository {
     try {
       await writeNewResources(this.sql, stored.map((r) => ({ type: r.resourceType, id: r.id, lastUpdated: r.meta.lastUpdated, resource: r })));
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `One of ${stored.map((r) => `${r.resourceType}/${r.id}`).join(', ')} already exists`);
+      if ((err as { code?: string }).code === '23505') throw conflict(`One of ${stored.map((r) => `${r.resourceType}/${r.id}`).join(', ')} already exists`);
       throw err;
     }
     for (const r of stored) this.changes?.record({ type: r.resourceType, id: r.id, after: r });
@@ -190,7 +191,7 @@ export class Repository {
   async delete(type: string, id: string, ifMatch?: string): Promise<void> {
     await this.transaction(async (repo) => {
       const cur = await repo.lockCurrent(type, id);
-      if (!cur) throw httpError(404, 'not-found', `${type}/${id} is not known`);
+      if (!cur) throw notFound(`${type}/${id} is not known`);
       checkIfMatch(type, id, cur, ifMatch);
       if (cur.deleted) return;
       const version = Number(cur.version_id) + 1;
@@ -214,14 +215,14 @@ export class Repository {
   async patch<T extends Resource>(type: string, id: string, patch: Operation[] | Parameters, ifMatch?: string): Promise<WithId<T>> {
     return this.transaction(async (repo) => {
       const cur = await repo.lockCurrent(type, id);
-      if (!cur) throw httpError(404, 'not-found', `${type}/${id} is not known`);
-      if (cur.deleted || !cur.content) throw httpError(410, 'deleted', `${type}/${id} was deleted`);
+      if (!cur) throw notFound(`${type}/${id} is not known`);
+      if (cur.deleted || !cur.content) throw gone(`${type}/${id} was deleted`);
       checkIfMatch(type, id, cur, ifMatch);
       const patched = JSON.parse(JSON.stringify(cur.content)) as Resource;
       const ops = Array.isArray(patch) ? patch : fhirPathPatchToJsonPatch(cur.content as Resource, patch);
       const errors = applyPatch(patched, ops).filter((e) => e !== null);
       if (errors.length > 0) {
-        throw httpError(422, 'processing', `JSON Patch failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
+        throw unprocessable(`JSON Patch failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
       }
       if (patched.resourceType !== type || patched.id !== id) {
         invalid('A patch may not change resourceType or id', `${type}.id`);
@@ -276,7 +277,7 @@ export class Repository {
     try {
       await (this.inTransaction ? writeNewResources(this.sql, [item]) : batcherFor(this.sql).write(item));
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') throw httpError(409, 'conflict', `${stored.resourceType}/${id} already exists`);
+      if ((err as { code?: string }).code === '23505') throw conflict(`${stored.resourceType}/${id} already exists`);
       throw err;
     }
     this.changes?.record({ type: stored.resourceType, id, after: stored });

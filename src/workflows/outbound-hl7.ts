@@ -11,6 +11,7 @@ import type { Repository } from '../store/repository.ts';
 import { encodeMessage, STANDARD_DELIMITERS, type OutSegment } from '../translate/hl7v2/encode.ts';
 import type { Delimiters } from '../translate/hl7v2/header.ts';
 import type { Envelope } from '../translate/hl7v2/out-segments.ts';
+import { errorKind } from '../store/errors.ts';
 
 /** The gateway's side of outbound messages, handed in by the composition root. */
 export type OutboundContext = {
@@ -204,8 +205,7 @@ export async function readOrNothing<T extends Resource>(tx: Repository, referenc
   try {
     return await tx.read<T>(type, id);
   } catch (err) {
-    const status = (err as { status?: number }).status;
-    if (status === 404 || status === 410) return undefined;
+    if (errorKind(err) === 'not-found' || errorKind(err) === 'gone') return undefined;
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import { parseSearchRequest } from '@medplum/core';
 import type { Identifier, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import { taskIdentifier } from '../translate/hl7v2/referral-id.ts';
+import { errorKind } from '../store/errors.ts';
 
 const FULFILL = {
   coding: [
@@ -75,7 +76,7 @@ export async function updateTask(
       await tx.update<Task>({ ...next, lastModified: new Date().toISOString() }, task.meta?.versionId);
       return;
     } catch (err) {
-      if ((err as { status?: number }).status !== 412 || attempt >= 3) throw err;
+      if (errorKind(err) !== 'precondition-failed' || attempt >= 3) throw err;
     }
   }
 }

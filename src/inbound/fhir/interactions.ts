@@ -16,6 +16,7 @@ import { allows as scopeAllows, type Permission } from '../../access/scopes.ts';
 import { historyBundle, searchBundle } from './bundles.ts';
 import { allows, isSupportedType, type SupportedType, type TypeInteraction } from './registry.ts';
 import { runOperation, type Operations } from './operations.ts';
+import { errorKind } from '../../store/errors.ts';
 
 export type FhirRequest = {
   method: string;
@@ -118,8 +119,8 @@ export async function interact(ctx: Context, req: FhirRequest): Promise<FhirResu
     }
   } else if (parts.length === 3 && third === '_history' && method === 'GET') {
     permit(ctx, type, 'history-instance', method);
-    await repo.read(type, second as string).catch((err: { status?: number }) => {
-      if (err.status !== 410) throw err; // a deleted resource still has a history
+    await repo.read(type, second as string).catch((err: unknown) => {
+      if (errorKind(err) !== 'gone') throw err; // a deleted resource still has a history
     });
     return { status: 200, resource: await history(ctx, req.query, type, second) };
   } else if (parts.length === 4 && third === '_history' && method === 'GET') {
