@@ -39,9 +39,11 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
   const app = new Hono<AuditEnv>({ strict: false });
   app.use('/hl7v2', auditRequests(o.audit, () => 'operation'));
   app.use('/x12', auditRequests(o.audit, () => 'operation'));
-  app.use('/messages/*', auditRequests(o.audit, (method) => (method === 'GET' ? 'read' : 'operation')));
+  // Not `/messages/*`: Hono's wildcard also matches `/messages`, which would then be audited and counted twice.
+  const oneMessage = '/messages/:rest{.+}';
+  app.use(oneMessage, auditRequests(o.audit, (method) => (method === 'GET' ? 'read' : 'operation')));
   app.use('/messages', auditRequests(o.audit, () => 'search-type'));
-  for (const path of ['/hl7v2', '/x12', '/messages', '/messages/*']) {
+  for (const path of ['/hl7v2', '/x12', '/messages', oneMessage]) {
     app.use(path, requireToken(o.tokens));
     app.use(path, rateLimit(o.limiter));
   }

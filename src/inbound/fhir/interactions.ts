@@ -204,6 +204,19 @@ const PERMISSION: Record<TypeInteraction, Permission> = {
   delete: 'd',
 };
 
+/**
+ * What a conditional write asks of the caller's scopes, before its search runs (a transaction entry resolves its
+ * condition first): the write, and search, since whether something matched shows in the answer; an update or a
+ * create-if-none-exist may create. The same as the plain request below asks.
+ */
+export function permitConditional(ctx: Context, type: string, method: string): void {
+  if (!isSupportedType(type)) return; // refused as an unknown type when the entry is carried out
+  const writes: Record<string, TypeInteraction[]> = {
+    POST: ['create'], PUT: ['update', 'create'], DELETE: ['delete'], PATCH: ['patch'],
+  };
+  for (const interaction of [...(writes[method] ?? []), 'search-type' as const]) permit(ctx, type, interaction, method);
+}
+
 /** The interaction must exist for the type (405 otherwise) and the caller's scopes must allow it (403). */
 function permit(ctx: Context, type: SupportedType, interaction: TypeInteraction, method: string): void {
   if (!allows(type, interaction)) {

@@ -11,7 +11,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '@medplum/core';
 import { invalid, outcome, toHttpError } from '../../outcome.ts';
 import { referenceSites, rewriteReferences } from '../../store/references.ts';
-import { interact, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
+import { interact, permitConditional, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
 import { entryResponse, type ReturnPreference } from './respond.ts';
 
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -154,6 +154,7 @@ async function resolveIdentities(
     if (req.method === 'POST' && type && id === undefined) {
       let match: string | undefined;
       if (req.ifNoneExist) {
+        permitAt(ctx, type, req.method, i);
         const ids = await ctx.repo.matchForWrite(type, resolve(req.ifNoneExist), `Bundle.entry[${i}].request.ifNoneExist`).catch((err) => { throw atEntry(err, i); });
         if (ids.length > 1) throw atEntry(tooMany(), i);
         match = ids[0];
@@ -161,6 +162,7 @@ async function resolveIdentities(
       req.preassigned = { id: match ?? randomUUID(), existing: match !== undefined };
       identity = `${type}/${req.preassigned.id}`;
     } else if ((req.method === 'PUT' || req.method === 'DELETE' || req.method === 'PATCH') && type && id === undefined && req.query.size > 0) {
+      permitAt(ctx, type, req.method, i);
       const ids = await ctx.repo.matchForWrite(type, resolve(req.query.toString()), `Bundle.entry[${i}].request.url`).catch((err) => { throw atEntry(err, i); });
       if (ids.length > 1) throw atEntry(tooMany(), i);
       const match = ids[0];
@@ -192,6 +194,15 @@ async function resolveIdentities(
     }
   }
   return { placeholders: map, identities };
+}
+
+/** The scopes a conditional entry needs, asked before its search runs; a refusal names the entry. */
+function permitAt(ctx: Context, type: string, method: string, i: number): void {
+  try {
+    permitConditional(ctx, type, method);
+  } catch (err) {
+    throw atEntry(err, i);
+  }
 }
 
 function tooMany(): OperationOutcomeError {
