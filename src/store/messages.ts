@@ -255,3 +255,14 @@ function ackSummary(ack: string | null, at: Date | null): AckSummary | null {
     return null;
   }
 }
+
+/** An inbound HL7 v2 message as stored, to be processed again; `truncated`: only its first bytes were kept. */
+export async function storedInbound(
+  sql: Sql, id: string
+): Promise<{ raw: Buffer; peer: string; partner: string | null; partnerAuthenticated: boolean; truncated: boolean } | undefined> {
+  const [row] = await sql<{ raw: Buffer; peer: string; partner: string | null; pa: boolean; truncated: boolean }[]>`
+    SELECT raw, peer, partner, partner_authenticated AS pa,
+           coalesce(outcome #>> '{issue,0,code}' = 'too-costly', false) AS truncated
+    FROM message WHERE id = ${id} AND direction = 'inbound' AND protocol = 'hl7v2'`;
+  return row && { raw: Buffer.from(row.raw), peer: row.peer, partner: row.partner, partnerAuthenticated: row.pa, truncated: row.truncated };
+}

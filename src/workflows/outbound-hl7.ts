@@ -12,6 +12,7 @@ import { encodeMessage, STANDARD_DELIMITERS, type OutSegment } from '../translat
 import type { Delimiters } from '../translate/hl7v2/header.ts';
 import type { Envelope } from '../translate/hl7v2/out-segments.ts';
 import { errorKind } from '../store/errors.ts';
+import { everQueued, lastLiveType, lastSentRaw } from '../store/sent.ts';
 
 /** The gateway's side of outbound messages, handed in by the composition root. */
 export type OutboundContext = {
@@ -160,15 +161,11 @@ export async function saysSomethingNew(
   m: Outgoing,
   types: string[]
 ): Promise<boolean> {
-  const [row] = await tx.sql<{ raw: Buffer }[]>`
-    SELECT raw FROM message
-    WHERE direction = 'outbound' AND subject = ${m.related} AND destination = ${m.to.destination}
-      AND message_type = ANY(${types})
-    ORDER BY id DESC LIMIT 1`;
-  if (!row) return true;
+  const raw = await lastSentRaw(tx.sql, m.related, m.to.destination, types);
+  if (!raw) return true;
   const probe: Envelope = { sender: ctx.sender, receiver: {}, controlId: 'probe', at: new Date(0).toISOString() };
   const text = encodeMessage(m.build(probe), ctx.delimitersOf?.(m.to.destination) ?? STANDARD_DELIMITERS);
-  return bodyOf(text) !== bodyOf(row.raw.toString('utf8'));
+  return bodyOf(text) !== bodyOf(raw.toString('utf8'));
 }
 
 /** The type of the last message of `types` queued for the resource and destination that is not a dead letter. */
@@ -178,19 +175,12 @@ export async function lastLive(
   destination: string,
   types: string[]
 ): Promise<string | undefined> {
-  const [row] = await tx.sql<{ type: string }[]>`
-    SELECT message_type AS type FROM message
-    WHERE direction = 'outbound' AND subject = ${related} AND destination = ${destination}
-      AND message_type = ANY(${types}) AND status <> 'failed'
-    ORDER BY id DESC LIMIT 1`;
-  return row?.type;
+  return lastLiveType(tx.sql, related, destination, types);
 }
 
 /** Whether any message of `types` about the resource was ever queued, to any destination. */
 export async function everSent(tx: Repository, related: string, types: string[]): Promise<boolean> {
-  const [row] = await tx.sql`
-    SELECT 1 FROM message WHERE direction = 'outbound' AND subject = ${related} AND message_type = ANY(${types}) LIMIT 1`;
-  return !!row;
+  return everQueued(tx.sql, related, types);
 }
 
 /** A message without its MSH: what two messages about the same thing are compared by. */

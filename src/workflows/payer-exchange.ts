@@ -23,6 +23,7 @@ import { finishMessage, recordInbound, recordOutbound } from '../store/messages.
 import type { Repository } from '../store/repository.ts';
 import { ackOutcome, read999, readTa1 } from '../translate/x12/acks.ts';
 import { readInterchange, type X12Interchange, type X12Transaction } from '../translate/x12/envelope.ts';
+import { nextX12Control } from '../store/sequences.ts';
 
 export type ExchangeContext = {
   sql: Sql;
@@ -51,11 +52,8 @@ export type Exchange = {
   answer: PayerAnswer;
 };
 
-/** Draws the next control number (ISA13/GS06/ST02) from the database sequence: never reused, across processes. */
-export async function nextControl(sql: Sql): Promise<number> {
-  const [row] = await sql<{ n: string }[]>`SELECT nextval('x12_control')::text AS n`;
-  return Number(row?.n);
-}
+/** Draws the next control number (ISA13/GS06/ST02): never reused, across processes. */
+export const nextControl = nextX12Control;
 
 /** Commit 1 (the 270, with `before`'s writes), then the call. Nothing about the answer is written yet. */
 export async function sendToPayer(

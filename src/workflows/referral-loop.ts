@@ -16,6 +16,7 @@ import type { Hl7Applied } from './receive-hl7v2.ts';
 import { isReferral, sentReferralId } from './referral-out.ts';
 import { updateTask } from './referral-task.ts';
 import { readOrNothing } from './outbound-hl7.ts';
+import { referralSentAs } from '../store/sent.ts';
 
 const OPEN = new Set(['requested', 'received', 'accepted', 'ready']);
 
@@ -33,12 +34,8 @@ export async function answeredByAck(
   const msh = msg.first('MSH');
   if (!control) return undefined;
   const sender = `${msh?.text(3) ?? ''}^${msh?.text(4) ?? ''}`;
-  const [row] = await repo.sql<{ subject: string }[]>`
-    SELECT subject FROM message
-    WHERE direction = 'outbound' AND control_id = ${control} AND message_type LIKE 'REF^%'
-      AND subject LIKE 'ServiceRequest/%' AND (receiver = ${sender} OR partner = ${partner ?? null})
-    ORDER BY id DESC LIMIT 1`;
-  const sr = row ? await readOrNothing<ServiceRequest>(repo, row.subject) : undefined;
+  const subject = await referralSentAs(repo.sql, control, sender, partner);
+  const sr = subject ? await readOrNothing<ServiceRequest>(repo, subject) : undefined;
   return sr ? sentReferralId(repo, sr) : undefined;
 }
 

@@ -21,6 +21,7 @@ import type { Repository } from '../store/repository.ts';
 import { checkEligibility, type EligibilityContext } from './eligibility-submit.ts';
 import { Slots } from './slots.ts';
 import { KEY_EXTENSION, outputFor, problemOutput, TaskRecorder, type Check } from './verify-coverage-task.ts';
+import { lockInTransaction, tryLock } from '../store/locks.ts';
 
 export const TASK_SYSTEM = 'urn:frontdesk:task';
 /** Advisory lock namespace (first key of the two-key form) of whole-day runs. */
@@ -38,7 +39,7 @@ export function isDay(date: string | undefined): date is string {
 /** The Task for a date: the one in progress, else a new one — decided under a lock on the date. */
 export async function startVerification(repo: Repository, date: string): Promise<Task & { id: string }> {
   return repo.transaction(async (tx) => {
-    await tx.sql`SELECT pg_advisory_xact_lock(${LOCK_SPACE}, hashtext(${`day:${date}`}))`;
+    await lockInTransaction(tx.sql, LOCK_SPACE, `day:${date}`);
     const running = await tasksFor(tx, date);
     if (running[0]) return running[0];
     const task: Task = {
@@ -67,16 +68,14 @@ export async function runVerification(
 ): Promise<Task> {
   const conn = await ctx.sql.reserve();
   try {
-    const [lock] = await conn<
-      { ok: boolean }[]
-    >`SELECT pg_try_advisory_lock(${LOCK_SPACE}, hashtext(${task.id})) AS ok`;
-    if (!lock?.ok) return task;
+    const release = await tryLock(conn, LOCK_SPACE, task.id);
+    if (!release) return task;
     try {
       // Read again under the lock: another process may have moved it on since it was listed.
       const current = (await ctx.repo.read('Task', task.id)) as Task & { id: string };
       return current.status === 'in-progress' ? await drive(ctx, current, onProgress, signal) : current;
     } finally {
-      await conn`SELECT pg_advisory_unlock(${LOCK_SPACE}, hashtext(${task.id}))`;
+      await release();
     }
   } finally {
     conn.release();
