@@ -7,7 +7,6 @@ import type { ClientAuthenticator } from '../access/client-auth.ts';
 import type { AuditEnv } from './fhir/audit.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { RateLimiter } from '../access/rate-limit.ts';
-import { secureHeaders } from 'hono/secure-headers';
 import type { TokenService } from '../access/tokens.ts';
 import type { Logger } from '../log.ts';
 import { authRoutes } from './auth.ts';
@@ -38,6 +37,21 @@ export type HttpAppOptions = {
   outbox?: { kick(): void };
 };
 
+/** What Hono's secureHeaders sends by default, with a year of HSTS, no referrer and same-origin resources. */
+const SECURITY_HEADERS: [string, string][] = [
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Origin-Agent-Cluster', '?1'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-DNS-Prefetch-Control', 'off'],
+  ['X-Download-Options', 'noopen'],
+  ['X-Frame-Options', 'SAMEORIGIN'],
+  ['X-Permitted-Cross-Domain-Policies', 'none'],
+  ['X-XSS-Protection', '0'],
+];
+
 export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
   const app = new Hono<AuditEnv>({ strict: false });
   const { log } = options;
@@ -52,11 +66,12 @@ export function createHttpApp(options: HttpAppOptions): Hono<AuditEnv> {
     log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'http');
   });
 
-  // Security headers on every answer; FHIR answers carry PHI, so no cache may keep them.
-  app.use('*', secureHeaders({ strictTransportSecurity: 'max-age=31536000; includeSubDomains', referrerPolicy: 'no-referrer', crossOriginResourcePolicy: 'same-origin' }));
-  app.use('/fhir/*', async (c, next) => {
+  // Security headers on every answer; FHIR answers carry PHI, so no cache may keep them. Set before the handler
+  // runs, so its answer is built with them: set after, each would make Hono copy the finished Response.
+  app.use('*', async (c, next) => {
+    for (const [name, value] of SECURITY_HEADERS) c.header(name, value);
+    if (c.req.path.startsWith('/fhir')) c.header('Cache-Control', 'no-store');
     await next();
-    c.header('Cache-Control', 'no-store');
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

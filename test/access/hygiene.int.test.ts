@@ -41,6 +41,14 @@ describe('security headers', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const denied = await fetch(`${g.fhirUrl}/Patient`);
     expect(denied.headers.get('cache-control')).toBe('no-store');
+    // Refusals, errors, unknown paths and health checks carry the same protections.
+    const origin = new URL(g.fhirUrl).origin;
+    const others = [denied, await fetch(`${origin}/nowhere`), await fetch(`${origin}/healthz`)];
+    for (const answer of others) {
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+      expect(answer.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    }
   });
 });
 
