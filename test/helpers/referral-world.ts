@@ -6,6 +6,7 @@
  */
 import pino from 'pino';
 import { MllpClient } from '../../src/outbound/mllp-client.ts';
+import { seg } from './hl7.ts';
 
 type Fhir = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
@@ -123,12 +124,6 @@ export async function createReferralWorld(fhir: Fhir, officePort: number, refusi
 
 /** This instant as an HL7 DTM in UTC, to the second. */
 const now = () => new Date().toISOString().replace(/\D/g, '').slice(0, 14);
-
-/** A segment from its fields by number. */
-function seg(name: string, fields: Record<number, string>): string {
-  const max = Math.max(...Object.keys(fields).map(Number));
-  return [name, ...Array.from({ length: max }, (_, i) => fields[i + 1] ?? '')].join('|');
-}
 
 /** A message sent to the gateway's MLLP door (`host:port`) as an office would; the ACK code, or what went wrong. */
 export async function sendToGateway(mllpAddress: string, text: string): Promise<string> {

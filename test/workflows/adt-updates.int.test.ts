@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
-import { postHl7 } from '../helpers/hl7.ts';
+import { postHl7, seg } from '../helpers/hl7.ts';
 
 let g: TestGateway;
 let fhir: ReturnType<typeof client>;
@@ -22,11 +22,6 @@ async function post(message: string): Promise<string> {
 }
 
 const id = () => unique('u').replace(/[^A-Za-z0-9]/g, '').slice(-18);
-/** A segment from its fields by number. */
-const seg = (name: string, fields: Record<number, string>) => {
-  const max = Math.max(...Object.keys(fields).map(Number));
-  return [name, ...Array.from({ length: max }, (_, i) => fields[i + 1] ?? '')].join('|');
-};
 /** An ADT message: MSH, EVN, then the segments given. */
 const adt = (event: string, ...segments: string[]) =>
   [`MSH|^~\\&|PMS|NORTHCLINIC|FRONTDESK|FD|20260105120000||ADT^${event}^ADT_A01|${id()}|P|2.5.1`, `EVN|${event}|20260105120000`, ...segments].join('\r');

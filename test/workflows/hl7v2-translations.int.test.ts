@@ -6,14 +6,12 @@
  * HTTP; every corpus sample of the supported types accepted.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
 import { decodeHl7 } from '../../src/translate/hl7v2/charset.ts';
 import { TRANSLATORS } from '../../src/translate/hl7v2/translate.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
-import { postHl7 } from '../helpers/hl7.ts';
+import { connectMllp, postHl7, seg } from '../helpers/hl7.ts';
 
 let g: TestGateway;
 let fhir: ReturnType<typeof client>;
@@ -27,11 +25,6 @@ afterAll(async () => g?.stop());
 const post = (message: string) => postHl7(g, message);
 
 const msh = (type: string, control: string, extra = '') => `MSH|^~\\&|PMS|NORTHCLINIC|FRONTDESK|FD|20260105120000||${type}|${control}|P|2.5.1${extra}`;
-/** A segment from its fields by number. */
-const seg = (name: string, fields: Record<number, string>) => {
-  const max = Math.max(...Object.keys(fields).map(Number));
-  return [name, ...Array.from({ length: max }, (_, i) => fields[i + 1] ?? '')].join('|');
-};
 const id = () => unique('c').replace(/[^A-Za-z0-9]/g, '').slice(-20);
 
 describe('ADT registration: everything a front office registers', () => {
@@ -301,16 +294,11 @@ describe('acknowledgment modes and batches', () => {
   const reg = (control: string, extra: string) => [msh('ADT^A04^ADT_A01', control, extra), `PID|1||${id()}^^^NORTHCLINIC^MR||Ack^Test`].join('\r') + '\r';
 
   it('enhanced mode over MLLP: CA once stored, then AA, as two frames on the same connection', async () => {
-    const socket = connect(g.mllp.port, '127.0.0.1');
-    const frames: string[] = [];
-    const framer = new MllpFramer(1 << 20);
-    socket.on('data', (c) => {
-      for (const e of framer.push(c)) if ('frame' in e) frames.push(e.frame.toString());
-    });
+    const mllp = await connectMllp(g.mllp.port);
     const control = id();
-    socket.write(frame(reg(control, '|||AL|AL')));
-    for (let i = 0; i < 300 && frames.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    socket.end();
+    mllp.write(reg(control, '|||AL|AL'));
+    const frames = await mllp.next(2);
+    mllp.close();
     expect(frames.map((f) => f.split('\r')[1])).toEqual([`MSA|CA|${control}`, `MSA|AA|${control}`]);
   });
 

@@ -3,41 +3,30 @@
  * search; identity by identifiers; `""` versus empty; content errors answered AE with ERR.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frame, MllpFramer } from '../../src/inbound/mllp/framer.ts';
 import { registrationPlan } from '../../src/translate/hl7v2/adt.ts';
 import { Hl7v2Message } from '../../src/translate/hl7v2/parse.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
+import { connectMllp, seg, type MllpTestClient } from '../helpers/hl7.ts';
 
 let g: TestGateway;
 let fhir: ReturnType<typeof client>;
-let socket: Socket;
-const acks: string[] = [];
+let mllp: MllpTestClient;
 
 beforeAll(async () => {
   // Public samples are often sent as training (MSH-11 T): accepted here, as a test system would.
   g = await testGateway({ FRONTDESK_HL7_PROCESSING_ID: 'P,D,T' });
   fhir = client(g);
-  socket = connect(g.mllp.port, '127.0.0.1');
-  await new Promise((r) => socket.once('connect', r));
-  const framer = new MllpFramer(1 << 22);
-  socket.on('data', (c) => {
-    for (const e of framer.push(c)) if ('frame' in e) acks.push(e.frame.toString('utf8'));
-  });
+  mllp = await connectMllp(g.mllp.port);
 });
 afterAll(async () => {
-  socket?.end();
+  mllp?.close();
   await g?.stop();
 });
 
-async function send(message: string): Promise<string[]> {
-  const before = acks.length;
-  socket.write(frame(message.replace(/\r?\n/g, '\r')));
-  for (let i = 0; i < 400 && acks.length === before; i++) await new Promise((r) => setTimeout(r, 10));
-  return (acks[before] ?? '').split('\r');
-}
+/** One message over the file's connection: its ACK's segments. */
+const send = async (message: string) => (await mllp.send(message.replace(/\r?\n/g, '\r'))).split('\r');
 
 const FAC = 'FDTESTFAC';
 function adt(o: { control: string; event?: string; mrn: string; pid?: string[]; in1?: string }) {
@@ -46,7 +35,11 @@ function adt(o: { control: string; event?: string; mrn: string; pid?: string[]; 
   const segs = [
     `MSH|^~\\&|REGAPP|${FAC}|FRONTDESK|FD|20260105120000||ADT^${o.event ?? 'A04'}^ADT_A01|${o.control}|P|2.5.1`,
     'EVN|A04|20260105120000',
-    ['PID', '1', '', field(3, `${o.mrn}^^^${FAC}&2.16.840.1.113883.3.999.42&ISO^MR`), '', field(5, 'Testperson^Alex^J'), '', field(7, '19800405'), field(8, 'F'), '', '', field(11, '1 Main St^^Springfield^IL^62701^USA^H'), '', field(13, '^PRN^PH^^^555^0101234'), '', '', field(16, 'M')].join('|'),
+    seg('PID', {
+      1: '1', 3: field(3, `${o.mrn}^^^${FAC}&2.16.840.1.113883.3.999.42&ISO^MR`), 5: field(5, 'Testperson^Alex^J'),
+      7: field(7, '19800405'), 8: field(8, 'F'), 11: field(11, '1 Main St^^Springfield^IL^62701^USA^H'),
+      13: field(13, '^PRN^PH^^^555^0101234'), 16: field(16, 'M'),
+    }),
     'PV1|1|O',
   ];
   if (o.in1) segs.push(o.in1);
@@ -118,26 +111,9 @@ describe('ADT registration over MLLP', () => {
   it('processes one message sent on several connections at once exactly once, and answers each alike', async () => {
     const mrn = unique('M');
     const control = unique('c').slice(-20);
-    const sockets = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const s = connect(g.mllp.port, '127.0.0.1');
-        await new Promise((r) => s.once('connect', r));
-        return s;
-      })
-    );
+    const peers = await Promise.all(Array.from({ length: 4 }, () => connectMllp(g.mllp.port)));
     try {
-      const answers = await Promise.all(
-        sockets.map(
-          (s) =>
-            new Promise<string>((resolve) => {
-              const framer = new MllpFramer(1 << 22);
-              s.on('data', (c) => {
-                for (const e of framer.push(c)) if ('frame' in e) resolve(e.frame.toString('utf8'));
-              });
-              s.write(frame(adt({ control, mrn })));
-            })
-        )
-      );
+      const answers = await Promise.all(peers.map((p) => p.send(adt({ control, mrn }))));
       const msas = answers.map((a) => a.split('\r')[1]);
       expect(new Set(msas)).toEqual(new Set([`MSA|AA|${control}`]));
       const res = await fhir('GET', `Patient?identifier=${MRN_SYSTEM}|${mrn}`);
@@ -146,17 +122,17 @@ describe('ADT registration over MLLP', () => {
       const [row] = await g.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM message WHERE direction = 'inbound' AND control_id = ${control}`;
       expect(row!.n).toBe(1);
     } finally {
-      for (const s of sockets) s.end();
+      for (const p of peers) p.close();
     }
   });
 
   it('makes the payer and the coverage from IN1, and does not duplicate them on a repeat', async () => {
     const mrn = unique('M');
     const policy = unique('POL');
-    const f: string[] = ['IN1', '1'];
-    Object.assign(f, { 2: 'PLAN-GOLD', 3: `PAYER42^^^${FAC}&2.16.840.1.113883.3.999.43&ISO`, 4: 'Synthetic Mutual', 8: 'GRP-7', 9: 'Acme Corp' });
-    Object.assign(f, { 12: '20260101', 13: '20261231', 17: 'SEL', 22: '1', 36: policy, 49: `MEM-${policy}` });
-    const in1 = Array.from({ length: 50 }, (_, i) => f[i] ?? '').join('|');
+    const in1 = seg('IN1', {
+      1: '1', 2: 'PLAN-GOLD', 3: `PAYER42^^^${FAC}&2.16.840.1.113883.3.999.43&ISO`, 4: 'Synthetic Mutual', 8: 'GRP-7',
+      9: 'Acme Corp', 12: '20260101', 13: '20261231', 17: 'SEL', 22: '1', 36: policy, 49: `MEM-${policy}`,
+    });
     for (let i = 0; i < 2; i++) expect((await send(adt({ control: unique('c').slice(-20), mrn, in1 })))[1]).toMatch(/^MSA\|AA\|/);
     const p = (await fhir('GET', `Patient?identifier=${MRN_SYSTEM}|${mrn}`)).body.entry[0].resource;
     const cov = await fhir('GET', `Coverage?beneficiary=Patient/${p.id}&_include=Coverage:payor`);

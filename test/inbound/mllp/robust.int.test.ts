@@ -3,13 +3,13 @@
  * pipelined messages that depend on each other, a database that fails at commit, acknowledgments sent to us,
  * processing ids and versions we do not take, batches and character sets, and the log's received time.
  */
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frame, MllpFramer } from '../../../src/inbound/mllp/framer.ts';
+import { frame } from '../../../src/inbound/mllp/framer.ts';
 import { startMllpListener } from '../../../src/inbound/mllp/listener.ts';
 import { createLogger } from '../../../src/log.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { client, getToken, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
+import { connectMllp } from '../../helpers/hl7.ts';
 
 let g: TestGateway;
 let training: TestGateway;
@@ -22,26 +22,8 @@ afterAll(async () => {
   await training?.stop();
 });
 
-type Peer = { socket: Socket; received: string[]; acks: (n: number, waitMs?: number) => Promise<string[]>; closed: Promise<number> };
-
-/** A raw MLLP peer: writes bytes as given, collects the frames it receives, and notes when the server closes. */
-async function open(port: number): Promise<Peer> {
-  const socket = connect(port, '127.0.0.1');
-  await new Promise((r) => socket.once('connect', r));
-  const framer = new MllpFramer(1 << 20);
-  const received: string[] = [];
-  const opened = Date.now();
-  socket.on('data', (c) => {
-    for (const e of framer.push(c)) if ('frame' in e) received.push(e.frame.toString('latin1'));
-  });
-  socket.on('error', () => undefined);
-  const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - opened)));
-  const acks = async (n: number, waitMs = 5000) => {
-    for (let t = 0; t < waitMs && received.length < n; t += 20) await new Promise((r) => setTimeout(r, 20));
-    return received.splice(0, n);
-  };
-  return { socket, received, acks, closed };
-}
+/** A raw MLLP peer; its ACKs read as Latin-1, as some of the messages here are. */
+const open = (port: number) => connectMllp(port, { encoding: 'latin1' });
 
 const control = () => unique('r').replace(/[^A-Za-z0-9]/g, '').slice(-20);
 const msa = (ack: string | undefined) => ack?.split('\r')[1];
@@ -61,8 +43,8 @@ describe('MLLP connections', () => {
     );
     try {
       const p = await open(listener.port);
-      p.socket.write(frame('MSH|^~\\&|A||FD||20260101||ADT^A04|SLOW|P|2.5.1\r'));
-      const [ack] = await p.acks(1, 3000);
+      p.write('MSH|^~\\&|A||FD||20260101||ADT^A04|SLOW|P|2.5.1\r');
+      const [ack] = await p.next(1, 3000);
       expect(msa(ack)).toBe('MSA|AA|SLOW');
       // Then idle: closed by the server about one timeout after the ACK.
       const lifetime = await Promise.race([p.closed, new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
@@ -79,14 +61,14 @@ describe('MLLP connections', () => {
     });
     try {
       const p = await open(listener.port);
-      p.socket.write(frame('MSH#^~\\&#SENDAPP#SENDFAC#RECAPP#RECFAC#20260101##ADT^A04#DOWN1#P#2.3\r'));
-      const [ack] = await p.acks(1);
+      p.write('MSH#^~\\&#SENDAPP#SENDFAC#RECAPP#RECFAC#20260101##ADT^A04#DOWN1#P#2.3\r');
+      const [ack] = await p.next(1);
       const [msh, m, err] = ack!.split('\r');
       expect(msh).toMatch(/^MSH#\^~\\&#RECAPP#RECFAC#SENDAPP#SENDFAC#/);
       expect(msh).toMatch(/#2\.3$/);
       expect(m).toMatch(/^MSA#AR#DOWN1#/);
       expect(err).toContain('#207^Application internal error^HL70357#');
-      p.socket.end();
+      p.close();
     } finally {
       await listener.close();
     }
@@ -97,8 +79,8 @@ describe('MLLP connections', () => {
     const after = control();
     const p = await open(g.mllp.port);
     const huge = adt(big, { more: `NTE|1||${'x'.repeat(6000)}\r` });
-    p.socket.write(Buffer.concat([frame(huge), frame(adt(after))]));
-    const [ack] = await p.acks(1);
+    p.write(huge, adt(after));
+    const [ack] = await p.next(1);
     expect(msa(ack)).toMatch(new RegExp(`^MSA\\|AR\\|${big}\\|Frame larger than 4096 bytes`));
     expect(await Promise.race([p.closed, new Promise<number>((r) => setTimeout(() => r(-1), 3000))])).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1000)); // time enough for a message after it to be stored, were it processed
@@ -142,8 +124,8 @@ describe('MLLP connections', () => {
     try {
       const p = await open(listener.port);
       const huge = `MSH|^~\\&|A||FD||20260101||ADT^A04|BIG|P|2.5.1\rNTE|1||${'x'.repeat(6000)}\r`;
-      p.socket.write(Buffer.concat([frame(huge), frame('MSH|^~\\&|A||FD||20260101||ADT^A04|AFTER|P|2.5.1\r')]));
-      const [ack] = await p.acks(1);
+      p.write(huge, 'MSH|^~\\&|A||FD||20260101||ADT^A04|AFTER|P|2.5.1\r');
+      const [ack] = await p.next(1);
       expect(msa(ack)).toMatch(/^MSA\|AR\|BIG\|/);
       await p.closed;
       await new Promise((r) => setTimeout(r, 200));
@@ -165,9 +147,9 @@ describe('MLLP connections', () => {
     });
     try {
       const p = await open(listener.port);
-      const one = frame(`MSH|^~\\&|A||FD||20260101||ADT^A04|BP|P|2.5.1\rNTE|1||${'y'.repeat(1000)}\r`);
+      const one = `MSH|^~\\&|A||FD||20260101||ADT^A04|BP|P|2.5.1\rNTE|1||${'y'.repeat(1000)}\r`;
       const count = 20_000; // ~20 MB: far more than the kernel's socket buffers hold
-      p.socket.write(Buffer.concat(Array.from({ length: count }, () => one)));
+      p.write(...Array.from({ length: count }, () => one));
       await new Promise((r) => setTimeout(r, 1000));
       // The listener holds a bounded queue: the rest waits on the sender's side, unread.
       expect(p.socket.writableLength).toBeGreaterThan(5_000_000);
@@ -175,7 +157,7 @@ describe('MLLP connections', () => {
       for (let i = 0; i < 300 && handled < count; i++) await new Promise((r) => setTimeout(r, 50));
       expect(handled).toBe(count);
       expect(p.socket.writableLength).toBe(0);
-      p.socket.end();
+      p.close();
     } finally {
       await listener.close();
     }
@@ -193,14 +175,14 @@ describe('MLLP connections', () => {
       const p = await open(listener.port);
       p.socket.pause(); // reads nothing: its ACKs pile up in the kernel, then in the gateway's socket buffer
       const count = 500; // 500 × 64 KiB of ACKs = 32 MiB
-      p.socket.write(Buffer.concat(Array.from({ length: count }, () => frame('MSH|^~\\&|A||FD||20260101||ADT^A04|W|P|2.5.1\r'))));
+      p.write(...Array.from({ length: count }, () => 'MSH|^~\\&|A||FD||20260101||ADT^A04|W|P|2.5.1\r'));
       await new Promise((r) => setTimeout(r, 1000));
       expect(handled).toBeLessThan(count / 2); // bounded by the socket buffers, not by what the sender sent
       p.socket.resume();
-      for (let i = 0; i < 200 && p.received.length < count; i++) await new Promise((r) => setTimeout(r, 50));
+      const acks = await p.next(count);
       expect(handled).toBe(count);
-      expect(p.received).toHaveLength(count);
-      p.socket.end();
+      expect(acks).toHaveLength(count);
+      p.close();
     } finally {
       await listener.close();
     }
@@ -209,34 +191,33 @@ describe('MLLP connections', () => {
   it('answers a frame holding several messages without an envelope with one AR, and keeps it whole', async () => {
     const [a, b] = [control(), control()];
     const p = await open(g.mllp.port);
-    p.socket.write(frame(adt(a) + adt(b)));
-    const acks = await p.acks(1);
+    p.write(adt(a) + adt(b));
+    const acks = await p.next(1);
     await new Promise((r) => setTimeout(r, 300));
-    p.socket.end();
-    expect([...acks, ...p.received].map(msa)).toEqual([expect.stringMatching(new RegExp(`^MSA\\|AR\\|${a}\\|An MLLP frame carries one message`))]);
+    p.close();
+    const refusal = new RegExp(`^MSA\\|AR\\|${a}\\|An MLLP frame carries one message`);
+    expect([...acks, ...p.frames].map(msa)).toEqual([expect.stringMatching(refusal)]);
     const [row] = await g.db.sql`SELECT status, raw, dedupe FROM message WHERE control_id = ${a}`;
     expect(row).toMatchObject({ status: 'rejected', dedupe: false });
     expect(Buffer.from(row!.raw).toString('latin1')).toBe(adt(a) + adt(b));
     // Sent again one per frame, both are processed.
     const q = await open(g.mllp.port);
-    q.socket.write(Buffer.concat([frame(adt(a)), frame(adt(b))]));
-    expect((await q.acks(2)).map(msa)).toEqual([`MSA|AA|${a}`, `MSA|AA|${b}`]);
-    q.socket.end();
+    q.write(adt(a), adt(b));
+    expect((await q.next(2)).map(msa)).toEqual([`MSA|AA|${a}`, `MSA|AA|${b}`]);
+    q.close();
   });
 
   it('processes pipelined messages about one patient strictly in order: register, then two updates', async () => {
     const mrn = control();
     const ids = [control(), control(), control()];
     const p = await open(g.mllp.port);
-    p.socket.write(
-      Buffer.concat([
-        frame(adt(ids[0]!, { mrn, family: 'First' })),
-        frame(adt(ids[1]!, { mrn, trigger: 'A08', family: 'Second' })),
-        frame(adt(ids[2]!, { mrn, trigger: 'A08', family: 'Third' })),
-      ])
+    p.write(
+      adt(ids[0]!, { mrn, family: 'First' }),
+      adt(ids[1]!, { mrn, trigger: 'A08', family: 'Second' }),
+      adt(ids[2]!, { mrn, trigger: 'A08', family: 'Third' })
     );
-    const acks = await p.acks(3);
-    p.socket.end();
+    const acks = await p.next(3);
+    p.close();
     expect(acks.map(msa)).toEqual(ids.map((i) => `MSA|AA|${i}`));
     const found = await client(g)('GET', `Patient?identifier=${mrn}`);
     expect(found.body.entry).toHaveLength(1);
@@ -247,9 +228,9 @@ describe('MLLP connections', () => {
   it('records when each message arrived, not when its turn came: pipelined messages share their arrival', async () => {
     const ids = [control(), control(), control()];
     const p = await open(g.mllp.port);
-    p.socket.write(Buffer.concat(ids.map((i) => frame(adt(i)))));
-    await p.acks(3);
-    p.socket.end();
+    p.write(...ids.map((i) => adt(i)));
+    await p.next(3);
+    p.close();
     const rows = await g.db.sql<{ control_id: string; received_at: Date; processed_at: Date }[]>`
       SELECT control_id, received_at, processed_at FROM message WHERE control_id = ANY(${ids}) ORDER BY id`;
     expect(rows.map((r) => r.control_id)).toEqual(ids);
@@ -270,9 +251,9 @@ describe('MLLP connections', () => {
         FOR EACH ROW EXECUTE FUNCTION robust_fail_commit();`);
     try {
       const p = await open(g.mllp.port);
-      p.socket.write(frame(adt(doomed)));
-      const [ack] = await p.acks(1);
-      p.socket.end();
+      p.write(adt(doomed));
+      const [ack] = await p.next(1);
+      p.close();
       expect(msa(ack)).toMatch(new RegExp(`^MSA\\|A[ER]\\|${doomed}\\|`));
       const found = await client(g)('GET', `Patient?identifier=${doomed}`);
       expect(found.body.entry ?? []).toHaveLength(0);
@@ -285,13 +266,15 @@ describe('MLLP connections', () => {
     const ackId = control();
     const next = control();
     const p = await open(g.mllp.port);
-    p.socket.write(frame(`MSH|^~\\&|ROBUST|ROBFAC|FRONTDESK|FD|20260105120000||ACK^A04^ACK|${ackId}|P|2.5.1\rMSA|AA|SOMETHING-WE-SENT\r`));
-    p.socket.write(frame(adt(next)));
-    const acks = await p.acks(1);
+    p.write(
+      `MSH|^~\\&|ROBUST|ROBFAC|FRONTDESK|FD|20260105120000||ACK^A04^ACK|${ackId}|P|2.5.1\rMSA|AA|SOMETHING-WE-SENT\r`
+    );
+    p.write(adt(next));
+    const acks = await p.next(1);
     await new Promise((r) => setTimeout(r, 200));
-    p.socket.end();
+    p.close();
     expect(acks.map(msa)).toEqual([`MSA|AA|${next}`]);
-    expect(p.received).toEqual([]);
+    expect(p.frames).toEqual([]);
     const [row] = await g.db.sql`SELECT status, response FROM message WHERE control_id = ${ackId}`;
     expect(row).toMatchObject({ status: 'processed', response: '' });
   });
@@ -300,9 +283,9 @@ describe('MLLP connections', () => {
     const t = control();
     const v = control();
     const p = await open(g.mllp.port);
-    p.socket.write(Buffer.concat([frame(adt(t, { processing: 'T' })), frame(adt(v, { version: '3.0' }))]));
-    const [ackT, ackV] = await p.acks(2);
-    p.socket.end();
+    p.write(adt(t, { processing: 'T' }), adt(v, { version: '3.0' }));
+    const [ackT, ackV] = await p.next(2);
+    p.close();
     expect(msa(ackT)).toMatch(new RegExp(`^MSA\\|AR\\|${t}\\|Processing id "T" \\(training\\)`));
     expect(ackT).toContain('|202^Unsupported processing id^HL70357|');
     expect(msa(ackV)).toMatch(new RegExp(`^MSA\\|AR\\|${v}\\|`));
@@ -311,24 +294,24 @@ describe('MLLP connections', () => {
     // A gateway configured for training feeds takes them.
     const tp = await open(training.mllp.port);
     const t2 = control();
-    tp.socket.write(frame(adt(t2, { processing: 'T' })));
-    expect(msa((await tp.acks(1))[0])).toBe(`MSA|AA|${t2}`);
-    tp.socket.end();
+    tp.write(adt(t2, { processing: 'T' }));
+    expect(msa((await tp.next(1))[0])).toBe(`MSA|AA|${t2}`);
+    tp.close();
   });
 
   it('audits a message processed in enhanced mode with no acknowledgment asked for as a success', async () => {
     const id = control();
     const p = await open(g.mllp.port);
     const text = adt(id).replace('|P|2.5.1\r', '|P|2.5.1|||NE|NE\r');
-    p.socket.write(frame(text));
+    p.write(text);
     await new Promise((r) => setTimeout(r, 300));
-    p.socket.end();
+    p.close();
     for (let i = 0; i < 50; i++) {
       const [row] = await g.db.sql`SELECT status FROM message WHERE control_id = ${id}`;
       if (row) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(p.received).toEqual([]);
+    expect(p.frames).toEqual([]);
     await g.audit.settled();
     const events = await client(g)('GET', `AuditEvent?entity-name=${id}`);
     expect(events.body.entry?.[0]?.resource.outcome).toBe('0');
@@ -338,11 +321,11 @@ describe('MLLP connections', () => {
 describe('enhanced acknowledgment modes', () => {
   const send = async (text: string, n: number) => {
     const p = await open(g.mllp.port);
-    p.socket.write(frame(text));
-    const got = await p.acks(n);
+    p.write(text);
+    const got = await p.next(n);
     await new Promise((r) => setTimeout(r, n === 0 ? 500 : 100)); // nothing more may come
-    p.socket.end();
-    return [...got, ...p.received];
+    p.close();
+    return [...got, ...p.frames];
   };
   const enhanced = (id: string, accept: string, application: string, o: Parameters<typeof adt>[1] = {}) =>
     adt(id, o).replace(/\|P\|2\.5\.1\r/, `|P|2.5.1|||${accept}|${application}\r`);
@@ -383,9 +366,9 @@ describe('batches and character sets', () => {
         'BTS|2\rFTS|1\r'
     );
     const p = await open(g.mllp.port);
-    p.socket.write(frame(batch));
-    const [ack] = await p.acks(1);
-    p.socket.end();
+    p.write(batch);
+    const [ack] = await p.next(1);
+    p.close();
     const segs = ack!.split('\r').filter(Boolean);
     expect(segs.map((s) => s.slice(0, 3))).toEqual(['FHS', 'BHS', 'MSH', 'MSA', 'MSH', 'MSA', 'BTS', 'FTS']);
     expect(segs.filter((s) => s.startsWith('MSA'))).toEqual(ids.map((i) => `MSA|AA|${i}`));

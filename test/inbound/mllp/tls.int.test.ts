@@ -8,13 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
-import { frame, MllpFramer } from '../../../src/inbound/mllp/framer.ts';
 import { addClient } from '../../../src/access/clients.ts';
 import { fingerprintOf, loadPartners } from '../../../src/partners.ts';
 import { client, getToken, testGateway, unique, type TestGateway } from '../../helpers/gateway.ts';
+import { connectMllp } from '../../helpers/hl7.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'frontdesk-tls-'));
 const f = (name: string) => join(dir, name);
@@ -76,31 +75,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Conn = { socket: TLSSocket; acks: string[]; closed: Promise<void> };
-async function open(port: number, cert?: string): Promise<Conn> {
-  const socket = tlsConnect({
-    host: '127.0.0.1',
-    port,
-    ca: readFileSync(f('ca.crt')),
-    servername: 'localhost',
-    ...(cert ? { cert: readFileSync(f(`${cert}.crt`)), key: readFileSync(f(`${cert}.key`)) } : {}),
+/** MLLP over TLS to `port`, trusting the test CA, presenting the client certificate `cert` when given. */
+const open = (port: number, cert?: string) =>
+  connectMllp(port, {
+    encoding: 'latin1',
+    tls: {
+      ca: readFileSync(f('ca.crt')),
+      servername: 'localhost',
+      ...(cert ? { cert: readFileSync(f(`${cert}.crt`)), key: readFileSync(f(`${cert}.key`)) } : {}),
+    },
   });
-  const acks: string[] = [];
-  const framer = new MllpFramer(1 << 20);
-  socket.on('data', (c) => {
-    for (const e of framer.push(c)) if ('frame' in e) acks.push(e.frame.toString('latin1'));
-  });
-  socket.on('error', () => {});
-  const closed = new Promise<void>((r) => socket.once('close', () => r()));
-  await new Promise<void>((resolve) => {
-    socket.once('secureConnect', () => resolve());
-    socket.once('close', () => resolve());
-  });
-  return { socket, acks, closed };
-}
-async function waitFor(c: Conn, n: number): Promise<void> {
-  for (let i = 0; i < 300 && c.acks.length < n && !c.socket.destroyed; i++) await new Promise((r) => setTimeout(r, 10));
-}
 
 const adt = (control: string, sender = 'ORTHO_PM|NORTHSIDE', pid = `PID|1||${control}^^^NORTHSIDE^MR||Ortho^Ola||19800101|F`) =>
   `MSH|^~\\&|${sender}|FRONTDESK|FD|20260105120000||ADT^A04^ADT_A01|${control}|P|2.5.1\r${pid}\r`;
@@ -110,10 +94,9 @@ describe('MLLP over TLS with client certificates', () => {
   it('accepts a partner’s certificate: AA, the message belongs to the partner, the audit names its Organization', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const control = id();
-    c.socket.write(frame(adt(control)));
-    await waitFor(c, 1);
-    c.socket.end();
-    expect(c.acks[0]?.split('\r')[1]).toBe(`MSA|AA|${control}`);
+    const ack = await c.send(adt(control));
+    c.close();
+    expect(ack.split('\r')[1]).toBe(`MSA|AA|${control}`);
     const [row] = await g.db.sql`SELECT partner, id::text FROM message WHERE control_id = ${control}`;
     expect(row!.partner).toBe('northside-ortho');
     const org = g.partners.partners.find((p) => p.id === 'northside-ortho')!.reference!;
@@ -127,18 +110,17 @@ describe('MLLP over TLS with client certificates', () => {
   it('answers pipelined frames over TLS each with its ACK, in order', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const controls = [id(), id(), id()];
-    c.socket.write(Buffer.concat(controls.map((x) => frame(adt(x)))));
-    await waitFor(c, 3);
-    c.socket.end();
-    expect(c.acks.map((a) => a.split('\r')[1])).toEqual(controls.map((x) => `MSA|AA|${x}`));
+    c.write(...controls.map((x) => adt(x)));
+    const acks = await c.next(3);
+    c.close();
+    expect(acks.map((a) => a.split('\r')[1])).toEqual(controls.map((x) => `MSA|AA|${x}`));
   });
 
   it('keeps a message refused for its certificate refused when it is reprocessed', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const control = id();
-    c.socket.write(frame(adt(control, 'LAB|LAKESIDE')));
-    await waitFor(c, 1);
-    c.socket.end();
+    await c.send(adt(control, 'LAB|LAKESIDE'));
+    c.close();
     const [row] = await g.db.sql`SELECT id::text, status, partner_authenticated FROM message WHERE control_id = ${control}`;
     expect(row).toMatchObject({ status: 'rejected', partner_authenticated: true });
     const token = await getToken(g);
@@ -177,10 +159,9 @@ describe('MLLP over TLS with client certificates', () => {
   it('does not let a certificate sending as another partner claim that partner’s control id', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const control = id();
-    c.socket.write(frame(adt(control, 'LABAPP|LAKESIDE')));
-    await waitFor(c, 1);
-    c.socket.end();
-    expect(c.acks[0]?.split('\r')[1]).toMatch(new RegExp(`^MSA\\|AR\\|${control}`));
+    const ack = await c.send(adt(control, 'LABAPP|LAKESIDE'));
+    c.close();
+    expect(ack.split('\r')[1]).toMatch(new RegExp(`^MSA\\|AR\\|${control}`));
     // Lakeside's own message with that control id, through its own client, is processed, not taken for a resend.
     const token = await getToken(g, undefined, { id: httpClient, secret: HTTP_SECRET });
     const res = await fetch(`${new URL(g.fhirUrl).origin}/hl7v2`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: adt(control, 'LABAPP|LAKESIDE') });
@@ -195,10 +176,9 @@ describe('MLLP over TLS with client certificates', () => {
   it('refuses a partner certificate sending under another MSH-3/MSH-4 (AR), stored as rejected', async () => {
     const c = await open(g.mllp.port, 'ortho');
     const control = id();
-    c.socket.write(frame(adt(control, 'LAB|LAKESIDE')));
-    await waitFor(c, 1);
-    c.socket.end();
-    const lines = c.acks[0]!.split('\r');
+    const ack = await c.send(adt(control, 'LAB|LAKESIDE'));
+    c.close();
+    const lines = ack.split('\r');
     expect(lines[1]).toMatch(new RegExp(`^MSA\\|AR\\|${control}`));
     expect(lines[2]).toContain('is not a sender of partner');
     const [row] = await g.db.sql`SELECT status FROM message WHERE control_id = ${control}`;
@@ -212,20 +192,19 @@ describe('MLLP over TLS with client certificates', () => {
   ])('refuses %s: the connection closes and nothing is processed', async (_name, cert) => {
     const c = await open(g.mllp.port, cert);
     const control = id();
-    if (!c.socket.destroyed) c.socket.write(frame(adt(control)));
+    if (!c.socket.destroyed) c.write(adt(control));
     await Promise.race([c.closed, new Promise((r) => setTimeout(r, 3000))]);
     expect(c.socket.destroyed).toBe(true);
-    expect(c.acks).toEqual([]);
+    expect(c.frames).toEqual([]);
     expect(await g.db.sql`SELECT 1 FROM message WHERE control_id = ${control}`).toHaveLength(0);
   });
 
   it('serves TLS without client certificates when no CA is configured', async () => {
     const c = await open(serverOnly.mllp.port);
     const control = id();
-    c.socket.write(frame(adt(control, 'ANY|WHERE')));
-    await waitFor(c, 1);
-    c.socket.end();
-    expect(c.acks[0]?.split('\r')[1]).toBe(`MSA|AA|${control}`);
+    const ack = await c.send(adt(control, 'ANY|WHERE'));
+    c.close();
+    expect(ack.split('\r')[1]).toBe(`MSA|AA|${control}`);
   });
 });
 
@@ -240,10 +219,9 @@ describe('partner settings', () => {
       `PID|1||M${control}^^^NORTHSIDE^MR||Muñoz^José||19800101|M`,
       `AIP|1||D${control}^Peña^Ana`,
     ].join('\r');
-    c.socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(siu + '\r', 'latin1'), Buffer.from([0x1c, 0x0d])]));
-    await waitFor(c, 1);
-    c.socket.end();
-    expect(c.acks.at(-1)?.split('\r')[1]).toBe(`MSA|AA|${control}`);
+    const ack = await c.send(Buffer.from(siu + '\r', 'latin1'));
+    c.close();
+    expect(ack.split('\r')[1]).toBe(`MSA|AA|${control}`);
     const fhir = client(g);
     const appt = (await fhir('GET', `Appointment?identifier=urn:frontdesk:id:NORTHSIDE|${filler}`)).body.entry[0].resource;
     expect(appt.start).toBe('2026-07-01T10:00:00-04:00'); // New York in summer, not the gateway's UTC

@@ -11,13 +11,12 @@ import { registrationPlan } from '../../../src/translate/hl7v2/adt.ts';
 import { applyMap, checkFieldMap, fieldMap, type FieldMap } from '../../../src/translate/hl7v2/fieldmap.ts';
 import { Hl7v2Message } from '../../../src/translate/hl7v2/parse.ts';
 import { lookup } from '../../../src/translate/hl7v2/mappings.ts';
+import { seg } from '../../helpers/hl7.ts';
 
 const MSH = 'MSH|^~\\&|APP|FAC|FD|FD|20260301101500||ADT^A08^ADT_A01|C1|P|2.5.1';
 const plan = (...segments: string[]) => registrationPlan(new Hl7v2Message([MSH, ...segments].join('\r')), { timeZone: 'UTC' });
 const entry = (p: ReturnType<typeof plan>, type: string) => p.entries.find((e) => e.resource.resourceType === type)!;
 const segment = (text: string) => new Hl7v2Message(`${MSH}\r${text}`).segments[1]!;
-/** A segment from its fields by number. */
-const seg = (name: string, fields: Record<number, string>) => [name, ...Array.from({ length: Math.max(...Object.keys(fields).map(Number)) }, (_, i) => fields[i + 1] ?? '')].join('|');
 const PID = { 1: '1', 3: 'M1^^^FAC^MR', 5: 'Doe^Jane', 8: 'F' };
 
 describe('field maps are data', () => {
