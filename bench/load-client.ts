@@ -8,7 +8,7 @@
  */
 import { Agent, request } from 'node:http';
 import { openSender, type Sender } from './mllp-sender.ts';
-import { adtA04, BOOTSTRAP, patient } from './load-data.ts';
+import { adtA04, benchToken, patient } from './load-data.ts';
 import { drive, serveCalls, type Op, type RunArgs } from './load-loop.ts';
 
 export type Target = { httpPort: number; mllpPort: number; echoPort: number };
@@ -82,16 +82,7 @@ serveCalls(
     /** A new gateway (and baseline) to drive, and a token from it. */
     target: async (t: Target) => {
       target = t;
-      const res = await fetch(`http://127.0.0.1:${t.httpPort}/auth/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${BOOTSTRAP.id}:${BOOTSTRAP.secret}`).toString('base64')}`,
-        },
-        body: 'grant_type=client_credentials',
-      });
-      if (!res.ok) throw new Error(`token: HTTP ${res.status}`);
-      const { access_token } = (await res.json()) as { access_token: string };
+      const { access_token } = await benchToken(`http://127.0.0.1:${t.httpPort}`);
       const fhir = 'application/fhir+json';
       headers = { authorization: `Bearer ${access_token}`, accept: fhir, 'content-type': fhir };
     },

@@ -54,3 +54,17 @@ export function adtA04(i: number, run: string): Adt {
   ].join('\r');
   return { bytes: frame(text + '\r'), controlId };
 }
+
+/** A token for the bench's bootstrap client (client credentials at the gateway's token endpoint). */
+export async function benchToken(origin: string): Promise<{ access_token: string; expires_in: number }> {
+  const res = await fetch(`${origin}/auth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${BOOTSTRAP.id}:${BOOTSTRAP.secret}`).toString('base64')}`,
+    },
+    body: 'grant_type=client_credentials',
+  });
+  if (!res.ok) throw new Error(`token: HTTP ${res.status}`);
+  return (await res.json()) as { access_token: string; expires_in: number };
+}

@@ -18,18 +18,18 @@
  * create,read,adt); DATABASE_URL to use a server instead of the embedded one (PostgreSQL CPU is then the whole
  * server's, other databases' work included, or n/a when its processes are not visible from here).
  */
-import { fork } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sql } from 'postgres';
 import { connect } from '../src/store/db.ts';
 import { socketFor } from '../src/store/embedded.ts';
+import { Children, stopChild, stopLeftoverPostgres } from './children.ts';
 import { Child, type RunResult } from './load-loop.ts';
 import { havePgbench, measureFloor, prepareFloor } from './load-pgbench.ts';
 import { formatSummary, summarize, type ProfileSummary } from './load-profile.ts';
 import {
-  machineBusyMs, postgresCpuMs, postmasterOf, processCpuMs, readPostmaster, runningPostmaster,
+  machineBusyMs, postgresCpuMs, postmasterOf, processCpuMs, readPostmaster,
 } from './load-proc.ts';
 import { machine, markdown, writeResults, type Measured, type Meta, type Row } from './load-report.ts';
 import type { BaselineReady, GatewayReady } from './load-server.ts';
@@ -67,36 +67,7 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** Children alive: an interrupted run asks each to stop (the gateway then stops its PostgreSQL). */
-const live = new Set<Child<unknown>>();
-
-function forkChild<R>(script: string, args: string[], extraEnv: Record<string, string>, execArgv: string[] = []) {
-  const child = fork(join(import.meta.dirname, script), args, {
-    env: { ...env, ...extraEnv, BENCH_RUN: RUN },
-    execArgv: [...process.execArgv, ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const c = new Child<R>(child);
-  live.add(c);
-  void c.exited.then(() => live.delete(c));
-  return c;
-}
-
-/** Asks a child to stop; one that has not exited 20 s later is killed (our own child, by its pid). */
-async function stopChild(c: Child<unknown>): Promise<void> {
-  if (c.process.exitCode !== null || c.process.signalCode !== null) return;
-  const timer = setTimeout(() => c.process.kill('SIGKILL'), 20_000);
-  await Promise.race([c.call('stop').catch(() => undefined).then(() => c.exited), c.exited]);
-  clearTimeout(timer);
-}
-
-/** The gateway stops its PostgreSQL; if it died first, the server it started is stopped here, by its pid. */
-async function stopLeftoverPostgres(clusterDir: string): Promise<void> {
-  const left = runningPostmaster(clusterDir);
-  if (left === undefined) return;
-  process.kill(left, 'SIGINT'); // fast shutdown
-  for (let i = 0; i < 300 && Number.isFinite(processCpuMs(left)); i++) await new Promise((r) => setTimeout(r, 100));
-}
+const children = new Children({ BENCH_RUN: RUN });
 
 type Ctx = { gateway: Child<GatewayReady>; client: Child<unknown>; sql: Sql; postmasters: number[] };
 
@@ -163,13 +134,13 @@ const dir = env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'frontde
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {
     console.error(`\n${signal}: stopping`);
-    await Promise.all([...live].map(stopChild));
+    await children.stopAll();
     if (dir) await stopLeftoverPostgres(join(dir, 'pg'));
     if (dir) await rm(dir, { recursive: true, force: true });
     process.exit(130);
   });
 }
-const client = forkChild<unknown>('load-client.ts', [], {});
+const client = children.fork<unknown>('load-client.ts');
 const rows: Row[] = [];
 const profiles: ProfileSummary[] = [];
 const failed: string[] = [];
@@ -179,10 +150,10 @@ try {
   const scenarios = SCENARIOS.filter((s) => ONLY.includes(s.name));
   for (const sc of scenarios) {
     const profileName = `${sc.name}-${RUN}.cpuprofile`;
-    const gateway = forkChild<GatewayReady>(
-      'load-server.ts', ['gateway'], dir ? { FRONTDESK_DATA_DIR: dir } : {},
-      PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${profileName}`] : []
-    );
+    const gateway = children.fork<GatewayReady>('load-server.ts', {
+      args: ['gateway'], env: dir ? { FRONTDESK_DATA_DIR: dir } : {},
+      execArgv: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${profileName}`] : [],
+    });
     let baseline: Child<BaselineReady> | undefined;
     let sql: Sql | undefined;
     let postmaster: number | undefined;
@@ -204,8 +175,8 @@ try {
       sql = connect(url, 1, socket);
       if (PGBENCH) await prepareFloor(sql, TABLE);
       postgresVersion ||= (await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]!.v;
-      baseline = forkChild<BaselineReady>('load-server.ts', ['baseline'], {
-        BENCH_PG_URL: url, BENCH_PG_SOCKET: socket ?? '', BENCH_TABLE: TABLE,
+      baseline = children.fork<BaselineReady>('load-server.ts', {
+        args: ['baseline'], env: { BENCH_PG_URL: url, BENCH_PG_SOCKET: socket ?? '', BENCH_TABLE: TABLE },
       });
       const b = await baseline.ready;
       await client.call('target', { httpPort: g.httpPort, mllpPort: g.mllpPort, echoPort: b.mllpPort });
