@@ -36,3 +36,56 @@ export async function startGatewayProcess(
   });
   return { child, fhir, output: () => out, exited };
 }
+
+/** SIGKILLs a process group started with `ownGroup` (the gateway and its embedded PostgreSQL); gone already is fine. */
+export function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * The environment of a gateway process on its embedded PostgreSQL in `dataDir` (DATABASE_URL removed), on free
+ * ports, authentication off (it listens on loopback only); `extra` added last.
+ */
+export async function embeddedGatewayEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  const { freePort } = await import('./gateway.ts'); // on first use: the imports above stay Node's own
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, PORT: String(await freePort()), FRONTDESK_MLLP_PORT: String(await freePort()),
+    FRONTDESK_AUTH: 'off', FRONTDESK_DATA_DIR: dataDir, ...extra,
+  };
+  delete env.DATABASE_URL;
+  return env;
+}
+
+/** Every resource a FHIR search on a gateway process finds (authentication off), page after page. */
+export async function searchAll(fhir: string, query: string): Promise<Resource[]> {
+  const found: Resource[] = [];
+  for (let url: string | undefined = `${fhir}/${query}${query.includes('?') ? '&' : '?'}_count=1000`; url;) {
+    const res = await fetch(url, { headers: { accept: 'application/fhir+json' } });
+    if (res.status !== 200) throw new Error(`GET ${query}: HTTP ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as FhirBundle;
+    found.push(...(page.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+    url = page.link?.find((l) => l.relation === 'next')?.url;
+  }
+  return found;
+}
+
+type Resource = import('@medplum/fhirtypes').Resource;
+type FhirBundle = import('@medplum/fhirtypes').Bundle;
+
+/** The message log of a gateway process (`GET /messages?query`, authentication off), every page, newest first. */
+export async function messageLog(fhir: string, query = ''): Promise<MessageSummary[]> {
+  const all: MessageSummary[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const res = await fetch(`${new URL(fhir).origin}/messages?${query}&_count=500&_offset=${offset}`);
+    if (res.status !== 200) throw new Error(`GET /messages?${query}: HTTP ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as { messages: MessageSummary[]; next: string | null };
+    all.push(...page.messages);
+    if (!page.next) return all;
+  }
+}
+
+type MessageSummary = import('../../src/store/messages.ts').MessageSummary;
