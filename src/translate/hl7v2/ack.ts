@@ -120,10 +120,13 @@ export function hl7Time(t: Date): string {
   return `${t.getUTCFullYear()}${p(t.getUTCMonth() + 1)}${p(t.getUTCDate())}${p(t.getUTCHours())}${p(t.getUTCMinutes())}${p(t.getUTCSeconds())}+0000`;
 }
 
-/** Escapes delimiters in free text (v2.5 2.7.4: \F\ \S\ \T\ \R\ \E\). */
+/**
+ * Escapes delimiters in free text (v2.5 2.7.4: \F\ \S\ \T\ \R\ \E\). Line breaks become spaces, and a NUL (which
+ * the ACK, stored as the message's response, could not hold) the replacement character.
+ */
 function escapeText(s: string, d: { field: string; component: string; repetition: string; escape: string; subcomponent: string }): string {
   let out = '';
-  for (const ch of s.replace(/[\r\n]+/g, ' ')) {
+  for (const ch of s.replace(/[\r\n]+/g, ' ').replaceAll('\u0000', '\uFFFD')) {
     if (ch === d.escape) out += `${d.escape}E${d.escape}`;
     else if (ch === d.field) out += `${d.escape}F${d.escape}`;
     else if (ch === d.component) out += `${d.escape}S${d.escape}`;

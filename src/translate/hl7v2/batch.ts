@@ -66,5 +66,11 @@ export function splitBatch(text: string): SplitBatch {
     }
   }
   flush();
+  // The envelope and the problems go into the batch acknowledgment, which is stored as text: a NUL there (no HL7
+  // character; PostgreSQL text cannot hold one) left the whole batch unrecorded and answered AR 207. Shown as U+FFFD.
+  const visible = (s: string) => s.replaceAll('\u0000', '\uFFFD');
+  out.problems = out.problems.map(visible);
+  if (out.fhs !== undefined) out.fhs = visible(out.fhs);
+  if (out.bhs !== undefined) out.bhs = visible(out.bhs);
   return out;
 }

@@ -196,7 +196,9 @@ export function each<T>(seg: Segment, n: number, convert: (c: Comp) => T | undef
 }
 
 /** A content error in a message: AE with ERR table 0357 code 102 (data type error) at the field. */
-export function contentError(text: string, where: string, code = '102'): OperationOutcomeError {
+export function contentError(message: string, where: string, code = '102'): OperationOutcomeError {
+  // The text quotes the value as received; a NUL in it would make the outcome (jsonb) and the ACK unstorable.
+  const text = message.replaceAll('\u0000', '\uFFFD');
   const o = badRequest(text, where);
   const issue = o.issue?.[0];
   if (issue) issue.details = { text, coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0357', code }] };

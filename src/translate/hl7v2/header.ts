@@ -56,6 +56,9 @@ export function readHeader(text: string): MessageHeader {
   if (!msh?.startsWith('MSH') || msh.length < 7) {
     throw new HeaderError('The message does not start with an MSH segment');
   }
+  // NUL is no character of any HL7 character set, and PostgreSQL text cannot hold it: an MSH carrying one (echoed in
+  // the ACK, stored as the sender) would leave the message unrecorded. Refused here, it is stored and answered AR.
+  if (msh.includes('\u0000')) throw new HeaderError('The MSH segment holds a NUL character');
   const field = msh.charAt(3);
   const delimiters = delimitersOf(field, msh.slice(4).split(field)[0] ?? '');
   // MSH-1 is the field separator itself, so MSH-n is split index n-1.
@@ -93,6 +96,10 @@ function delimitersOf(field: string, enc: string): Delimiters {
   }
   const chars = enc.length === 3 ? `${enc}&` : enc;
   if (new Set([field, ...chars]).size !== 1 + chars.length) throw distinct();
+  // A control character or a space cannot delimit: it is not printable, and would also be the ACK's delimiter.
+  if (/[\u0000-\u0020\u007F]/.test(field + chars)) {
+    throw new HeaderError('MSH-1/MSH-2 hold a control character or a space, which cannot delimit');
+  }
   const d: Delimiters = { field, component: chars.charAt(0), repetition: chars.charAt(1), escape: chars.charAt(2), subcomponent: chars.charAt(3) };
   if (chars.length === 5) d.truncation = chars.charAt(4);
   return d;

@@ -47,6 +47,7 @@ export function translate(text: string, opts: TranslateOptions): Plan {
  * not repeated field by field.
  */
 export function translateWith(translator: Translator, msg: Hl7v2Message, opts: TranslateOptions): Plan {
+  refuseNul(msg);
   const plan = translator(msg, opts);
   const whole = new Set(plan.unmapped.map((u) => u.slice(0, 3)));
   const fields = new Set<string>();
@@ -55,4 +56,21 @@ export function translateWith(translator: Translator, msg: Hl7v2Message, opts: T
     for (const f of seg.unread()) fields.add(f);
   });
   return { ...plan, unmapped: [...plan.unmapped, ...fields] };
+}
+
+/**
+ * NUL is no character of any HL7 character set (an empty value is written `""`), and PostgreSQL text cannot hold
+ * it: a NUL that reached a match query, the unmapped list or an error text left the message unrecorded (AE 207).
+ * Refused up front, with the field that holds it.
+ */
+function refuseNul(msg: Hl7v2Message): void {
+  msg.segments.forEach((seg, i) => {
+    if (seg.name.includes('\u0000')) {
+      throw contentError(`Segment ${i + 1} has a NUL character in its name`, `segment ${i + 1}`);
+    }
+    const n = seg.fields.findIndex((f) => f.includes('\u0000'));
+    if (n > 0) {
+      throw contentError(`${seg.name}-${n} holds a NUL character, which no HL7 character set has`, `${seg.name}-${n}`);
+    }
+  });
 }

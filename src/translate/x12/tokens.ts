@@ -36,6 +36,11 @@ export function tokenize(input: string): { delimiters: X12Delimiters; segments: 
   // The BOM as UTF-8 text, or as its three bytes when the gateway read the body as Latin-1 (X12's basic set).
   const text = input.replace(/^(\uFEFF|\xEF\xBB\xBF)/, '').replace(/^\s+/, '');
   if (!text.startsWith('ISA')) throw new X12SyntaxError('The interchange does not start with an ISA segment');
+  // No X12 character set (X12.6 basic and extended) has NUL, and PostgreSQL text cannot hold one: an ISA06 with a
+  // NUL made the interchange unstorable (HTTP 500). Refused whole, as invalid interchange content (TA1 note 024).
+  if (text.includes('\u0000')) {
+    throw new X12SyntaxError('The interchange holds a NUL character, which no X12 character set has');
+  }
   const element = text.charAt(3);
   if (element === '' || /[A-Za-z0-9\s]/.test(element)) {
     throw new X12SyntaxError('The ISA segment has no element separator after "ISA"');
