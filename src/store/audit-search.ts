@@ -17,7 +17,7 @@ import type { HistoryEntry } from './history.ts';
 import { normalizeString } from './index-values.ts';
 import { canonicalOrder } from './order.ts';
 import { dateCondition } from './range-sql.ts';
-import type { Fragment } from './search-sql.ts';
+import { checkSearchRequest, type Fragment } from './search-sql.ts';
 import { searchParam } from './search-params.ts';
 
 export const AUDIT_TYPE = 'AuditEvent';
@@ -70,6 +70,7 @@ export async function searchAuditEvents(
   baseUrl: string,
   strict = false
 ): Promise<AuditSearchResult> {
+  checkSearchRequest(request);
   const unsupported: string[] = [];
   const conditions: Fragment[] = [sql`true`];
   for (const f of request.filters ?? []) {

@@ -7,7 +7,7 @@
  * `Type.element`, with `value[x]` or, for backbone elements, `part`s. Deeper FHIRPath expressions are refused
  * with a clear error rather than half-applied.
  */
-import { getDataType, type Operation } from '@medplum/core';
+import { applyPatch, getDataType, type Operation } from '@medplum/core';
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { invalid } from '../outcome.ts';
 import { loadDefinitions } from '../validate/definitions.ts';
@@ -22,7 +22,10 @@ export function fhirPathPatchToJsonPatch(current: Resource, patch: Parameters): 
   const elements = getDataType(type).elements;
   const doc = current as unknown as Record<string, unknown>;
   const ops: Operation[] = [];
+  if (patch.parameter !== undefined && !Array.isArray(patch.parameter)) invalid('Parameters.parameter must be an array', 'Parameters.parameter');
   (patch.parameter ?? []).forEach((p, i) => {
+    if (typeof p !== 'object' || p === null) invalid(`FHIRPath Patch parameter ${i} is not an object`, `Parameters.parameter[${i}]`);
+    if (p.part !== undefined && !Array.isArray(p.part)) invalid('part must be an array', `Parameters.parameter[${i}].part`);
     if (p.name !== 'operation') invalid(`FHIRPath Patch parameter ${i} is not an "operation"`, `Parameters.parameter[${i}]`);
     const part = (n: string) => p.part?.find((x) => x.name === n);
     const kind = part('type')?.valueCode;
@@ -77,4 +80,16 @@ function valueOf(p: ParametersParameter, code: string): unknown {
     else out[child.name] = v;
   }
   return out;
+}
+
+/**
+ * Applies JSON Patch operations to `doc` in place and says what failed: what applyPatch reports, and what it throws
+ * on (a pointer into a value that is no container) as one more problem rather than an uncaught error.
+ */
+export function patchProblems(doc: Resource, ops: Operation[]): string[] {
+  try {
+    return applyPatch(doc, ops).flatMap((e) => (e ? [e.message] : []));
+  } catch (err) {
+    return [(err as Error).message];
+  }
 }

@@ -10,12 +10,12 @@
  * transaction, before the commit: what sends referrals and appointments to partner offices through the outbox.
  */
 import { randomUUID } from 'node:crypto';
-import { applyPatch, type Operation, type SearchRequest, type WithId } from '@medplum/core';
+import { type Operation, type SearchRequest, type WithId } from '@medplum/core';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
 import { conflict, gone, notFound, unprocessable } from './errors.ts';
-import { fhirPathPatchToJsonPatch } from './fhirpath-patch.ts';
+import { fhirPathPatchToJsonPatch, patchProblems } from './fhirpath-patch.ts';
 import { canonicalOrder } from './order.ts';
 import { checkId, checkIfMatch, multipleMatches, parseConditional, refuseInCondition } from './preconditions.ts';
 import { resolveConditionalReferences } from './conditional-references.ts';
@@ -220,10 +220,8 @@ export class Repository {
       checkIfMatch(type, id, cur, ifMatch);
       const patched = JSON.parse(JSON.stringify(cur.content)) as Resource;
       const ops = Array.isArray(patch) ? patch : fhirPathPatchToJsonPatch(cur.content as Resource, patch);
-      const errors = applyPatch(patched, ops).filter((e) => e !== null);
-      if (errors.length > 0) {
-        throw unprocessable(`JSON Patch failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
-      }
+      const errors = patchProblems(patched, ops);
+      if (errors.length > 0) throw unprocessable(`JSON Patch failed: ${errors.join('; ')}`);
       if (patched.resourceType !== type || patched.id !== id) {
         invalid('A patch may not change resourceType or id', `${type}.id`);
       }
@@ -296,3 +294,4 @@ export class Repository {
     return canonicalOrder(stored) as WithId<T> & { meta: { lastUpdated: string } };
   }
 }
+

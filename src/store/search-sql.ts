@@ -29,6 +29,19 @@ const CONTROL = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_e
 const MAX_CHAIN = 3;
 
 /**
+ * What PostgreSQL could not take, refused as the caller's mistake before any SQL is built: a NUL in a parameter
+ * (text cannot hold one), a page size or offset that is no whole number or past what a LIMIT holds.
+ */
+export function checkSearchRequest(request: SearchRequest): void {
+  for (const f of request.filters ?? []) {
+    if (f.code.includes('\0') || f.value.includes('\0')) invalid(`Search parameter ${f.code} holds a NUL character`, f.code);
+  }
+  for (const [name, n] of [['_count', request.count], ['_offset', request.offset]] as const) {
+    if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) invalid(`${name} must be a whole number, 0 or more`, name);
+  }
+}
+
+/**
  * Conditions for `request` on the resource aliased `r`; `types` overrides the type for `_type` searches.
  *
  * Search rows exist only for live versions (a new version replaces them, a deletion has none), so the matches
@@ -39,6 +52,7 @@ const MAX_CHAIN = 3;
  * checking which fall on the day asked for (test/store/explain.int.test.ts, bench/search).
  */
 export function buildWhere(sql: Sql, request: SearchRequest, baseUrl: string, types?: readonly string[]): SearchSql {
+  checkSearchRequest(request);
   const unsupported: string[] = [];
   const typeList = types ?? [request.resourceType];
   const typeIs = (alias: Fragment | Helper<string>) =>

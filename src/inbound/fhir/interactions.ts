@@ -185,6 +185,7 @@ export function searchRequest(type: string, query: URLSearchParams): SearchReque
 async function history(ctx: Context, query: URLSearchParams, type?: string, id?: string) {
   const count = Math.min(Math.max(Number(query.get('_count') ?? 50) || 50, 1), 1000);
   const offset = Math.max(Number(query.get('_offset') ?? 0) || 0, 0);
+  if (!Number.isSafeInteger(offset)) invalid('_offset must be a whole number, 0 or more', '_offset');
   const since = query.get('_since') ?? undefined;
   if (since !== undefined && Number.isNaN(Date.parse(since))) invalid(`Invalid _since "${since}"`, '_since');
   const entries = await ctx.repo.history(type, id, count + 1, offset, since);
@@ -235,12 +236,30 @@ function body(type: string, value: unknown): Resource {
   return resource;
 }
 
+const JSON_PATCH_OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
 function patchBody(value: unknown): Operation[] | Parameters {
   if (isFhirPathPatch(value)) return value;
-  if (!Array.isArray(value)) invalid('A patch body must be a JSON Patch array of operations (RFC 6902) or a FHIRPath Patch Parameters resource');
-  value.forEach((op: unknown, i) => {
-    const o = op as { op?: unknown; path?: unknown };
-    if (typeof o?.op !== 'string' || typeof o.path !== 'string') invalid(`JSON Patch operation ${i} needs "op" and "path"`, `[${i}]`);
-  });
+  if (!Array.isArray(value)) {
+    invalid('A patch body must be a JSON Patch array of operations (RFC 6902) or a FHIRPath Patch Parameters resource');
+  }
+  value.forEach(checkJsonPatchOp);
   return value as Operation[];
+}
+
+/** An operation applyPatch can carry out or refuse in its own words: a known op, pointers into the resource. */
+function checkJsonPatchOp(op: unknown, i: number): void {
+  const o = op as { op?: unknown; path?: unknown; from?: unknown };
+  if (typeof o?.op !== 'string' || typeof o.path !== 'string') {
+    invalid(`JSON Patch operation ${i} needs "op" and "path"`, `[${i}]`);
+  }
+  if (!JSON_PATCH_OPS.has(o.op)) invalid(`JSON Patch operation ${i}: unknown op "${o.op}"`, `[${i}].op`);
+  if ((o.op === 'move' || o.op === 'copy') && typeof o.from !== 'string') {
+    invalid(`JSON Patch ${o.op} needs "from"`, `[${i}].from`);
+  }
+  for (const pointer of [o.path, o.from]) {
+    if (typeof pointer === 'string' && !pointer.startsWith('/')) {
+      invalid(`JSON Patch operation ${i}: "${pointer}" names the whole resource, which a patch may not replace`, `[${i}]`);
+    }
+  }
 }

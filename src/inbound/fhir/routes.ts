@@ -12,6 +12,7 @@ import { auditRequests, type AuditEnv } from './audit.ts';
 import type { TokenService } from '../../access/tokens.ts';
 import { smartConfiguration } from '../auth.ts';
 import { bodyLimit } from 'hono/body-limit';
+import { parseJsonBody } from './json-body.ts';
 import { httpError, invalid } from '../../outcome.ts';
 import type { Repository } from '../../store/repository.ts';
 import { capabilityStatement } from './capability.ts';
@@ -132,11 +133,7 @@ async function readBody(c: HonoContext<AuditEnv>, optional = false): Promise<unk
     if (optional) return undefined;
     invalid('The request body is empty');
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    invalid(`Invalid JSON: ${(err as Error).message}`);
-  }
+  return parseJsonBody(text);
 }
 
 /** `POST [type]/_search` takes the parameters as a form body, merged with any in the URL (search.html#search). */

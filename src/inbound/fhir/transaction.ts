@@ -13,6 +13,7 @@ import { invalid, outcome, toHttpError } from '../../outcome.ts';
 import { referenceSites, rewriteReferences } from '../../store/references.ts';
 import { interact, permitConditional, type Context, type FhirRequest, type FhirResult } from './interactions.ts';
 import { entryResponse, type ReturnPreference } from './respond.ts';
+import { parseJsonBody } from './json-body.ts';
 
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
@@ -56,18 +57,42 @@ export async function processBundle(ctx: Context, bundle: unknown, prefer: Retur
 
 function checkBundle(value: unknown): Bundle {
   const b = value as Bundle;
-  if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle') invalid('POST to the FHIR base takes a Bundle', 'Bundle');
+  if (!isObject(b) || b.resourceType !== 'Bundle') invalid('POST to the FHIR base takes a Bundle', 'Bundle');
   if (b.type !== 'batch' && b.type !== 'transaction') {
-    invalid(`Bundle.type must be "batch" or "transaction" (got "${String(b.type)}")`, 'Bundle.type');
+    const got = typeof b.type === 'string' ? `"${b.type}"` : typeof b.type;
+    invalid(`Bundle.type must be "batch" or "transaction" (got ${got})`, 'Bundle.type');
   }
+  if (b.entry !== undefined && !Array.isArray(b.entry)) invalid('Bundle.entry must be an array', 'Bundle.entry');
   // bdl-7: fullUrl must be unique in a Bundle (a reference to it would be ambiguous).
   const seen = new Set<string>();
   (b.entry ?? []).forEach((e, i) => {
+    checkEntryShape(e, i);
     if (!e.fullUrl) return;
     if (seen.has(e.fullUrl)) invalid(`Two entries share the fullUrl ${e.fullUrl} (bdl-7)`, `Bundle.entry[${i}].fullUrl`);
     seen.add(e.fullUrl);
   });
   return b;
+}
+
+const ENTRY_STRINGS = ['method', 'url', 'ifMatch', 'ifNoneExist', 'ifNoneMatch', 'ifModifiedSince'] as const;
+
+/** The JSON types an entry's fields must have before anything reads them (the validator sees resources only). */
+function checkEntryShape(e: unknown, i: number): asserts e is BundleEntry {
+  const at = `Bundle.entry[${i}]`;
+  if (!isObject(e)) invalid('Each entry must be an object', at);
+  const entry = e as BundleEntry;
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string') invalid('fullUrl must be a string', `${at}.fullUrl`);
+  if (entry.resource !== undefined && !isObject(entry.resource)) invalid('resource must be an object', `${at}.resource`);
+  if (entry.request === undefined) return;
+  if (!isObject(entry.request)) invalid('request must be an object', `${at}.request`);
+  const request = entry.request as unknown as Record<string, unknown>;
+  for (const k of ENTRY_STRINGS) {
+    if (request[k] !== undefined && typeof request[k] !== 'string') invalid(`request.${k} must be a string`, `${at}.request.${k}`);
+  }
+}
+
+function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function toRequest(e: BundleEntry, i: number): FhirRequest {
@@ -94,11 +119,7 @@ function patchOf(e: BundleEntry, i: number): unknown {
   const r = e.resource as (Resource & { data?: string; contentType?: string }) | undefined;
   if (r?.resourceType === 'Parameters') return r;
   if (r?.resourceType !== 'Binary' || !r.data) invalid('A PATCH entry carries a Binary with the JSON Patch, or a FHIRPath Patch Parameters', `Bundle.entry[${i}].resource`);
-  try {
-    return JSON.parse(Buffer.from(r.data, 'base64').toString('utf8'));
-  } catch {
-    invalid('The PATCH entry Binary does not hold JSON', `Bundle.entry[${i}].resource.data`);
-  }
+  return parseJsonBody(Buffer.from(r.data, 'base64').toString('utf8'), `Bundle.entry[${i}].resource.data`);
 }
 
 /**
