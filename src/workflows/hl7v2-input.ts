@@ -11,7 +11,7 @@ import { outcome } from '../outcome.ts';
 import { recordInbound, type NewInbound } from '../store/messages.ts';
 import { hl7Time } from '../translate/hl7v2/ack.ts';
 import { splitBatch } from '../translate/hl7v2/batch.ts';
-import type { MessageHeader } from '../translate/hl7v2/header.ts';
+import { peekHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 import type { Partner } from '../partners.ts';
 import {
   auditExchange,
@@ -19,7 +19,6 @@ import {
   partnerFor,
   partnerOf,
   receiveHl7v2,
-  tryHeader,
   type Hl7Peer,
   type Hl7Result,
   type ReceiveContext,
@@ -71,7 +70,7 @@ export async function receiveHl7v2Input(ctx: ReceiveContext, raw: Buffer, transp
  * a rejected message (with the size in its outcome) and the exchange audited, like any other refusal.
  */
 export async function receiveOversized(ctx: ReceiveContext, head: Buffer, bytes: number, transport: Transport, peer: Hl7Peer, ar: string): Promise<string> {
-  const { header } = tryHeader(head.subarray(0, 4096).toString('latin1'));
+  const header = peekHeader(head);
   const partner = partnerFor(ctx, peer, header ? partnerOf(ctx, header) : undefined);
   const why = `Frame of at least ${bytes} bytes is over the size limit; refused, its first ${head.length} bytes kept`;
   const id = await keepRefused(ctx, inboundRow(header, head, transport, peer, partner), header, partner, ar, outcome('too-costly', why));

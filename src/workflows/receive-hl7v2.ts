@@ -23,7 +23,7 @@ import type { Partner, PartnerRegistry } from '../partners.ts';
 import { storedInbound, type NewInbound } from '../store/messages.ts';
 import type { AckError } from '../translate/hl7v2/ack.ts';
 import { decodeHl7 } from '../translate/hl7v2/charset.ts';
-import { HeaderError, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
+import { HeaderError, peekHeader, readHeader, type MessageHeader } from '../translate/hl7v2/header.ts';
 import { Hl7Exchange, type Outcome, type Processed, type Slot } from './hl7v2-exchange.ts';
 
 export { splitAcks, type Processed } from './hl7v2-exchange.ts';
@@ -78,8 +78,8 @@ type Decoded = {
 
 /** The partner is found from a Latin-1 peek at MSH first, because its configured character set decodes the rest. */
 function decode(ctx: ReceiveContext, raw: Buffer): Decoded {
-  const peek = tryHeader(raw.subarray(0, 4096).toString('latin1'));
-  const claimed = peek.header ? partnerOf(ctx, peek.header) : undefined;
+  const peek = peekHeader(raw);
+  const claimed = peek ? partnerOf(ctx, peek) : undefined;
   const { text, problem } = decodeHl7(raw, claimed?.hl7v2.charset);
   const { header, error } = tryHeader(text);
   return { text, header, headerError: error, charsetProblem: problem, claimed };
@@ -221,7 +221,7 @@ function headerRefusal(ctx: ReceiveContext, h: MessageHeader): AckError | undefi
   return undefined;
 }
 
-export function tryHeader(text: string): { header?: MessageHeader; error?: HeaderError } {
+function tryHeader(text: string): { header?: MessageHeader; error?: HeaderError } {
   try {
     return { header: readHeader(text) };
   } catch (err) {

@@ -19,7 +19,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { buildAck } from '../../translate/hl7v2/ack.ts';
-import { readHeader, type MessageHeader } from '../../translate/hl7v2/header.ts';
+import { peekHeader } from '../../translate/hl7v2/header.ts';
 import { frame, MllpFramer } from './framer.ts';
 
 /** Queued messages of one connection above which it is paused, and at or below which it is read again. */
@@ -111,7 +111,7 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
             setTimeout(() => socket.destroy(), 5000).unref();
             const head = event.head ?? Buffer.alloc(0);
             const text = `Frame larger than ${options.maxFrameBytes} bytes`;
-            const ar = buildAck(headerOf(head), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
+            const ar = buildAck(peekHeader(head), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '100', text } });
             enqueue(async () => {
               const ack = options.oversized
                 ? await options.oversized(head, event.bytes, at, ar).catch((err: unknown) => {
@@ -135,7 +135,7 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
             // echoing its MSH-10 so that it can tell which message to resend.
             log.error({ peer: address, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'mllp message not processed');
             const text = 'The gateway could not record the message; please resend later';
-            acks = [buildAck(headerOf(message), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
+            acks = [buildAck(peekHeader(message), { code: 'AR', controlId: options.newControlId(), time: new Date(), text, error: { code: '207', text } })];
           }
           for (const ack of acks) if (!socket.destroyed) socket.write(frame(ack));
           // A sender that does not read its ACKs holds up its next message, not the gateway's memory.
@@ -173,15 +173,6 @@ export async function startMllpListener(options: MllpOptions, handle: MllpHandle
       await closed;
     },
   };
-}
-
-/** The header of a message the handler could not take (to address the AR to it), if it can be read at all. */
-function headerOf(bytes: Buffer): MessageHeader | undefined {
-  try {
-    return readHeader(bytes.subarray(0, 4096).toString('latin1'));
-  } catch {
-    return undefined;
-  }
 }
 
 /** The TLS variant: a client certificate, when required, must be valid and belong to a known partner. */

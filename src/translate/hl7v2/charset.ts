@@ -3,10 +3,12 @@
  * (for senders whose MSH-18 is missing or wrong), else MSH-18 (HL7 table 0211), else UTF-8 when the bytes are
  * valid UTF-8 and ISO 8859-1 when they are not (what feeds without MSH-18 usually are).
  *
- * MSH-18 can be read before decoding because every HL7 character set keeps ASCII where the MSH segment is.
+ * MSH-18 is read before decoding (header.ts `peekHeader`): every HL7 character set keeps ASCII where MSH is.
  * A leading UTF-8 byte order mark is dropped whatever the character set; when MSH-18 (not a partner's setting)
  * names another set, bytes that are valid UTF-8 are read as UTF-8, and the disagreement is reported.
  */
+import { peekHeader } from './header.ts';
+
 export type Decoded = { text: string; charset: string; problem?: string };
 
 /** HL7 table 0211 → WHATWG encoding label (Node's TextDecoder). */
@@ -40,7 +42,7 @@ function labelOf(name: string): string | undefined {
 export function decodeHl7(bytes: Uint8Array, partnerCharset?: string): Decoded {
   const bom = hasBom(bytes);
   const body = bom ? bytes.subarray(3) : bytes;
-  const declared = msh18(body);
+  const declared = peekHeader(body)?.characterSet;
   if (bom && !partnerCharset && declared && labelOf(declared) && labelOf(declared) !== 'utf-8') {
     // The BOM says UTF-8 and MSH-18 says otherwise: bytes that are valid UTF-8 side with the BOM.
     const d = lenient(body);
@@ -79,19 +81,4 @@ function lenient(bytes: Uint8Array): Decoded {
   } catch {
     return { text: Buffer.from(bytes).toString('latin1'), charset: 'ISO 8859-1' };
   }
-}
-
-/** MSH-18 (first repetition), read from the raw bytes (after any BOM). */
-function msh18(bytes: Uint8Array): string | undefined {
-  const head = Buffer.from(bytes.subarray(0, 4096)).toString('latin1');
-  const start = head.indexOf('MSH');
-  if (start < 0) return undefined;
-  const line = head.slice(start).split(/\r|\n/)[0] ?? '';
-  const sep = line.charAt(3);
-  const fields = line.split(sep);
-  // fields[0] is "MSH", fields[1] the encoding characters (MSH-2): MSH-n is fields[n-1].
-  const value = fields[17];
-  if (!value) return undefined;
-  const rep = line.charAt(5) || '~';
-  return value.split(rep)[0]?.trim() || undefined;
 }

@@ -7,7 +7,7 @@
  * escapes or tell `""` (delete this value) from an empty field (no information).
  */
 import { decodeAs } from './charset.ts';
-import { readHeader, splitSegments, type Delimiters, type MessageHeader } from './header.ts';
+import { fieldsOf, readHeader, splitSegments, type Delimiters } from './header.ts';
 
 /** `""` in a field: the sender asks to delete the stored value (v2.5 §2.5.3). */
 export const DELETE = Symbol('delete');
@@ -32,9 +32,8 @@ export class Segment {
   constructor(raw: string, d: Delimiters, charset?: string) {
     this.d = d;
     this.charset = charset;
-    const parts = raw.split(d.field);
-    this.name = parts[0] ?? '';
-    this.fields = this.name === 'MSH' ? ['MSH', d.field, ...parts.slice(1)] : parts;
+    this.fields = fieldsOf(raw, d.field);
+    this.name = this.fields[0] ?? '';
   }
 
   /** Raw (still escaped) text of field `n`. */
@@ -107,7 +106,7 @@ export class Hl7v2Message {
   constructor(text: string, options: MessageOptions = {}) {
     const header = readHeader(text);
     this.delimiters = header.delimiters;
-    this.charset = options.charset || msh18(header);
+    this.charset = options.charset || header.characterSet;
     this.segments = splitSegments(text).map((s) => new Segment(s, header.delimiters, this.charset));
   }
 
@@ -118,11 +117,6 @@ export class Hl7v2Message {
   all(name: string): Segment[] {
     return this.segments.filter((s) => s.name === name);
   }
-}
-
-/** MSH-18 character set, first repetition (the one the message is written in). */
-function msh18(header: MessageHeader): string | undefined {
-  return header.fields[18]?.split(header.delimiters.repetition)[0]?.trim() || undefined;
 }
 
 /**

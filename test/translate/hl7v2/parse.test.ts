@@ -8,7 +8,7 @@ import { registrationPlan } from '../../../src/translate/hl7v2/adt.ts';
 import { splitBatch } from '../../../src/translate/hl7v2/batch.ts';
 import { decodeHl7 } from '../../../src/translate/hl7v2/charset.ts';
 import { addMinutes, dateTime, instant } from '../../../src/translate/hl7v2/datatypes.ts';
-import { readHeader } from '../../../src/translate/hl7v2/header.ts';
+import { fieldsOf, peekHeader, readHeader } from '../../../src/translate/hl7v2/header.ts';
 import { DELETE, Hl7v2Message } from '../../../src/translate/hl7v2/parse.ts';
 import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
@@ -159,6 +159,20 @@ describe('segment ends and byte order mark', () => {
     const text = `\u00EF\u00BB\u00BF${[MSH, ...body].join('\r')}`;
     expect(readHeader(text).controlId).toBe('C1');
     expect(new Hl7v2Message(text).segments.map((s) => s.name)).toEqual(['MSH', 'PID', 'ZXX']);
+  });
+  it('skips blank lines before MSH, and reads the header from the bytes before decoding', () => {
+    const text = `\r\n  \n${[MSH, ...body].join('\r')}`;
+    expect(readHeader(text).controlId).toBe('C1');
+    const latin = Buffer.from(`${MSH}||||||8859/1\rPID|1||M1^^^FAC^MR||Mu\xF1oz`, 'latin1');
+    expect(peekHeader(latin)?.characterSet).toBe('8859/1');
+    expect(decodeHl7(latin).text).toContain('Muñoz');
+    expect(peekHeader(Buffer.from('PID|1'))).toBeUndefined();
+  });
+  it('numbers MSH fields from the separator (MSH-1), other segments from their first field', () => {
+    expect(fieldsOf('MSH|^~\\&|APP', '|').slice(0, 4)).toEqual(['MSH', '|', '^~\\&', 'APP']);
+    expect(fieldsOf('PID|1||M1', '|')).toEqual(['PID', '1', '', 'M1']);
+    const m = new Hl7v2Message([MSH, ...body].join('\r'));
+    expect(m.first('MSH')!.raw(10)).toBe(readHeader(MSH).controlId);
   });
   it('keeps Z-segments and reports them as unmapped', () => {
     const plan = registrationPlan(new Hl7v2Message([MSH, ...body].join('\r')), { timeZone: 'UTC' });
