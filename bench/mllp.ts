@@ -139,14 +139,14 @@ const baseline = await startMllpListener(
 
 /**
  * The database floor: the rows one ADT^A04 leaves — its message row, Patient and Coverage with their history and
- * search rows, its audit_log record and AuditEvent copy with theirs — copied from what the gateway stored in the
+ * search rows, its audit_log record and that record's audit_search row — copied from what the gateway stored in the
  * warm-up and written in the fewest statements the store has (`writeNewResources`, one multi-row insert per
  * table), `perTx` messages per transaction, `parallel` transactions at once. No HL7, matching, validation or
  * ACK: what PostgreSQL alone allows on this machine for the same rows. Written into a schema of copies of the
  * tables (same indexes, logged), dropped afterwards, so the gateway's data and audit chain are not touched.
  */
 async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: number): Promise<{ perSecond: number; cpuMs: number }> {
-  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log'];
+  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log', 'audit_search'];
   await sql`DROP SCHEMA IF EXISTS bench_floor CASCADE`;
   await sql`CREATE SCHEMA bench_floor`;
   for (const t of tables) await sql`CREATE TABLE ${sql('bench_floor.' + t)} (LIKE ${sql('public.' + t)} INCLUDING ALL)`;
@@ -155,7 +155,8 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
   const [patient, coverage] = [await one('Patient'), await one('Coverage')];
   const [msg] = await sql<{ sender: string; receiver: string; message_type: string; raw: Buffer; response: string; resources: string[] }[]>`
     SELECT sender, receiver, message_type, raw, response, resources FROM message WHERE direction = 'inbound' AND status = 'processed' ORDER BY id DESC LIMIT 1`;
-  const [log] = await sql<{ content: string }[]>`SELECT content FROM audit_log ORDER BY seq DESC LIMIT 1`;
+  const [log] = await sql<{ content: string; terms: string[] }[]>`
+    SELECT l.content, s.terms FROM audit_log l JOIN audit_search s USING (seq) ORDER BY seq DESC LIMIT 1`;
   let next = 0;
   const write = async (): Promise<void> => {
     const items = Array.from({ length: perTx }, () => ({ n: next++, p: randomUUID(), c: randomUUID(), a: randomUUID() }));
@@ -170,15 +171,12 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
         writeNewResources(tx as unknown as Sql, items.flatMap((i) => [copy(patient, i.p), copy(coverage, i.c)])),
       ]);
     });
-    // The audit record, then its searchable copy, as the trail writes them (hashes not chained: a copy table).
+    // The audit record and its search terms in one statement, as the trail writes them (hashes not chained: a copy).
     await sql.begin(async (tx) => {
       await tx`SET LOCAL search_path = bench_floor`;
-      await tx`INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
-        SELECT x.n, x.id, now(), ${log!.content}, '\\x00', '\\x00' FROM unnest(${items.map((i) => i.n)}::bigint[], ${items.map((i) => i.a)}::text[]) AS x(n, id)`;
-    });
-    await sql.begin(async (tx) => {
-      await tx`SET LOCAL search_path = bench_floor`;
-      await writeNewResources(tx as unknown as Sql, items.map((i) => copy({ ...(JSON.parse(log!.content) as Resource) }, i.a)));
+      await tx`WITH a AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
+          SELECT x.n, x.id, now(), ${log!.content}, '\\x00', '\\x00' FROM unnest(${items.map((i) => i.n)}::bigint[], ${items.map((i) => i.a)}::text[]) AS x(n, id))
+        INSERT INTO audit_search (seq, terms) SELECT x, ${log!.terms}::text[] FROM unnest(${items.map((i) => i.n)}::bigint[]) x`;
     });
   };
   try {
@@ -205,7 +203,7 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
  * The same rows written by PostgreSQL's own C client, `pgbench` (prepared statements, `clients` connections, two
  * threads): no Node.js, no postgres.js, so nearly all of the two cores are the server's. The most favourable
  * case: every row of `perTx` messages in one statement and one transaction (message rows, Patient and Coverage
- * with their history and search rows, the audit_log records, the AuditEvent copies with theirs), copied
+ * with their history and search rows, the audit_log records with their audit_search rows), copied
  * server-side from one message's rows that the gateway stored, under fresh ids. This is what PostgreSQL itself
  * allows on this machine for what one registration must leave; undefined when no `pgbench` is installed
  * (`BENCH_PGBENCH` names one).
@@ -214,7 +212,7 @@ async function pgbenchFloor(sql: Sql, total: number, perTx: number, clients: num
   const candidates = [process.env.BENCH_PGBENCH, 'pgbench', ...(await readdir('/usr/lib/postgresql').catch(() => [] as string[])).map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`)];
   const pgbench = candidates.find((c) => c && spawnSync(c, ['--version']).status === 0);
   if (!pgbench) return undefined;
-  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log'];
+  const tables = ['message', 'resource', 'resource_history', 'search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'audit_log', 'audit_search'];
   const search = tables.filter((t) => t.startsWith('search_'));
   const columns = async (t: string) =>
     (await sql<{ c: string }[]>`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${t} ORDER BY ordinal_position`).map((r) => r.c);
@@ -224,19 +222,19 @@ async function pgbenchFloor(sql: Sql, total: number, perTx: number, clients: num
     for (const t of tables) await sql`CREATE TABLE ${sql('bench_pgbench.' + t)} (LIKE ${sql('public.' + t)} INCLUDING ALL)`;
     await sql`CREATE SEQUENCE bench_pgbench.audit_seq`;
     // One message's rows: the newest processed message, the Patient and Coverage it produced, its audit record and
-    // that record's AuditEvent copy, with their search rows.
+    // that record's search terms.
     const [msg] = await sql<{ id: string; resources: string[] }[]>`
       SELECT id, resources FROM message WHERE direction = 'inbound' AND status = 'processed' ORDER BY id DESC LIMIT 1`;
     const refs = msg!.resources.filter((r) => r.startsWith('Patient/') || r.startsWith('Coverage/'));
     const [log] = await sql<{ seq: string; id: string }[]>`SELECT seq, id FROM audit_log ORDER BY seq DESC LIMIT 1`;
-    const owners = [...refs, `AuditEvent/${log!.id}`];
     await sql`CREATE TABLE bench_pgbench.t_message AS SELECT * FROM message WHERE id = ${msg!.id}`;
     await sql`CREATE TABLE bench_pgbench.t_audit_log AS SELECT * FROM audit_log WHERE seq = ${log!.seq}`;
+    await sql`CREATE TABLE bench_pgbench.t_audit_search AS SELECT * FROM audit_search WHERE seq = ${log!.seq}`;
     for (const t of ['resource', ...search]) {
-      await sql`CREATE TABLE ${sql('bench_pgbench.t_' + t)} AS SELECT * FROM ${sql('public.' + t)} WHERE resource_type || '/' || id = ANY(${owners})`;
+      await sql`CREATE TABLE ${sql('bench_pgbench.t_' + t)} AS SELECT * FROM ${sql('public.' + t)} WHERE resource_type || '/' || id = ANY(${refs})`;
     }
     const [{ n } = { n: 0 }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM bench_pgbench.t_resource`;
-    if (n !== owners.length) throw new Error(`pgbench floor: ${n} of ${owners.length} template resources found`);
+    if (n !== refs.length) throw new Error(`pgbench floor: ${n} of ${refs.length} template resources found`);
     // Every column copied but the ones a new row needs fresh: ids, control id, sequence numbers, times.
     const fresh: Record<string, string> = { id: 'i.new', version_id: '1', last_updated: 'now()', control_id: 'gen_random_uuid()::text', received_at: 'now()', processed_at: 'clock_timestamp()', seq: "nextval('bench_pgbench.audit_seq')", recorded: 'now()' };
     const copy = async (t: string, from: string, join: string) => {
@@ -249,6 +247,7 @@ async function pgbenchFloor(sql: Sql, total: number, perTx: number, clients: num
       `WITH ids AS (SELECT t.resource_type, t.id AS old, gen_random_uuid()::text AS new FROM bench_pgbench.t_resource t CROSS JOIN generate_series(1, ${perTx})),`,
       `m AS (${await copy('message', 'bench_pgbench.t_message', `CROSS JOIN generate_series(1, ${perTx})`)}),`,
       `a AS (${await copy('audit_log', 'bench_pgbench.t_audit_log', `CROSS JOIN generate_series(1, ${perTx})`)}),`,
+      `s AS (${await copy('audit_search', 'bench_pgbench.t_audit_search', `CROSS JOIN generate_series(1, ${perTx})`)}),`,
       ...(await Promise.all(['resource', 'resource_history', ...search].map(async (t, k) => `w${k} AS (${await copy(t, `bench_pgbench.t_${t === 'resource_history' ? 'resource' : t}`, owned)}),`))),
       'done AS (SELECT 1) SELECT 1',
     ].join(' ');
