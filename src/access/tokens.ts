@@ -3,7 +3,9 @@
  * kept in the database, published at `/.well-known/jwks.json`, rotatable.
  *
  * Several gateway processes share one database: each signs with the newest active key and, meeting a `kid`
- * it has not loaded, reloads the keys before refusing a token.
+ * it has not loaded, reloads the keys before refusing a token. A rotation by another process (`frontdesk keys
+ * rotate` while the gateway runs) is seen at the next token issued or JWKS served: both ask which key is active
+ * (one indexed row), so a key rotated away is not signed with again.
  */
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
@@ -52,14 +54,14 @@ export class TokenService {
   }
 
   /** Public keys of the active key and of keys retired less than a token lifetime ago. */
-  jwks(): { keys: JWK[] } {
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.active();
     const horizon = Date.now() - this.ttlSeconds * 1000 * 2;
     return { keys: [...this.keys.values()].filter((k) => k.retiredAt === null || k.retiredAt.getTime() > horizon).map((k) => k.publicJwk) };
   }
 
   async issue(clientId: string, scope: string): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope: string }> {
-    const key = [...this.keys.values()].filter((k) => k.retiredAt === null && k.privateKey).sort((a, b) => b.created.getTime() - a.created.getTime())[0];
-    if (!key?.privateKey) throw new Error('No signing key');
+    const key = await this.active();
     const token = await new SignJWT({ scope, client_id: clientId })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.issuer)
@@ -104,6 +106,16 @@ export class TokenService {
       principal: { clientId: p.sub as string, scope: p.scope ?? '', grants: parseScopes(p.scope ?? ''), tokenId: p.jti as string },
       expiresAt: (p.exp as number) * 1000,
     };
+  }
+
+  /** The active signing key as the database has it now, the keys reloaded when another process rotated them. */
+  private async active(): Promise<Key & { privateKey: CryptoKey }> {
+    const [row] = await this.sql<{ kid: string }[]>`
+      SELECT kid FROM signing_key WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1`;
+    if (row && !this.keys.get(row.kid)?.privateKey) await this.reload();
+    const key = row ? this.keys.get(row.kid) : undefined;
+    if (!key?.privateKey) throw new Error('No signing key');
+    return key as Key & { privateKey: CryptoKey };
   }
 
   private async keyFor(kid: string | undefined): Promise<CryptoKey> {

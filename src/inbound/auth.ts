@@ -32,7 +32,7 @@ export function authRoutes(authenticator: ClientAuthenticator, tokens: TokenServ
       return c.json({ error: err.error, error_description: err.message }, err.status as 400, headers);
     }
   });
-  app.get('/.well-known/jwks.json', (c) => c.json(tokens.jwks()));
+  app.get('/.well-known/jwks.json', async (c) => c.json(await tokens.jwks()));
   return app;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addClient, revokeClient } from '../../src/access/clients.ts';
+import { TokenService } from '../../src/access/tokens.ts';
 import { client, getToken, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 
 let g: TestGateway;
@@ -272,5 +273,19 @@ describe('keys and key sets', () => {
     expect((await fhirWith(after, 'GET', 'Patient?_count=1')).status).toBe(200);
     const jwks = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
     expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([kidOf(before), newKid]));
+  });
+
+  it('signs with a key rotated by another process (frontdesk keys rotate) from the next token on', async () => {
+    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid as string;
+    const running = kidOf(await getToken(g));
+    const cli = new TokenService(g.db.sql, { issuer: 'cli', audience: 'cli', ttlSeconds: 60 });
+    await cli.init();
+    const rotated = await cli.rotate();
+    expect(rotated).not.toBe(running);
+    const next = await getToken(g);
+    expect(kidOf(next)).toBe(rotated);
+    expect((await fhirWith(next, 'GET', 'Patient?_count=1')).status).toBe(200);
+    const jwks = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([running, rotated]));
   });
 });
