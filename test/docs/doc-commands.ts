@@ -26,7 +26,8 @@ export type DocCommand = {
 };
 export type DocJson = { doc: string; line: number; heading: string; text: string; value: unknown };
 
-const COMMAND = /^(?:(?:npm|npx|node|frontdesk|curl|openssl|docker|kill|tsc) |FRONTDESK_[A-Z0-9_]+=)/;
+/** A command word, after any environment assignments (`FUZZ_RUNS=20 npx …`); a gateway setting alone counts too. */
+const COMMAND = /^(?:(?:[A-Z][A-Z0-9_]*=\S*\s+)*(?:npm|npx|node|frontdesk|curl|openssl|docker|kill|tsc|bash) |FRONTDESK_[A-Z0-9_]+=)/;
 
 export function docFiles(): string[] {
   const docs = readdirSync(join(ROOT, 'docs'))
