@@ -104,9 +104,12 @@ try {
   const gateway = children.fork<SoakReady>('soak-server.ts', {
     env: {
       ...(dir ? { FRONTDESK_DATA_DIR: dir } : {}),
-      // The default limit (6,000/min per client) is a production guard; the soak's one client must not trip it.
+      // The default limit (6,000/min per client, bursts of 300) is a production guard; the soak's one client must
+      // not trip it, neither in the run nor while it creates its patients as fast as the gateway takes them.
       FRONTDESK_RATE_LIMIT_PER_MINUTE: env.FRONTDESK_RATE_LIMIT_PER_MINUTE ??
         String(Math.max(6000, Math.ceil(settings.httpRate * 120))),
+      FRONTDESK_RATE_LIMIT_BURST: env.FRONTDESK_RATE_LIMIT_BURST ??
+        String(Math.max(300, settings.seedPatients + settings.httpRate * 10)),
     },
   });
   const client = children.fork<{ pid: number }>('soak-client.ts');
