@@ -11,20 +11,21 @@ import { openSender, type Sender } from './mllp-sender.ts';
 import { adtA04, benchToken, patient } from './load-data.ts';
 import { drive, serveCalls, type Op, type RunArgs } from './load-loop.ts';
 
-export type Target = { httpPort: number; mllpPort: number; echoPort: number };
+export type Target = { httpPort: number; mllpPort: number; echoPort: number; httpFloorPort: number };
 
 const RUN = process.env.BENCH_RUN ?? 'x';
-let target: Target = { httpPort: 0, mllpPort: 0, echoPort: 0 };
+let target: Target = { httpPort: 0, mllpPort: 0, echoPort: 0, httpFloorPort: 0 };
 let headers: Record<string, string> = {};
 /** Patients this process created: what reads ask for (they outlive a gateway restart, in the database). */
 const ids: string[] = [];
 
 type Answer = { status: number; location?: string };
 
-function send(agent: Agent, method: string, path: string, body?: string): Promise<Answer> {
+/** `port`: the gateway's, unless another (the HTTP floor's) is named. */
+function send(agent: Agent, method: string, path: string, body?: string, port = target.httpPort): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const h = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
-    const req = request({ host: '127.0.0.1', port: target.httpPort, method, path, agent, headers: h }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers: h }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
       res.on('error', reject);
@@ -34,12 +35,17 @@ function send(agent: Agent, method: string, path: string, body?: string): Promis
   });
 }
 
-async function create(agent: Agent, i: number): Promise<string | undefined> {
-  const res = await send(agent, 'POST', '/fhir/Patient', JSON.stringify(patient(i, RUN)));
+async function create(agent: Agent, i: number, port = target.httpPort): Promise<string | undefined> {
+  const res = await send(agent, 'POST', '/fhir/Patient', JSON.stringify(patient(i, RUN)), port);
   if (res.status !== 201) return `create: HTTP ${res.status}`;
   // Location: <base>/Patient/<id>/_history/<version> (http.html#create)
-  ids.push(res.location!.split('/').at(-3)!);
+  if (port === target.httpPort) ids.push(res.location!.split('/').at(-3)!);
   return undefined;
+}
+
+async function read(agent: Agent, i: number, port = target.httpPort): Promise<string | undefined> {
+  const res = await send(agent, 'GET', `/fhir/Patient/${ids[i % ids.length]}`, undefined, port);
+  return res.status === 200 ? undefined : `read: HTTP ${res.status}`;
 }
 
 function mllpOp(senders: Sender[]): Op {
@@ -62,10 +68,9 @@ async function run(a: RunArgs, warm: () => Promise<void>) {
     : [];
   const ops: Record<string, Op> = {
     create: (i) => create(agent, i),
-    read: async (i) => {
-      const res = await send(agent, 'GET', `/fhir/Patient/${ids[i % ids.length]}`);
-      return res.status === 200 ? undefined : `read: HTTP ${res.status}`;
-    },
+    read: (i) => read(agent, i),
+    'create-http-floor': (i) => create(agent, i, target.httpFloorPort),
+    'read-http-floor': (i) => read(agent, i, target.httpFloorPort),
     adt: mllpOp(senders),
     'adt-echo': mllpOp(senders),
   };

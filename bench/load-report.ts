@@ -28,6 +28,8 @@ export type Row = {
   gateway: Measured; baseline: Measured;
   /** pgbench doing the same rows in one transaction (bench/load-pgbench.ts), when pgbench is installed. */
   floor?: Measured;
+  /** The HTTP stack alone, answering from memory (bench/load-http-floor.ts): create and read. */
+  httpFloor?: Measured;
   /** gateway ÷ baseline: throughput, and machine CPU per operation. */
   ratio: { throughput: number; machineCpu: number };
 };
@@ -84,6 +86,8 @@ export function markdown(meta: Meta, rows: Row[]): string {
     `| ↳ baseline: ${r.baselineLabel} | ${r.concurrency} | ${cells(r.baseline).join(' | ')} | | |`,
     ...(r.floor ? [`| ↳ floor: pgbench, the same rows/op in one transaction${r.scenario === 'read' ? ' after a PK ' +
       'SELECT' : ''}, no Node | ${r.concurrency} | ${cells(r.floor).join(' | ')} | | |`] : []),
+    ...(r.httpFloor ? [`| ↳ floor: the HTTP stack alone (hono), answer from memory, no database | ${r.concurrency} ` +
+      `| ${cells(r.httpFloor).join(' | ')} | | |`] : []),
   ]);
   const noisy = rows
     .flatMap((r) => [r.gateway, r.baseline])

@@ -6,7 +6,8 @@
  * Unix socket), on free ports, with a bootstrap client for the token.
  * `baseline`: no gateway. The same postgres.js settings and pool size as the gateway's (`connect` from
  * store/db) running a bare autocommit INSERT of one jsonb row or a primary-key SELECT, and the project's MLLP
- * listener with a handler that only parses the message and builds AA — the floor each gateway row is set beside.
+ * listener with a handler that only parses the message and builds AA — the floor each gateway row is set beside;
+ * and the HTTP stack alone answering from memory (./load-http-floor.ts).
  */
 import { loadConfig } from '../src/config.ts';
 import { startGateway } from '../src/gateway.ts';
@@ -17,10 +18,11 @@ import { buildAck, newControlId } from '../src/translate/hl7v2/ack.ts';
 import { readHeader } from '../src/translate/hl7v2/header.ts';
 import { Hl7v2Message } from '../src/translate/hl7v2/parse.ts';
 import { BOOTSTRAP, patient } from './load-data.ts';
+import { startHttpFloor } from './load-http-floor.ts';
 import { drive, serveCalls, type Op, type RunArgs } from './load-loop.ts';
 
 export type GatewayReady = { httpPort: number; mllpPort: number };
-export type BaselineReady = { mllpPort: number };
+export type BaselineReady = { mllpPort: number; httpPort: number };
 
 const RUN = process.env.BENCH_RUN ?? 'x';
 const config = loadConfig({
@@ -62,6 +64,7 @@ async function baseline(): Promise<void> {
       return [buildAck(header, { code: 'AA', controlId: newControlId(), time: new Date() })];
     }
   );
+  const http = await startHttpFloor(patient(0, RUN));
   let ids: string[] = [];
   const insert: Op = async (i) => {
     await sql`INSERT INTO ${sql(table)} VALUES (gen_random_uuid(), ${sql.json(patient(i, RUN) as never)})`;
@@ -74,7 +77,7 @@ async function baseline(): Promise<void> {
       return rows.length === 1 ? undefined : 'row not found';
     },
   };
-  const ready: BaselineReady = { mllpPort: echo.port };
+  const ready: BaselineReady = { mllpPort: echo.port, httpPort: http.port };
   serveCalls(
     {
       /** Rows for the PK SELECT: at least `count`, made before the row is measured. */
@@ -86,6 +89,7 @@ async function baseline(): Promise<void> {
       run: (a: RunArgs, warm) => drive(a, ops[a.op]!, warm),
       stop: async () => {
         await echo.close();
+        await http.close();
         await sql.end({ timeout: 5 });
       },
     },

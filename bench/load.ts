@@ -10,6 +10,8 @@
  * does), and the load generator (bench/load-client.ts). Each gateway row sits beside a baseline measured in the
  * same run on the same database: a bare autocommit INSERT of one jsonb row (create), a primary-key SELECT (read),
  * both through postgres.js in a process of their own, and a parse-only MLLP echo driven by the same client (ADT).
+ * Two floors bound what any design could reach: pgbench writing the same rows with no Node, and (create, read)
+ * the gateway's HTTP stack answering from memory (bench/load-http-floor.ts).
  *
  * Writes bench/results/latest.json and prints a Markdown table. With `--profile` each scenario's gateway runs
  * under `--cpu-prof` (bench/results/profiles) and the top functions by self time are printed by subsystem.
@@ -51,15 +53,19 @@ const PGBENCH = havePgbench();
 type Scenario = {
   name: string; label: string; op: string; concurrency: number[];
   baseline: { op: string; label: string; driver: 'baseline' | 'client' };
+  /** The same request to the HTTP stack alone (bench/load-http-floor.ts), driven by the load client. */
+  httpFloor?: string;
 };
 const SCENARIOS: Scenario[] = [
   {
     name: 'create', label: 'FHIR create (POST Patient)', op: 'create', concurrency: CONCURRENCY,
     baseline: { op: 'sql-insert', label: 'autocommit INSERT of one jsonb row (postgres.js)', driver: 'baseline' },
+    httpFloor: 'create-http-floor',
   },
   {
     name: 'read', label: 'FHIR read by id (GET Patient/{id})', op: 'read', concurrency: CONCURRENCY,
     baseline: { op: 'sql-select', label: 'primary-key SELECT (postgres.js)', driver: 'baseline' },
+    httpFloor: 'read-http-floor',
   },
   {
     name: 'adt', label: 'ADT^A04 over MLLP', op: 'adt', concurrency: [MLLP_CONNECTIONS],
@@ -179,7 +185,9 @@ try {
         args: ['baseline'], env: { BENCH_PG_URL: url, BENCH_PG_SOCKET: socket ?? '', BENCH_TABLE: TABLE },
       });
       const b = await baseline.ready;
-      await client.call('target', { httpPort: g.httpPort, mllpPort: g.mllpPort, echoPort: b.mllpPort });
+      await client.call('target', {
+        httpPort: g.httpPort, mllpPort: g.mllpPort, echoPort: b.mllpPort, httpFloorPort: b.httpPort,
+      });
       if (sc.name === 'read') {
         await client.call('prepare', { count: READ_IDS });
         await baseline.call('prepare', { count: READ_IDS });
@@ -190,6 +198,7 @@ try {
         const baseDriver = sc.baseline.driver === 'client' ? client : baseline;
         const base = await measure(ctx, baseDriver, baseline.pid, sc.baseline.op, c);
         const gw = await measure(ctx, client, gateway.pid, sc.op, c);
+        const http = sc.httpFloor ? await measure(ctx, client, baseline.pid, sc.httpFloor, c) : undefined;
         const floor = PGBENCH ? await measureFloor({
           url, socketDir, table: TABLE, concurrency: c, seconds: SECONDS, rows: gw.measured.rowsPerOp ?? 0,
           reads: sc.name === 'read',
@@ -198,7 +207,7 @@ try {
         ops += gw.measured.ops;
         rows.push({
           scenario: sc.name, label: sc.label, baselineLabel: sc.baseline.label, concurrency: c,
-          gateway: gw.measured, baseline: base.measured, floor,
+          gateway: gw.measured, baseline: base.measured, floor, ...(http ? { httpFloor: http.measured } : {}),
           ratio: {
             throughput: gw.measured.perSecond / base.measured.perSecond,
             machineCpu: gw.measured.cpuMsPerOp.machine / base.measured.cpuMsPerOp.machine,

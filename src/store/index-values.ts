@@ -96,14 +96,35 @@ export function referenceTargets(resource: Resource, code: string): string[] {
   }
 }
 
+/** A type's indexed parameters, each with its evaluator: looked up once per type, not per parameter and write. */
+type Extractor = { code: string; type: string; values: (root: TypedValue[]) => TypedValue[] };
+const extractors = new Map<string, Extractor[]>();
+
+function extractorsOf(type: string): Extractor[] {
+  let list = extractors.get(type);
+  if (!list) {
+    list = indexedParams(type).map((param) => {
+      const expression = param.expression as string;
+      const fast = compilePath(type, expression);
+      return {
+        code: param.code as string,
+        type: param.type as string,
+        values: fast ?? ((root: TypedValue[]) => evaluateWithEngine(type, expression, root)),
+      };
+    });
+    extractors.set(type, list);
+  }
+  return list;
+}
+
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { tokens: [], numbers: [], strings: [], references: [], dates: [] };
   const root = [toTypedValue(resource)];
-  for (const param of indexedParams(resource.resourceType)) {
-    const code = param.code as string;
+  for (const param of extractorsOf(resource.resourceType)) {
+    const code = param.code;
     let values: TypedValue[];
     try {
-      values = evaluate(resource.resourceType, param.expression as string, root);
+      values = param.values(root);
     } catch {
       continue; // an expression the engine cannot evaluate on this resource indexes nothing
     }
@@ -214,21 +235,23 @@ function isText(s: string | undefined): s is string {
   return typeof s === 'string' && s.trim() !== '';
 }
 
+/** The rows once each: a row's key is its columns, joined by a character no value holds. */
 function dedupe(rows: IndexRows): IndexRows {
-  const uniq = <T>(list: T[]): T[] => {
+  const uniq = <T>(list: T[], key: (x: T) => string): T[] => {
+    if (list.length < 2) return list;
     const seen = new Set<string>();
     return list.filter((x) => {
-      const k = Object.values(x as object).join('\u0001');
+      const k = key(x);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
     });
   };
   return {
-    tokens: uniq(rows.tokens),
-    numbers: uniq(rows.numbers),
-    strings: uniq(rows.strings),
-    references: uniq(rows.references),
-    dates: uniq(rows.dates),
+    tokens: uniq(rows.tokens, (t) => `${t.code}\u0001${t.system}\u0001${t.value}\u0001${t.text}`),
+    numbers: uniq(rows.numbers, (n) => `${n.code}\u0001${n.system}\u0001${n.unit}\u0001${n.low}\u0001${n.high}`),
+    strings: uniq(rows.strings, (s) => `${s.code}\u0001${s.value}\u0001${s.raw}`),
+    references: uniq(rows.references, (r) => `${r.code}\u0001${r.target}`),
+    dates: uniq(rows.dates, (d) => `${d.code}\u0001${d.low}\u0001${d.high}`),
   };
 }

@@ -10,7 +10,8 @@
  * else (`exists()`, operators, other functions) is not compiled: the caller evaluates it with the engine.
  * test/store/path-expression.test.ts checks both give the same values on every R4 example we hold.
  */
-import { getTypedPropertyValue, type TypedValue } from '@medplum/core';
+import { getElementDefinition, getTypedPropertyValue, isEmpty, isResource, type TypedValue } from '@medplum/core';
+import type { ElementDefinition } from '@medplum/fhirtypes';
 
 export type PathEvaluator = (root: TypedValue[]) => TypedValue[];
 
@@ -77,7 +78,7 @@ function compileSteps(rest: string): Step[] | undefined {
 function property(values: TypedValue[], name: string): TypedValue[] {
   const out: TypedValue[] = [];
   for (const v of values) {
-    const r = getTypedPropertyValue(v, name);
+    const r = typedProperty(v, name);
     if (Array.isArray(r)) {
       for (const x of r) if (x?.value !== undefined && x.value !== null) out.push(x);
     } else if (r && r.value !== undefined && r.value !== null) {
@@ -85,6 +86,74 @@ function property(values: TypedValue[], name: string): TypedValue[] {
     }
   }
   return out;
+}
+
+/**
+ * How one element of one type is read: the JSON keys it may sit under (one, or one per type of a choice
+ * element) with the type each gives. `undefined`: the element is not in the type's definition.
+ */
+type Accessor = { keys: { key: string; extension: string; type: string }[]; elementType: string } | undefined;
+
+const accessors = new Map<string, Map<string, Accessor>>();
+
+/** The accessor of `type.name`, worked out from the element definition once. */
+function accessor(type: string, name: string): Accessor {
+  let ofType = accessors.get(type);
+  if (!ofType) accessors.set(type, (ofType = new Map()));
+  if (ofType.has(name)) return ofType.get(name);
+  const element = getElementDefinition(type, name) as ElementDefinition | undefined;
+  let made: Accessor;
+  if (element?.type?.length && element.path) {
+    const last = element.path.slice(element.path.lastIndexOf('.') + 1);
+    const choice = last.endsWith('[x]');
+    const base = choice ? last.slice(0, -3) : last;
+    made = {
+      keys: element.type.map((t) => {
+        const key = choice ? base + (t.code as string).charAt(0).toUpperCase() + (t.code as string).slice(1) : base;
+        return { key, extension: `_${key}`, type: t.code as string };
+      }),
+      elementType: element.type[0]?.code as string,
+    };
+  }
+  ofType.set(name, made);
+  return made;
+}
+
+/**
+ * `getTypedPropertyValue` (@medplum/core) without looking the element definition up on every call: the same
+ * keys tried in the same order, the same types given. Values with primitive extensions (`_name`), and elements
+ * the definitions do not list, are left to @medplum/core, which merges and guesses as the engine does.
+ */
+function typedProperty(v: TypedValue, name: string): TypedValue | TypedValue[] | undefined {
+  const value = v.value as Record<string, unknown> | undefined;
+  if (!value || typeof value !== 'object') return getTypedPropertyValue(v, name);
+  const a = accessor(v.type, name);
+  if (!a) return getTypedPropertyValue(v, name);
+  for (const k of a.keys) {
+    const found = value[k.key];
+    if (value[k.extension] !== undefined) return unboxed(getTypedPropertyValue(v, name));
+    if (found === undefined) continue;
+    if (isEmpty(found)) return undefined;
+    const type = k.type === 'Element' || k.type === 'BackboneElement' ? a.elementType : k.type;
+    return Array.isArray(found) ? found.map((x) => typed(x, type)) : typed(found, type);
+  }
+  return undefined;
+}
+
+/**
+ * A primitive with an extension (`birthDate` beside `_birthDate`) comes from @medplum/core as a String (Number,
+ * Boolean) object carrying the extension; the FHIRPath engine, and the search converters, want the primitive.
+ */
+function unboxed(r: TypedValue | TypedValue[] | undefined): TypedValue | TypedValue[] | undefined {
+  const one = (t: TypedValue): TypedValue => {
+    const inner: unknown = t?.value !== null && typeof t?.value === 'object' ? t.value.valueOf() : undefined;
+    return inner !== undefined && inner !== t.value && typeof inner !== 'object' ? { ...t, value: inner } : t;
+  };
+  return Array.isArray(r) ? r.map(one) : r && one(r);
+}
+
+function typed(value: unknown, type: string): TypedValue {
+  return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value };
 }
 
 /**

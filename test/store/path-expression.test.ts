@@ -28,8 +28,33 @@ const ours: Resource[] = [
     source: { observer: { display: 'frontdesk' } },
     entity: [{ what: { reference: 'Patient/1' } }, { what: { reference: 'http://example.org/fhir/Patient/2' } }, { what: { reference: '#c' } }],
   } as Resource,
+  // Read through @medplum/core, not the cached accessors: a primitive extension, empty elements, a contained
+  // resource (typed by its resourceType) and a choice element with its extension.
+  {
+    resourceType: 'Patient',
+    birthDate: '1970-03-04',
+    _birthDate: {
+      extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime', valueDateTime: '1970-03-04T05:06:00Z' }],
+    },
+    gender: '' as never,
+    name: [],
+    address: [{ city: 'Springfield', _city: { extension: [{ url: 'urn:x', valueString: 'y' }] } }],
+    contained: [{ resourceType: 'Organization', id: 'o1', name: 'Synthetic Clinic' }],
+    managingOrganization: { reference: '#o1' },
+    multipleBirthInteger: 2,
+    _multipleBirthInteger: { extension: [{ url: 'urn:x', valueString: 'z' }] },
+  } as Resource,
+  {
+    resourceType: 'Patient',
+    _birthDate: { extension: [{ url: 'urn:x', valueString: 'only an extension' }] },
+    name: [{ given: ['A', 'B'], _given: [{ extension: [{ url: 'urn:x', valueString: 'a' }] }, null] }],
+    gender: 'male',
+    _gender: { extension: [{ url: 'urn:x', valueString: 'g' }] },
+  } as Resource,
 ];
-const key = (vs: { type: string; value: unknown }[]) => [...new Set(vs.map((v) => JSON.stringify([v.type, v.value])))].sort();
+// `typeof` tells a primitive from the String object @medplum/core makes of a value with a primitive extension.
+const key = (vs: { type: string; value: unknown }[]) =>
+  [...new Set(vs.map((v) => JSON.stringify([v.type, typeof v.value, v.value])))].sort();
 
 describe('search expressions that are plain paths', () => {
   loadDefinitions();
@@ -66,5 +91,12 @@ describe('search expressions that are plain paths', () => {
     expect(rows.tokens).toContainEqual({ code: 'deceased', system: '', value: 'true', text: '' });
     expect(rows.tokens.filter((t) => t.code === 'phone').map((t) => t.value).sort()).toEqual(['(555) 123-4567', '5551234567']);
     expect(rows.strings.filter((s) => s.code === 'family')).toEqual([{ code: 'family', value: 'munoz', raw: 'Muñoz' }]);
+  });
+
+  it('index a primitive that carries an extension (a birth date with its birth time) by its value', () => {
+    const rows = extractIndexRows({ ...ours[2]!, id: 'p2' } as Resource);
+    expect(rows.dates.filter((d) => d.code === 'birthdate')).toHaveLength(1);
+    expect(rows.dates.find((d) => d.code === 'birthdate')?.low).toMatch(/^1970-03-04/);
+    expect(rows.strings.filter((s) => s.code === 'address-city').map((s) => s.raw)).toEqual(['Springfield']);
   });
 });
