@@ -9,14 +9,22 @@
  * The same statement writes each record's search terms (store/audit-terms.ts), so an AuditEvent is searchable
  * from the moment it is committed, read from the log itself (store/audit-search.ts): no copy, no history, no
  * generic search rows.
+ *
+ * A plain create comes with its record ({@link AuditTrail.recordCreate}): the resource is written by the statement
+ * that appends its record, so the request costs one commit, not a create's commit followed by the audit's. If such
+ * a statement fails (a value PostgreSQL refuses), each create is written again alone with its record, and the
+ * records that came without a resource together, so each caller gets the outcome of its own write.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { auditTerms } from '../store/audit-terms.ts';
-import { GroupCommit } from '../store/group-commit.ts';
+import { GroupCommit, type Queued } from '../store/group-commit.ts';
+import { writeNewResources, type NewResource } from '../store/write.ts';
 
 type Stored = AuditEvent & { id: string; meta: { lastUpdated: string } };
+/** An event to append; with `create`, the first version of the resource whose creation it records. */
+type Entry = { event: AuditEvent; create?: NewResource };
 
 const MAX_BATCH = 500;
 /** Appends that lost the race for the head to another process's, in a row, before giving up. */
@@ -25,18 +33,23 @@ const BACKFILL_BATCH = 500;
 
 export class AuditTrail {
   private readonly sql: Sql;
-  private readonly commits: GroupCommit<AuditEvent>;
+  private readonly commits: GroupCommit<Entry>;
   /** The chain head as this process last wrote or read it; another process's append makes it stale (retried). */
   private head: { seq: number; hash: Buffer } | undefined;
 
   constructor(sql: Sql) {
     this.sql = sql;
-    this.commits = new GroupCommit((events) => this.write(events), MAX_BATCH);
+    this.commits = new GroupCommit((entries) => this.write(entries), MAX_BATCH, (batch, err) => this.apart(batch, err));
   }
 
   /** Appends one AuditEvent (id, recorded and meta are assigned here); resolves once committed. */
   record(event: AuditEvent): Promise<void> {
-    return this.commits.add(event);
+    return this.commits.add({ event });
+  }
+
+  /** Writes a new resource and appends the event recording its creation, in one statement; resolves once committed. */
+  recordCreate(create: NewResource, event: AuditEvent): Promise<void> {
+    return this.commits.add({ event, create });
   }
 
   /** Resolves once every event recorded so far is committed. */
@@ -49,7 +62,26 @@ export class AuditTrail {
    * has to the new one, and the records go in only if it did. When another process appended in between, the
    * head is read again and the chain recomputed.
    */
-  private async write(events: AuditEvent[]): Promise<void> {
+  /** A failed batch with creates in it: each create again alone with its event, the other events together. */
+  private async apart(batch: Queued<Entry>[], err: unknown): Promise<void> {
+    const creates = batch.filter((q) => q.item.create);
+    const plain = batch.filter((q) => !q.item.create);
+    if (creates.length === 0 || batch.length === 1) {
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    const settle = (qs: Queued<Entry>[]) =>
+      this.write(qs.map((q) => q.item)).then(
+        () => qs.forEach((q) => q.resolve()),
+        (e: unknown) => qs.forEach((q) => q.reject(e))
+      );
+    if (plain.length) await settle(plain);
+    for (const q of creates) await settle([q]);
+  }
+
+  private async write(entries: Entry[]): Promise<void> {
+    const events = entries.map((e) => e.event);
+    const creates = entries.flatMap((e) => (e.create ? [e.create] : []));
     const recorded = new Date().toISOString();
     const resources: Stored[] = events.map((e) => ({ ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } }));
     const contents = resources.map((r) => JSON.stringify(r));
@@ -68,19 +100,24 @@ export class AuditTrail {
         hashes.push(hash.toString('hex'));
         prev = hash;
       }
-      const [row] = await this.sql<{ moved: boolean }[]>`
-        WITH h AS (UPDATE audit_head SET seq = ${seq}, hash = ${prev} WHERE id = 1 AND seq = ${head.seq} RETURNING 1),
+      const sql = this.sql;
+      const move = sql`UPDATE audit_head SET seq = ${seq}, hash = ${prev}
+        WHERE id = 1 AND seq = ${head.seq} RETURNING 1`;
+      const append = sql`
         ins AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
           SELECT x.seq, x.id, x.recorded, x.content, decode(x.prev, 'hex'), decode(x.hash, 'hex')
           FROM unnest(${seqs}::bigint[], ${resources.map((r) => r.id)}::text[], ${resources.map((r) => r.recorded as string)}::timestamptz[],
                       ${contents}::text[], ${prevs}::text[], ${hashes}::text[]) AS x(seq, id, recorded, content, prev, hash)
-          WHERE EXISTS (SELECT 1 FROM h)),
+          WHERE EXISTS (SELECT 1 FROM g)),
         idx AS (INSERT INTO audit_search (seq, terms)
           SELECT x.seq, ARRAY(SELECT jsonb_array_elements_text(x.terms::jsonb))
           FROM unnest(${seqs}::bigint[], ${terms}::text[]) AS x(seq, terms)
-          WHERE EXISTS (SELECT 1 FROM h))
-        SELECT EXISTS (SELECT 1 FROM h) AS moved`;
-      if (row?.moved) {
+          WHERE EXISTS (SELECT 1 FROM g)),`;
+      const moved = creates.length
+        ? await writeNewResources(sql, creates, move, append)
+        : (await sql<{ moved: boolean }[]>`WITH g AS (${move}), ${append} x AS (SELECT 1)
+            SELECT EXISTS (SELECT 1 FROM g) AS moved`)[0]?.moved === true;
+      if (moved) {
         this.head = { seq, hash: prev };
         return;
       }

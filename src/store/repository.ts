@@ -22,7 +22,7 @@ import { resolveConditionalReferences } from './conditional-references.ts';
 import { readHistory, type HistoryEntry } from './history.ts';
 import { lockAndMatch, lockAndMatchMany } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
-import { writeNewResources, writeVersion } from './write.ts';
+import { writeNewResources, writeVersion, type CreateCommit } from './write.ts';
 import { batcherFor } from './create-batch.ts';
 import { AUDIT_TYPE, auditHistory, readAuditEvent } from './audit-search.ts';
 import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
@@ -112,8 +112,8 @@ export class Repository {
     return canonicalOrder(row.content) as WithId<T>;
   }
 
-  /** create (http.html#create): the server assigns the id; `ifNoneExist` makes it conditional. */
-  async create<T extends Resource>(resource: T, ifNoneExist?: string): Promise<WriteResult<T>> {
+  /** create (http.html#create): the server assigns the id; `ifNoneExist` makes it conditional; `commit`: see CreateCommit. */
+  async create<T extends Resource>(resource: T, ifNoneExist?: string, commit?: CreateCommit): Promise<WriteResult<T>> {
     if (ifNoneExist !== undefined) {
       const search = parseConditional(resource.resourceType, ifNoneExist, 'If-None-Exist');
       return this.transaction(async (repo) => {
@@ -123,7 +123,7 @@ export class Repository {
         return { resource: await repo.insert(resource, randomUUID()), created: true };
       });
     }
-    return { resource: await this.insertWatched(resource, randomUUID()), created: true };
+    return { resource: await this.insertWatched(resource, randomUUID(), commit), created: true };
   }
 
   /** Creates with an id chosen before the write (transaction entries whose id others already reference). */
@@ -132,8 +132,8 @@ export class Repository {
   }
 
   /** A create of a type the change hook watches gets a transaction; others share a commit (./create-batch.ts). */
-  private insertWatched<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
-    if (this.inTransaction || !this.options.onChange?.types.has(resource.resourceType)) return this.insert(resource, id);
+  private insertWatched<T extends Resource>(resource: T, id: string, commit?: CreateCommit): Promise<WithId<T>> {
+    if (this.inTransaction || !this.options.onChange?.types.has(resource.resourceType)) return this.insert(resource, id, commit);
     return this.transaction((repo) => repo.insert(resource, id));
   }
 
@@ -269,11 +269,12 @@ export class Repository {
     return row;
   }
 
-  private async insert<T extends Resource>(resource: T, id: string): Promise<WithId<T>> {
+  private async insert<T extends Resource>(resource: T, id: string, commit?: CreateCommit): Promise<WithId<T>> {
     const stored = await this.prepare(resource, id, 1);
     const item = { type: stored.resourceType, id, lastUpdated: stored.meta.lastUpdated, resource: stored };
     try {
-      await (this.inTransaction ? writeNewResources(this.sql, [item]) : batcherFor(this.sql).write(item));
+      if (this.inTransaction) await writeNewResources(this.sql, [item]);
+      else await (commit ? commit(item) : batcherFor(this.sql).write(item));
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw conflict(`${stored.resourceType}/${id} already exists`);
       throw err;

@@ -58,16 +58,30 @@ function clearIndex(sql: Sql, v: VersionRow) {
 export type NewResource = { type: string; id: string; lastUpdated: string; resource: Resource };
 
 /**
+ * Writes a plain create (no condition, no change hook, no transaction) instead of the shared create batch, and
+ * resolves once it is committed: the door's way to commit a resource with the request's audit record.
+ */
+export type CreateCommit = (item: NewResource) => Promise<void>;
+
+/**
  * The first versions of many resources in one statement: current rows, history rows and every search row, each
  * table filled from one JSON array. One round trip and one plan, however many resources. With `guard` (an
  * `UPDATE … RETURNING` fragment) nothing is written unless the guard's update matched a row; the result says
- * whether it did (the caller's precondition, checked and applied in the same statement).
+ * whether it did (the caller's precondition, checked and applied in the same statement). `also`: more
+ * common-table expressions (each ending with a comma) written by the same statement, such as the audit records of
+ * the requests that made these resources (audit/trail.ts); they refer to `g` for the guard themselves.
  */
-export async function writeNewResources(sql: Sql, resources: NewResource[], guard?: Fragment): Promise<boolean> {
+export async function writeNewResources(
+  sql: Sql,
+  resources: NewResource[],
+  guard?: Fragment,
+  also?: Fragment
+): Promise<boolean> {
   const versions = resources.map((r) => ({ resource_type: r.type, id: r.id, last_updated: r.lastUpdated, content: r.resource }));
   const when = guard ? sql`WHERE EXISTS (SELECT 1 FROM g)` : sql``;
   const [row] = await sql<{ ok: boolean }[]>`
     WITH g AS (${guard ?? sql`SELECT 1`}),
+    ${also ?? sql``}
     v AS (SELECT * FROM jsonb_to_recordset(${sql.json(versions as never)}::jsonb) AS x(resource_type text, id text, last_updated timestamptz, content jsonb) ${when}),
     cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
       SELECT resource_type, id, 1, last_updated, false, content FROM v),

@@ -136,6 +136,55 @@ describe('search straight from the log', () => {
   });
 });
 
+describe('a create and its record', () => {
+  const createEvents = (id: string) => g.db.sql<{ xmin: string; outcome: string }[]>`
+    SELECT l.xmin::text AS xmin, l.content::jsonb->>'outcome' AS outcome FROM audit_log l JOIN audit_search s USING (seq)
+    WHERE s.terms @> ARRAY[${'r:entity:Patient/' + id}, 't:subtype:*|create']`;
+
+  it('are committed by one transaction: the resource and its AuditEvent have the same xmin', async () => {
+    const { status, body: p } = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'OneCommit' }] });
+    expect(status).toBe(201);
+    const [row] = await g.db.sql<{ xmin: string }[]>`
+      SELECT xmin::text AS xmin FROM resource WHERE resource_type = 'Patient' AND id = ${p.id}`;
+    const events = await createEvents(p.id);
+    expect(events).toEqual([{ xmin: row!.xmin, outcome: '0' }]);
+  });
+
+  it('stay one record per request, in one unbroken chain, when creates, reads and another process append at once', async () => {
+    const other = (await import('../../src/store/db.ts')).connect(dbUrl, 4);
+    const trail = new AuditTrail(other);
+    try {
+      const results = await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: `Busy${i}` }] })),
+        ...Array.from({ length: 30 }, (_, i) => fhir('GET', `Patient/${unique('absent')}-${i}`)),
+        ...Array.from({ length: 30 }, () =>
+          trail.record(restEvent({ clientId: 'proc-x', address: '10.0.0.9', method: 'GET', interaction: 'read', status: 404, references: [], patients: [] }))
+        ),
+      ]);
+      const created = results.slice(0, 30) as { status: number; body: { id: string } }[];
+      expect(created.map((r) => r.status)).toEqual(Array(30).fill(201));
+      const counts = await Promise.all(created.map(async (r) => (await createEvents(r.body.id)).length));
+      expect(counts).toEqual(Array(30).fill(1));
+      expect((await verify()).code).toBe(0);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('is recorded after the answer when the create is refused', async () => {
+    const family = unique('Refused');
+    const res = await fhir('POST', 'Patient', { resourceType: 'Patient', gender: 'sometimes', name: [{ family }] });
+    expect(res.status).toBe(400);
+    const [row] = await g.db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM audit_log l JOIN audit_search s USING (seq)
+      WHERE s.terms @> ARRAY['t:subtype:*|create', 't:outcome:*|4'] AND l.recorded > now() - interval '1 minute'`;
+    expect(row!.n).toBeGreaterThanOrEqual(1);
+    const [stored] = await g.db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient' AND content::text LIKE ${'%' + family + '%'}`;
+    expect(stored!.n).toBe(0);
+  });
+});
+
 describe('several gateway processes appending to one trail', () => {
   it('keeps one unbroken chain, every record searchable once, whoever appended it', async () => {
     await g.audit.settled();

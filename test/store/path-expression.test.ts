@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toTypedValue } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Address, HumanName, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { evaluate, evaluateWithEngine, extractIndexRows } from '../../src/store/index-values.ts';
 import { compilePath } from '../../src/store/path-expression.ts';
@@ -38,7 +38,7 @@ const ours: Resource[] = [
     },
     gender: '' as never,
     name: [],
-    address: [{ city: 'Springfield', _city: { extension: [{ url: 'urn:x', valueString: 'y' }] } }],
+    address: [{ city: 'Springfield', _city: { extension: [{ url: 'urn:x', valueString: 'y' }] } } as unknown as Address],
     contained: [{ resourceType: 'Organization', id: 'o1', name: 'Synthetic Clinic' }],
     managingOrganization: { reference: '#o1' },
     multipleBirthInteger: 2,
@@ -47,7 +47,7 @@ const ours: Resource[] = [
   {
     resourceType: 'Patient',
     _birthDate: { extension: [{ url: 'urn:x', valueString: 'only an extension' }] },
-    name: [{ given: ['A', 'B'], _given: [{ extension: [{ url: 'urn:x', valueString: 'a' }] }, null] }],
+    name: [{ given: ['A', 'B'], _given: [{ extension: [{ url: 'urn:x', valueString: 'a' }] }, null] } as unknown as HumanName],
     gender: 'male',
     _gender: { extension: [{ url: 'urn:x', valueString: 'g' }] },
   } as Resource,

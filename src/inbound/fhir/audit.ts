@@ -1,50 +1,74 @@
 /**
- * @module inbound/fhir/audit — the audit middleware of the FHIR door: after each request (allowed, refused or
+ * @module inbound/fhir/audit — the audit middleware of the FHIR door: for each request (allowed, refused or
  * failed) one AuditEvent is committed before the response leaves.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { Resource } from '@medplum/fhirtypes';
+import type { AuditEvent, Resource } from '@medplum/fhirtypes';
 import type { AccessEnv } from '../../access/guard.ts';
 import { restEvent, touched } from '../../audit/events.ts';
 import type { AuditTrail } from '../../audit/trail.ts';
+import type { CreateCommit } from '../../store/write.ts';
 
-export type AuditEnv = AccessEnv & { Variables: { audited?: Resource; bundleType?: string } };
+export type AuditEnv = AccessEnv & {
+  Variables: { audited?: Resource; bundleType?: string; commitCreate?: CreateCommit };
+};
 
+/**
+ * A plain create is committed with its record (`commitCreate`, handed to the repository through the request):
+ * one commit for both. Once that commit has happened and the answer is the 201 it records, nothing is left to
+ * record; any other answer (the create refused or failed, or the answer not the one recorded) is recorded after.
+ */
 export function auditRequests(
   trail: AuditTrail | undefined,
   interaction: (method: string, parts: string[], bundleType?: string) => string = interactionOf
 ): MiddlewareHandler<AuditEnv> {
   return async (c, next) => {
+    if (!trail) return next();
+    let committed = false;
+    if (c.req.method === 'POST') {
+      c.set('commitCreate', async (item) => {
+        await trail.recordCreate(item, eventOf(c, interaction, 201, item.resource));
+        committed = true;
+      });
+    }
     await next();
-    if (!trail) return;
-    const url = new URL(c.req.url);
-    const path = url.pathname.startsWith('/fhir') ? url.pathname.replace(/^\/fhir\/?/, '') : '';
-    const parts = path.split('/').filter(Boolean);
-    const info = touched(c.get('audited'));
-    if (info.references.length === 0 && parts.length >= 2 && !parts[1]!.startsWith('_')) {
-      info.references.push(`${parts[0]}/${parts[1]}`);
-      if (parts[0] === 'Patient') info.patients.push(`Patient/${parts[1]}`);
-    }
-    let address = '';
-    try {
-      address = getConnInfo(c).remote.address ?? '';
-    } catch {
-      address = ''; // app.request() in tests has no socket
-    }
-    await trail.record(
-      restEvent({
-        clientId: c.get('principal')?.clientId,
-        address,
-        method: c.req.method,
-        interaction: interaction(c.req.method, parts, c.get('bundleType')),
-        status: c.res.status,
-        references: info.references,
-        patients: info.patients,
-        query: url.search.length > 1 ? url.search.slice(1) : undefined,
-      })
-    );
+    if (committed && c.res.status === 201) return;
+    await trail.record(eventOf(c, interaction, c.res.status, c.get('audited')));
   };
+}
+
+/** The AuditEvent of the request in `c`, answered with `status`, about `audited` (or what its path names). */
+function eventOf(
+  c: Context<AuditEnv>,
+  interaction: (method: string, parts: string[], bundleType?: string) => string,
+  status: number,
+  audited: Resource | undefined
+): AuditEvent {
+  const url = new URL(c.req.url);
+  const path = url.pathname.startsWith('/fhir') ? url.pathname.replace(/^\/fhir\/?/, '') : '';
+  const parts = path.split('/').filter(Boolean);
+  const info = touched(audited);
+  if (info.references.length === 0 && parts.length >= 2 && !parts[1]!.startsWith('_')) {
+    info.references.push(`${parts[0]}/${parts[1]}`);
+    if (parts[0] === 'Patient') info.patients.push(`Patient/${parts[1]}`);
+  }
+  let address = '';
+  try {
+    address = getConnInfo(c).remote.address ?? '';
+  } catch {
+    address = ''; // app.request() in tests has no socket
+  }
+  return restEvent({
+    clientId: c.get('principal')?.clientId,
+    address,
+    method: c.req.method,
+    interaction: interaction(c.req.method, parts, c.get('bundleType')),
+    status,
+    references: info.references,
+    patients: info.patients,
+    query: url.search.length > 1 ? url.search.slice(1) : undefined,
+  });
 }
 
 /** FHIR restful-interaction code for a request (http://hl7.org/fhir/restful-interaction). */

@@ -10,6 +10,7 @@ import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { isFhirPathPatch } from '../../store/fhirpath-patch.ts';
 import { httpError, invalid } from '../../outcome.ts';
 import type { Repository } from '../../store/repository.ts';
+import type { CreateCommit } from '../../store/write.ts';
 import { demand } from '../../access/guard.ts';
 import type { Principal } from '../../access/tokens.ts';
 import { allows as scopeAllows, type Permission } from '../../access/scopes.ts';
@@ -31,6 +32,8 @@ export type FhirRequest = {
   strict?: boolean;
   /** Set by the transaction processor: the id this create must use, or the existing match of a conditional create. */
   preassigned?: { id: string; existing: boolean };
+  /** Set by the door: commits a plain create together with the request's audit record (inbound/fhir/audit.ts). */
+  commitCreate?: CreateCommit;
 };
 
 export type FhirResult = { status: number; resource?: Resource };
@@ -136,7 +139,7 @@ async function create(ctx: Context, type: SupportedType, req: FhirRequest): Prom
     if (req.preassigned.existing) return { status: 200, resource: await ctx.repo.read(type, req.preassigned.id) };
     return { status: 201, resource: await ctx.repo.createWithId(resource, req.preassigned.id) };
   }
-  const { resource: r, created } = await ctx.repo.create(resource, req.ifNoneExist);
+  const { resource: r, created } = await ctx.repo.create(resource, req.ifNoneExist, req.commitCreate);
   return { status: created ? 201 : 200, resource: r };
 }
 

@@ -88,6 +88,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Hono<AuditEnv> {
       req.body = await readBody(c, true);
     } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
       req.body = await readBody(c);
+      req.commitCreate = c.get('commitCreate');
     }
     const result = await interact({ repo, baseUrl, principal: c.get('principal'), operations: options.operations }, req);
     c.set('audited', result.resource);
