@@ -58,7 +58,7 @@ export function messageRoutes(o: MessageDoorOptions): Hono<AuditEnv> {
       // A client a partner lists speaks for that partner only: MSH-3/MSH-4 must be one of its senders.
       const partner = o.receive.partners?.byClient(c.get('principal').clientId)?.id;
       const result = await receiveHl7v2Input(o.receive, raw, 'http', { address: peerOf(c), ...(partner ? { partner } : {}), receivedAt: new Date() });
-      const headers = { 'X-Message-Id': result.messageIds.join(', ') };
+      const headers = messageIdHeaders(result.messageIds);
       // Enhanced mode with MSH-15 and MSH-16 both NE asks for no acknowledgment at all.
       if (!result.acks.length) return c.body(null, 204, headers);
       return c.body(result.acks.join(''), 200, { ...headers, 'Content-Type': HL7_MEDIA });
@@ -152,4 +152,17 @@ function peerOf(c: Parameters<typeof getConnInfo>[0]): string {
   } catch {
     return 'http';
   }
+}
+
+/** Response headers stay far below what HTTP clients accept in all (undici and Node: 16 KB). */
+const MAX_ID_HEADER = 4096;
+
+/**
+ * `X-Message-Id`: the stored messages' ids, comma-separated; a file of thousands of messages gets the first ones
+ * that fit in 4 KB, and `X-Message-Count` says how many there are (`GET /messages` lists them all).
+ */
+export function messageIdHeaders(ids: readonly string[]): Record<string, string> {
+  let list = ids.join(', ');
+  if (list.length > MAX_ID_HEADER) list = list.slice(0, list.lastIndexOf(', ', MAX_ID_HEADER));
+  return { 'X-Message-Id': list, 'X-Message-Count': String(ids.length) };
 }

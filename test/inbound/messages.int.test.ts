@@ -37,6 +37,19 @@ describe('POST /hl7v2', () => {
     expect(res.headers.get('x-message-id')).toMatch(/^\d+$/);
   });
 
+  it('answers a file of a thousand messages with headers a client can read: the first ids and the count', async () => {
+    const file = Array.from({ length: 1000 }, (_, i) => msg(`${unique('f').slice(-14)}${i}`)).join('');
+    const res = await call('/hl7v2', { method: 'POST', body: file, headers: { 'content-type': 'x-application/hl7-v2+er7' } });
+    expect(res.status).toBe(200);
+    expect(res.body.split(/\r(?=MSH)/)).toHaveLength(1000);
+    expect(res.headers.get('x-message-count')).toBe('1000');
+    const ids = res.headers.get('x-message-id')!.split(', ');
+    expect(ids.length).toBeGreaterThan(10);
+    expect(ids.length).toBeLessThan(1000);
+    expect(ids.every((id) => /^\d+$/.test(id))).toBe(true);
+    expect(res.headers.get('x-message-id')!.length).toBeLessThanOrEqual(4096);
+  }, 120_000);
+
   it('needs a token (401) and the hl7v2 scope (403)', async () => {
     expect((await call('/hl7v2', { method: 'POST', body: msg(unique().slice(-20)), scope: 'none' })).status).toBe(401);
     const denied = await call('/hl7v2', { method: 'POST', body: msg(unique().slice(-20)), scope: 'system/Patient.rs' });
