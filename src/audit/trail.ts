@@ -57,11 +57,6 @@ export class AuditTrail {
     return this.commits.settled();
   }
 
-  /**
-   * Appends in one statement, which commits on its own: the head moves from the seq this process believes it
-   * has to the new one, and the records go in only if it did. When another process appended in between, the
-   * head is read again and the chain recomputed.
-   */
   /** A failed batch with creates in it: each create again alone with its event, the other events together. */
   private async apart(batch: Queued<Entry>[], err: unknown): Promise<void> {
     const creates = batch.filter((q) => q.item.create);
@@ -79,6 +74,11 @@ export class AuditTrail {
     for (const q of creates) await settle([q]);
   }
 
+  /**
+   * Appends in one statement, which commits on its own: the head moves from the seq this process believes it
+   * has to the new one, and the records (and the creates that came with them) go in only if it did. When another process appended in between, the
+   * head is read again and the chain recomputed.
+   */
   private async write(entries: Entry[]): Promise<void> {
     const events = entries.map((e) => e.event);
     const creates = entries.flatMap((e) => (e.create ? [e.create] : []));

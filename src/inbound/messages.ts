@@ -161,7 +161,7 @@ const MAX_ID_HEADER = 4096;
  * `X-Message-Id`: the stored messages' ids, comma-separated; a file of thousands of messages gets the first ones
  * that fit in 4 KB, and `X-Message-Count` says how many there are (`GET /messages` lists them all).
  */
-export function messageIdHeaders(ids: readonly string[]): Record<string, string> {
+function messageIdHeaders(ids: readonly string[]): Record<string, string> {
   let list = ids.join(', ');
   if (list.length > MAX_ID_HEADER) list = list.slice(0, list.lastIndexOf(', ', MAX_ID_HEADER));
   return { 'X-Message-Id': list, 'X-Message-Count': String(ids.length) };

@@ -62,18 +62,22 @@ function atom(type: string, expression: string): Atom | null {
   return a;
 }
 
-/** Plain-path expressions walked directly (./path-expression.ts); null: evaluated by the FHIRPath engine. */
-const paths = new Map<string, PathEvaluator | null>();
+/** Per (type, expression): the plain path walked directly (./path-expression.ts), else the FHIRPath engine. */
+const evaluators = new Map<string, PathEvaluator>();
+
+function evaluatorOf(type: string, expression: string): PathEvaluator {
+  const key = `${type}\u0000${expression}`;
+  let e = evaluators.get(key);
+  if (!e) {
+    e = compilePath(type, expression) ?? ((root: TypedValue[]) => evaluateWithEngine(type, expression, root));
+    evaluators.set(key, e);
+  }
+  return e;
+}
 
 /** The values of `expression` on `root` (a resource of `type`). */
 export function evaluate(type: string, expression: string, root: TypedValue[]): TypedValue[] {
-  const key = `${type}\u0000${expression}`;
-  let fast = paths.get(key);
-  if (fast === undefined) {
-    fast = compilePath(type, expression) ?? null;
-    paths.set(key, fast);
-  }
-  return fast ? fast(root) : evaluateWithEngine(type, expression, root);
+  return evaluatorOf(type, expression)(root);
 }
 
 /** The same values through the FHIRPath engine alone: what the fast path is tested against. */
@@ -103,15 +107,11 @@ const extractors = new Map<string, Extractor[]>();
 function extractorsOf(type: string): Extractor[] {
   let list = extractors.get(type);
   if (!list) {
-    list = indexedParams(type).map((param) => {
-      const expression = param.expression as string;
-      const fast = compilePath(type, expression);
-      return {
-        code: param.code as string,
-        type: param.type as string,
-        values: fast ?? ((root: TypedValue[]) => evaluateWithEngine(type, expression, root)),
-      };
-    });
+    list = indexedParams(type).map((param) => ({
+      code: param.code as string,
+      type: param.type as string,
+      values: evaluatorOf(type, param.expression as string),
+    }));
     extractors.set(type, list);
   }
   return list;
