@@ -1,13 +1,15 @@
 /**
  * @module workflows/hl7v2-handlers — the handler of every HL7 v2 message type the gateway accepts: translate
- * (pure) and apply the plan in one transaction (./apply-plan.ts) before the ACK, written on behalf of the sender
- * (the change hook sends nothing back to it). The referral loop (./referral-loop.ts) adds to RRI and SIU.
+ * (pure) and apply the plan in one transaction (./apply-plan.ts), shared with the messages in flight with it
+ * (./plan-batch.ts), before the ACK, written on behalf of the sender (the change hook sends nothing back to it).
+ * The referral loop (./referral-loop.ts) adds to RRI and SIU.
  */
 import type { Repository } from '../store/repository.ts';
 import { Hl7v2Message } from '../translate/hl7v2/parse.ts';
 import { translateWith, TRANSLATORS, type TranslateOptions } from '../translate/hl7v2/translate.ts';
 import type { MessageHeader } from '../translate/hl7v2/header.ts';
 import { applyPlan } from './apply-plan.ts';
+import { PlanBatcher } from './plan-batch.ts';
 import type { Hl7Handler } from './receive-hl7v2.ts';
 import { answeredByAck, linkAppointment } from './referral-loop.ts';
 
@@ -18,6 +20,7 @@ export function hl7v2Handlers(
   partnerOf: (header: MessageHeader) => string | undefined = () => undefined
 ): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
+  const batcher = new PlanBatcher(repo);
   for (const [type, translator] of TRANSLATORS) {
     handlers.set(type, async (header, text, within) => {
       const opts = optionsFor(header);
@@ -30,7 +33,7 @@ export function hl7v2Handlers(
         if (answered) opts.answered = answered;
       }
       const plan = translateWith(translator, msg, opts);
-      if (!type.startsWith('SIU^')) return applyPlan(writer, plan, within);
+      if (!type.startsWith('SIU^')) return batcher.apply(writer, plan, within);
       // The message's row is written after the link, so what the link reports is recorded with it.
       return writer.transaction(async (tx) => {
         const applied = await applyPlan(tx, plan);

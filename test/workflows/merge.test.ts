@@ -5,7 +5,7 @@
  */
 import type { Coverage, Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { mergeInto } from '../../src/workflows/apply-plan.ts';
+import { mergeInto } from '../../src/workflows/plan-merge.ts';
 
 const home = { system: 'phone', value: '555-0101', use: 'home' } as const;
 const cell = { system: 'phone', value: '555-0109', use: 'mobile' } as const;
