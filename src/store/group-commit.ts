@@ -3,8 +3,10 @@
  *
  * Callers queue items; one flush at a time takes everything queued (at most `max`) and writes it with one call of
  * `writeBatch`, then answers every caller of the batch; what arrived meanwhile goes in the next flush. Nothing waits
- * for company: an item arriving alone is flushed at once. A batch that fails is handed to `onFailure`, which settles
- * each item (by default, every caller gets the batch's error).
+ * for company beyond the current turn of the event loop: a flush starts once the I/O callbacks of the turn that
+ * queued its first item have run, so items that become ready together (the audit records of an HL7 v2 batch, the
+ * requests read from several sockets at once) share it instead of the first going alone. A batch that fails is
+ * handed to `onFailure`, which settles each item (by default, every caller gets the batch's error).
  */
 export type Queued<T> = { item: T; resolve: () => void; reject: (err: unknown) => void };
 
@@ -31,7 +33,7 @@ export class GroupCommit<T> {
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.flushing ??= this.flush();
+      this.flushing ??= new Promise<void>((next) => setImmediate(next)).then(() => this.flush());
     });
   }
 
