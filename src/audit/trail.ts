@@ -39,7 +39,11 @@ export class AuditTrail {
 
   constructor(sql: Sql) {
     this.sql = sql;
-    this.commits = new GroupCommit((entries) => this.write(entries), MAX_BATCH, (batch, err) => this.apart(batch, err));
+    this.commits = new GroupCommit(
+      (entries) => this.write(entries),
+      MAX_BATCH,
+      (batch, err) => this.apart(batch, err)
+    );
   }
 
   /** Appends one AuditEvent (id, recorded and meta are assigned here); resolves once committed. */
@@ -83,40 +87,42 @@ export class AuditTrail {
     const events = entries.map((e) => e.event);
     const creates = entries.flatMap((e) => (e.create ? [e.create] : []));
     const recorded = new Date().toISOString();
-    const resources: Stored[] = events.map((e) => ({ ...e, id: randomUUID(), recorded: e.recorded ?? recorded, meta: { versionId: '1', lastUpdated: recorded } }));
+    const resources: Stored[] = events.map((e) => ({
+      ...e,
+      id: randomUUID(),
+      recorded: e.recorded ?? recorded,
+      meta: { versionId: '1', lastUpdated: recorded },
+    }));
     const contents = resources.map((r) => JSON.stringify(r));
     const terms = resources.map((r) => JSON.stringify(auditTerms(r)));
     for (let race = 0; race < MAX_HEAD_RACES; race++) {
       const head = this.head ?? (await this.readHead());
       let seq = head.seq;
       let prev = head.hash;
-      const seqs: number[] = [];
-      const prevs: string[] = [];
-      const hashes: string[] = [];
-      for (const content of contents) {
-        const hash = chainHash(prev, content);
-        seqs.push(++seq);
-        prevs.push(prev.toString('hex'));
-        hashes.push(hash.toString('hex'));
+      const records: string[] = [];
+      for (let k = 0; k < contents.length; k++) {
+        const hash = chainHash(prev, contents[k]!);
+        records.push(recordJson(++seq, resources[k]!, prev, hash, contents[k]!, terms[k]!));
         prev = hash;
       }
       const sql = this.sql;
       const move = sql`UPDATE audit_head SET seq = ${seq}, hash = ${prev}
         WHERE id = 1 AND seq = ${head.seq} RETURNING 1`;
+      // One JSON document for the whole batch: the json type keeps each record's content as the very text that was
+      // hashed, and one parameter costs far less to send than six escaped text arrays.
       const append = sql`
-        ins AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
-          SELECT x.seq, x.id, x.recorded, x.content, decode(x.prev, 'hex'), decode(x.hash, 'hex')
-          FROM unnest(${seqs}::bigint[], ${resources.map((r) => r.id)}::text[], ${resources.map((r) => r.recorded as string)}::timestamptz[],
-                      ${contents}::text[], ${prevs}::text[], ${hashes}::text[]) AS x(seq, id, recorded, content, prev, hash)
+        a AS (SELECT * FROM json_to_recordset(${'[' + records.join(',') + ']'}::text::json)
+          AS x(seq bigint, id text, recorded timestamptz, prev text, hash text, content json, terms json)
           WHERE EXISTS (SELECT 1 FROM g)),
-        idx AS (INSERT INTO audit_search (seq, terms)
-          SELECT x.seq, ARRAY(SELECT jsonb_array_elements_text(x.terms::jsonb))
-          FROM unnest(${seqs}::bigint[], ${terms}::text[]) AS x(seq, terms)
-          WHERE EXISTS (SELECT 1 FROM g)),`;
+        ins AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
+          SELECT seq, id, recorded, content::text, decode(prev, 'hex'), decode(hash, 'hex') FROM a),
+        idx AS (INSERT INTO audit_search (seq, terms) SELECT seq, ARRAY(SELECT json_array_elements_text(terms)) FROM a),`;
       const moved = creates.length
         ? await writeNewResources(sql, creates, move, append)
-        : (await sql<{ moved: boolean }[]>`WITH g AS (${move}), ${append} x AS (SELECT 1)
-            SELECT EXISTS (SELECT 1 FROM g) AS moved`)[0]?.moved === true;
+        : (
+            await sql<{ moved: boolean }[]>`WITH g AS (${move}), ${append} x AS (SELECT 1)
+            SELECT EXISTS (SELECT 1 FROM g) AS moved`
+          )[0]?.moved === true;
       if (moved) {
         this.head = { seq, hash: prev };
         return;
@@ -155,6 +161,14 @@ export async function indexUnindexedRecords(sql: Sql): Promise<number> {
     await tx`DELETE FROM audit_backfill WHERE id = 1`;
     return indexed;
   });
+}
+
+/** One record of an append as JSON; `content` and `terms` are JSON texts already, the rest needs no escaping. */
+function recordJson(seq: number, r: Stored, prev: Buffer, hash: Buffer, content: string, terms: string): string {
+  return (
+    `{"seq":${seq},"id":"${r.id}","recorded":${JSON.stringify(r.recorded)},"prev":"${prev.toString('hex')}",` +
+    `"hash":"${hash.toString('hex')}","content":${content},"terms":${terms}}`
+  );
 }
 
 export function chainHash(prev: Buffer, content: string): Buffer {

@@ -24,6 +24,7 @@ import { lockAndMatch, lockAndMatchMany } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
 import { writeNewResources, writeVersion, type CreateCommit } from './write.ts';
 import { batcherFor } from './create-batch.ts';
+import { readBatcherFor, readCurrent, type CurrentRow } from './read-batch.ts';
 import { AUDIT_TYPE, auditHistory, readAuditEvent } from './audit-search.ts';
 import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
 
@@ -39,7 +40,6 @@ export type RepositoryOptions = {
 export type WriteResult<T extends Resource = Resource> = { resource: WithId<T>; created: boolean };
 export type { HistoryEntry } from './history.ts';
 export type { SearchResult } from './search.ts';
-type CurrentRow = { version_id: string; deleted: boolean; content: Resource | null; last_updated: Date };
 
 export class Repository {
   readonly sql: Sql;
@@ -94,8 +94,8 @@ export class Repository {
 
   async read<T extends Resource = Resource>(type: string, id: string): Promise<WithId<T>> {
     if (type === AUDIT_TYPE) return (await readAuditEvent(this.sql, id)) as unknown as WithId<T>;
-    const [row] = await this.sql<CurrentRow[]>`
-      SELECT version_id, deleted, content, last_updated FROM resource WHERE resource_type = ${type} AND id = ${id}`;
+    const sql = this.sql;
+    const row = this.inTransaction ? await readCurrent(sql, type, id) : await readBatcherFor(sql).read(type, id);
     if (!row) throw notFound(`${type}/${id} is not known`);
     if (row.deleted || !row.content) throw gone(`${type}/${id} was deleted`);
     return canonicalOrder(row.content) as WithId<T>;

@@ -3,6 +3,7 @@
  * nothing, deliberately tampered audit trails). Dropped by `dropAll()`.
  */
 import { inject } from 'vitest';
+import type { Sql } from 'postgres';
 import { connect } from '../../src/store/db.ts';
 
 const created: string[] = [];
@@ -28,4 +29,20 @@ export async function dropAll(): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Every statement a pool sends while `fn` runs (postgres.js calls `options.debug` with each one, on every
+ * connection of the pool): how tests check that work arriving together shares statements.
+ */
+export async function statementsWhile(sql: Sql, fn: () => Promise<unknown>): Promise<string[]> {
+  const options = (sql as unknown as { options: { debug?: unknown } }).options;
+  const statements: string[] = [];
+  options.debug = (_connection: number, query: string) => statements.push(query);
+  try {
+    await fn();
+  } finally {
+    options.debug = undefined;
+  }
+  return statements;
 }

@@ -7,6 +7,7 @@
 import { parseSearchRequest } from '@medplum/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockAndMatchMany } from '../../src/store/match.ts';
+import { statementsWhile } from '../helpers/database.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 
 let g: TestGateway;
@@ -49,17 +50,12 @@ describe('matching several conditions at once', () => {
   it('uses three statements for four searches with misses: one look, the locks, one look again', async () => {
     const hit = unique('H');
     const id = await patient(hit);
-    // postgres.js calls `options.debug` with every statement it sends, on every connection of the pool.
-    const options = (g.db.sql as unknown as { options: { debug?: unknown } }).options;
-    const statements: string[] = [];
-    options.debug = (_connection: number, query: string) => statements.push(query);
-    try {
-      const searches = [byMrn(hit), byMrn(unique('m1')), byMrn(unique('m2')), byMrn(unique('m3'))];
-      const found = await g.db.sql.begin((tx) => lockAndMatchMany(tx as never, searches, BASE, refuse));
-      expect(found).toEqual([[id], [], [], []]);
-    } finally {
-      options.debug = undefined;
-    }
+    const searches = [byMrn(hit), byMrn(unique('m1')), byMrn(unique('m2')), byMrn(unique('m3'))];
+    let found: string[][] = [];
+    const statements = await statementsWhile(g.db.sql, async () => {
+      found = await g.db.sql.begin((tx) => lockAndMatchMany(tx as never, searches, BASE, refuse));
+    });
+    expect(found).toEqual([[id], [], [], []]);
     const work = statements.filter((q) => /search_token|pg_advisory_xact_lock/.test(q));
     expect(work).toHaveLength(3);
     expect(work[1]).toMatch(/pg_advisory_xact_lock/);
