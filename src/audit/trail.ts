@@ -6,9 +6,9 @@
  * it first (one round trip; a lost race reads the head and hashes again), then resolves every waiter. A caller
  * awaits {@link AuditTrail.record} before answering, so no access is answered without its trace committed.
  *
- * The same statement writes each record's search terms (store/audit-terms.ts), so an AuditEvent is searchable
- * from the moment it is committed, read from the log itself (store/audit-search.ts): no copy, no history, no
- * generic search rows.
+ * The same statement writes each record's search terms (store/audit-terms.ts): its own, and the id of its shape
+ * (the shared terms, registered once by store/audit-shapes.ts), so an AuditEvent is searchable from the moment it
+ * is committed, read from the log itself (store/audit-search.ts): no copy, no history, no generic search rows.
  *
  * A plain create comes with its record ({@link AuditTrail.recordCreate}): the resource is written by the statement
  * that appends its record, so the request costs one commit, not a create's commit followed by the audit's. If such
@@ -18,7 +18,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
-import { auditTerms } from '../store/audit-terms.ts';
+import { AuditShapes } from '../store/audit-shapes.ts';
+import { auditTerms, splitTerms } from '../store/audit-terms.ts';
 import { GroupCommit, type Queued } from '../store/group-commit.ts';
 import { writeNewResources, type NewResource } from '../store/write.ts';
 
@@ -34,11 +35,13 @@ const BACKFILL_BATCH = 500;
 export class AuditTrail {
   private readonly sql: Sql;
   private readonly commits: GroupCommit<Entry>;
+  private readonly shapes: AuditShapes;
   /** The chain head as this process last wrote or read it; another process's append makes it stale (retried). */
   private head: { seq: number; hash: Buffer } | undefined;
 
   constructor(sql: Sql) {
     this.sql = sql;
+    this.shapes = new AuditShapes(sql);
     this.commits = new GroupCommit(
       (entries) => this.write(entries),
       MAX_BATCH,
@@ -94,7 +97,9 @@ export class AuditTrail {
       meta: { versionId: '1', lastUpdated: recorded },
     }));
     const contents = resources.map((r) => JSON.stringify(r));
-    const terms = resources.map((r) => JSON.stringify(auditTerms(r)));
+    const split = resources.map((r) => splitTerms(auditTerms(r)));
+    const shapes = await this.shapes.ids(split);
+    const terms = split.map((t, k) => `"shape":${shapes[k]},"terms":${JSON.stringify(t.own)}`);
     for (let race = 0; race < MAX_HEAD_RACES; race++) {
       const head = this.head ?? (await this.readHead());
       let seq = head.seq;
@@ -112,11 +117,12 @@ export class AuditTrail {
       // hashed, and one parameter costs far less to send than six escaped text arrays.
       const append = sql`
         a AS (SELECT * FROM json_to_recordset(${'[' + records.join(',') + ']'}::text::json)
-          AS x(seq bigint, id text, recorded timestamptz, prev text, hash text, content json, terms json)
+          AS x(seq bigint, id text, recorded timestamptz, prev text, hash text, content json, shape int, terms json)
           WHERE EXISTS (SELECT 1 FROM g)),
         ins AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
           SELECT seq, id, recorded, content::text, decode(prev, 'hex'), decode(hash, 'hex') FROM a),
-        idx AS (INSERT INTO audit_search (seq, terms) SELECT seq, ARRAY(SELECT json_array_elements_text(terms)) FROM a),`;
+        idx AS (INSERT INTO audit_search (seq, shape, terms)
+          SELECT seq, shape, ARRAY(SELECT json_array_elements_text(terms)) FROM a),`;
       const moved = creates.length
         ? await writeNewResources(sql, creates, move, append)
         : (
@@ -146,16 +152,19 @@ export async function indexUnindexedRecords(sql: Sql): Promise<number> {
   return sql.begin(async (tx) => {
     const [marker] = await tx`SELECT 1 FROM audit_backfill WHERE id = 1 FOR UPDATE`;
     if (!marker) return 0;
+    const shapes = new AuditShapes(tx as unknown as Sql);
     let indexed = 0;
     for (;;) {
       const rows = await tx<{ seq: string; content: string }[]>`
         SELECT l.seq, l.content FROM audit_log l
         WHERE NOT EXISTS (SELECT 1 FROM audit_search s WHERE s.seq = l.seq) ORDER BY l.seq LIMIT ${BACKFILL_BATCH}`;
       if (rows.length === 0) break;
-      await tx`INSERT INTO audit_search (seq, terms)
-        SELECT x.seq, ARRAY(SELECT jsonb_array_elements_text(x.terms::jsonb))
-        FROM unnest(${rows.map((r) => r.seq)}::bigint[],
-                    ${rows.map((r) => JSON.stringify(auditTerms(JSON.parse(r.content))))}::text[]) AS x(seq, terms)`;
+      const split = rows.map((r) => splitTerms(auditTerms(JSON.parse(r.content))));
+      const ids = await shapes.ids(split);
+      await tx`INSERT INTO audit_search (seq, shape, terms)
+        SELECT x.seq, x.shape, ARRAY(SELECT jsonb_array_elements_text(x.terms::jsonb))
+        FROM unnest(${rows.map((r) => r.seq)}::bigint[], ${ids}::int[],
+                    ${split.map((t) => JSON.stringify(t.own))}::text[]) AS x(seq, shape, terms)`;
       indexed += rows.length;
     }
     await tx`DELETE FROM audit_backfill WHERE id = 1`;
@@ -163,11 +172,14 @@ export async function indexUnindexedRecords(sql: Sql): Promise<number> {
   });
 }
 
-/** One record of an append as JSON; `content` and `terms` are JSON texts already, the rest needs no escaping. */
+/**
+ * One record of an append as JSON: `content` is JSON text already, `terms` the JSON members of its shape and own
+ * terms; the rest needs no escaping.
+ */
 function recordJson(seq: number, r: Stored, prev: Buffer, hash: Buffer, content: string, terms: string): string {
   return (
     `{"seq":${seq},"id":"${r.id}","recorded":${JSON.stringify(r.recorded)},"prev":"${prev.toString('hex')}",` +
-    `"hash":"${hash.toString('hex')}","content":${content},"terms":${terms}}`
+    `"hash":"${hash.toString('hex')}","content":${content},${terms}}`
   );
 }
 

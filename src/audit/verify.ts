@@ -1,13 +1,17 @@
 /**
  * @module audit/verify — checks the audit trail: sequence without gaps, every hash recomputed from the content
  * and the previous hash, the head matching the last record, and every record's search terms recomputed from its
- * content. Finds an edited, inserted or deleted record, and terms edited to hide or misfile one.
+ * content (its own and its shape's). Finds an edited, inserted or deleted record, and terms edited to hide or
+ * misfile one.
  */
 import type { Sql } from 'postgres';
 import { auditTerms } from '../store/audit-terms.ts';
 import { chainHash } from './trail.ts';
 
 export type VerifyResult = { ok: boolean; checked: number; problems: string[] };
+
+/** A record with its own search terms and its shape's (null when missing). */
+type Row = { seq: string; content: string; prev_hash: Buffer; hash: Buffer; terms: string[] | null; shared: string[] | null };
 
 export async function verifyAuditTrail(sql: Sql, maxProblems = 20): Promise<VerifyResult> {
   const problems: string[] = [];
@@ -17,9 +21,9 @@ export async function verifyAuditTrail(sql: Sql, maxProblems = 20): Promise<Veri
   let expectedSeq = 1;
   let prev: Buffer = Buffer.alloc(32);
   let checked = 0;
-  const cursor = sql<{ seq: string; content: string; prev_hash: Buffer; hash: Buffer; terms: string[] | null }[]>`
-    SELECT a.seq, a.content, a.prev_hash, a.hash, s.terms
-    FROM audit_log a LEFT JOIN audit_search s ON s.seq = a.seq
+  const cursor = sql<Row[]>`
+    SELECT a.seq, a.content, a.prev_hash, a.hash, s.terms, sh.terms AS shared
+    FROM audit_log a LEFT JOIN audit_search s ON s.seq = a.seq LEFT JOIN audit_shape sh ON sh.id = s.shape
     ORDER BY a.seq`.cursor(1000);
   for await (const rows of cursor) {
     for (const row of rows) {
@@ -34,7 +38,9 @@ export async function verifyAuditTrail(sql: Sql, maxProblems = 20): Promise<Veri
         note(`record ${seq}: content is not JSON`);
       }
       if (!row.terms) note(`record ${seq}: search terms are missing`);
-      else if (parsed && !sameSet(row.terms, auditTerms(parsed as never))) note(`record ${seq}: search terms differ from its content`);
+      else if (!row.shared) note(`record ${seq}: the shape of its search terms is missing`);
+      else if (parsed && !sameSet([...row.terms, ...row.shared], auditTerms(parsed as never)))
+        note(`record ${seq}: search terms differ from its content`);
       prev = row.hash;
       expectedSeq = seq + 1;
       checked += 1;

@@ -2,7 +2,7 @@
  * @module store/audit-search — AuditEvent read, history and search, served from the audit log itself.
  *
  * Each record's content is the AuditEvent (version 1, never changed); its search values are one array of terms
- * (./audit-terms.ts) in `audit_search`. Every R4 AuditEvent parameter is answered: tokens, references and
+ * (./audit-terms.ts) in `audit_search`, and its shape's (the terms many records share, `audit_shape`). Every R4 AuditEvent parameter is answered: tokens, references and
  * `:identifier`, `:missing`, `:not`, `date` and `_lastUpdated` (the record's `recorded`), `_id`. A string
  * parameter (`entity-name`, `agent-name`, `address`) matches a whole value, case and accents aside — these hold
  * control numbers, client names and network addresses, not words — and `:exact` matches it as written.
@@ -14,6 +14,7 @@ import type { Sql } from 'postgres';
 import { invalid } from '../outcome.ts';
 import { notFound } from './errors.ts';
 import type { HistoryEntry } from './history.ts';
+import { isShared } from './audit-terms.ts';
 import { normalizeString } from './index-values.ts';
 import { canonicalOrder } from './order.ts';
 import { dateCondition } from './range-sql.ts';
@@ -130,13 +131,23 @@ function condition(sql: Sql, f: Filter, baseUrl: string): Fragment | undefined {
   const param = searchParam(AUDIT_TYPE, f.code);
   if (!param?.type) return undefined;
   if (f.operator === 'missing') {
-    const present = sql`s.terms @> ${[`p:${f.code}`]}::text[]`;
+    const present = withAny(sql, [`p:${f.code}`]);
     return f.value === 'true' ? sql`NOT ${present}` : present;
   }
   const terms = termsFor(param.type, param.target ?? [], f, values, baseUrl);
   if (!terms) return undefined;
-  const any = sql`s.terms && ${terms}::text[]`;
+  const any = withAny(sql, terms);
   return f.operator === 'not' || f.operator === 'ne' ? sql`NOT ${any}` : any;
+}
+
+/**
+ * Records having any of `terms`, all of one kind: shared ones (tokens, presence) are looked up among the shapes,
+ * the others among the records' own terms (./audit-terms.ts).
+ */
+function withAny(sql: Sql, terms: string[]): Fragment {
+  if (terms.length > 0 && isShared(terms[0]!))
+    return sql`s.shape = ANY(ARRAY(SELECT id FROM audit_shape WHERE terms && ${terms}::text[]))`;
+  return sql`s.terms && ${terms}::text[]`;
 }
 
 /** The terms any one of which satisfies the filter (./audit-terms.ts spells them). */

@@ -14,7 +14,13 @@
  *
  * `date` is the record's own `recorded` column. Migration 0017 builds the same terms from the search rows the
  * earlier copies had; `audit verify` recomputes them from the content.
+ *
+ * Token and presence terms (`t:`, `p:`) are shared: most records have the same ones (every read by one client
+ * has the same type, subtype, action, outcome, client and entity roles), so each distinct set is stored once, a
+ * shape (`audit_shape`), and a record keeps only its own terms — references and strings, the patient, entities,
+ * control numbers and addresses — beside its shape's id (migration 0018, ./audit-shapes.ts).
  */
+import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { extractIndexRows } from './index-values.ts';
 
@@ -42,4 +48,20 @@ export function auditTerms(event: Resource): string[] {
   for (const d of rows.dates) present(d.code);
   for (const n of rows.numbers) present(n.code);
   return [...terms].sort();
+}
+
+/** Whether a term is kept in the record's shape rather than with the record (decided by its kind alone). */
+export function isShared(term: string): boolean {
+  return term.startsWith('t:') || term.startsWith('p:');
+}
+
+/** A record's terms split into its own and its shape's; `key` names the shape (md5 of its terms, one per line). */
+export type SplitTerms = { own: string[]; shared: string[]; key: string };
+
+export function splitTerms(terms: string[]): SplitTerms {
+  const own: string[] = [];
+  const shared: string[] = [];
+  for (const t of terms) (isShared(t) ? shared : own).push(t);
+  shared.sort();
+  return { own, shared, key: createHash('md5').update(shared.join('\n')).digest('hex') };
 }

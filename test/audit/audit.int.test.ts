@@ -138,7 +138,7 @@ describe('search straight from the log', () => {
 
 describe('a create and its record', () => {
   const createEvents = (id: string) => g.db.sql<{ xmin: string; outcome: string }[]>`
-    SELECT l.xmin::text AS xmin, l.content::jsonb->>'outcome' AS outcome FROM audit_log l JOIN audit_search s USING (seq)
+    SELECT l.xmin::text AS xmin, l.content::jsonb->>'outcome' AS outcome FROM audit_log l JOIN audit_terms s USING (seq)
     WHERE s.terms @> ARRAY[${'r:entity:Patient/' + id}, 't:subtype:*|create']`;
 
   it('are committed by one transaction: the resource and its AuditEvent have the same xmin', async () => {
@@ -176,7 +176,7 @@ describe('a create and its record', () => {
     const res = await fhir('POST', 'Patient', { resourceType: 'Patient', gender: 'sometimes', name: [{ family }] });
     expect(res.status).toBe(400);
     const [row] = await g.db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM audit_log l JOIN audit_search s USING (seq)
+      SELECT count(*)::int AS n FROM audit_log l JOIN audit_terms s USING (seq)
       WHERE s.terms @> ARRAY['t:subtype:*|create', 't:outcome:*|4'] AND l.recorded > now() - interval '1 minute'`;
     expect(row!.n).toBeGreaterThanOrEqual(1);
     const [stored] = await g.db.sql<{ n: number }[]>`
@@ -206,7 +206,7 @@ describe('several gateway processes appending to one trail', () => {
       const found = await Promise.all([0, 1, 2].map((p) => auditSearch(`altid=proc-${p}&entity=Patient/${tag}-${p}`)));
       expect(found.map((f) => f.length)).toEqual([1, 1, 1]);
       const [indexed] = await g.db.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM audit_search s JOIN audit_log l ON l.seq = s.seq
+        SELECT count(*)::int AS n FROM audit_terms s JOIN audit_log l ON l.seq = s.seq
         WHERE l.seq > ${before} AND l.content LIKE ${'%Patient/' + tag + '-%'}`;
       expect(indexed!.n).toBe(90);
     } finally {
@@ -253,15 +253,23 @@ describe('audit verify', () => {
       await sql`ALTER TABLE audit_log ENABLE TRIGGER USER`;
     }
     const [first] = await sql<{ seq: string }[]>`SELECT seq FROM audit_log ORDER BY seq LIMIT 1`;
-    const saved = await sql<{ terms: string[] }[]>`SELECT terms FROM audit_search WHERE seq = ${first!.seq}`;
-    await sql`UPDATE audit_search SET terms = array_append(terms, 't:outcome:*|8') WHERE seq = ${first!.seq}`;
+    const [saved] = await sql<{ shape: number; terms: string[] }[]>`
+      SELECT shape, terms FROM audit_search WHERE seq = ${first!.seq}`;
+    await sql`UPDATE audit_search SET terms = array_append(terms, 'r:patient:Patient/hidden') WHERE seq = ${first!.seq}`;
     let res = await verify();
     expect(res.code).toBe(1);
     expect(res.out).toContain(`record ${first!.seq}: search terms differ from its content`);
+    await sql`UPDATE audit_search SET terms = ${saved!.terms} WHERE seq = ${first!.seq}`;
+    // The terms records share (their shape): edited, every record of that shape is reported.
+    await sql`UPDATE audit_shape SET terms = array_append(terms, 't:outcome:*|8') WHERE id = ${saved!.shape}`;
+    res = await verify();
+    expect(res.code).toBe(1);
+    expect(res.out).toContain(`record ${first!.seq}: search terms differ from its content`);
+    await sql`UPDATE audit_shape SET terms = array_remove(terms, 't:outcome:*|8') WHERE id = ${saved!.shape}`;
     await sql`DELETE FROM audit_search WHERE seq = ${first!.seq}`;
     res = await verify();
     expect(res.out).toContain(`record ${first!.seq}: search terms are missing`);
-    await sql`INSERT INTO audit_search VALUES (${first!.seq}, ${saved[0]!.terms})`;
+    await sql`INSERT INTO audit_search (seq, shape, terms) VALUES (${first!.seq}, ${saved!.shape}, ${saved!.terms})`;
     expect((await verify()).code).toBe(0);
   }, 120_000);
 });

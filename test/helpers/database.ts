@@ -3,8 +3,12 @@
  * nothing, deliberately tampered audit trails). Dropped by `dropAll()`.
  */
 import { inject } from 'vitest';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Sql } from 'postgres';
 import { connect } from '../../src/store/db.ts';
+import { migrate, MIGRATIONS_DIR } from '../../src/store/migrate.ts';
 
 const created: string[] = [];
 
@@ -45,4 +49,26 @@ export async function statementsWhile(sql: Sql, fn: () => Promise<unknown>): Pro
     options.debug = undefined;
   }
   return statements;
+}
+
+/**
+ * A fresh database migrated with the migrations before `first` ('0018'): the schema a cluster made by the code of
+ * that time has, for tests that migrate it onwards. `end` closes the pool and drops every fresh database.
+ */
+export async function databaseBefore(first: string, pool = 4): Promise<{ sql: Sql; end: () => Promise<void> }> {
+  const sql = connect(await freshDatabase(), pool);
+  const dir = await mkdtemp(join(tmpdir(), `fd-before-${first}-`));
+  try {
+    for (const f of await readdir(MIGRATIONS_DIR)) if (f < first) await cp(join(MIGRATIONS_DIR, f), join(dir, f));
+    await migrate(sql, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    sql,
+    end: async () => {
+      await sql.end();
+      await dropAll();
+    },
+  };
 }

@@ -53,15 +53,21 @@ export async function getToken(g: TestGateway, scope?: string, creds = g.credent
   return body.access_token;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+/**
+ * A port free now, for a process started next to listen on. Taken below Linux's ephemeral range (32768 and up):
+ * a port the kernel hands out for `listen(0)` is also what it hands to outgoing connections, and one of the
+ * suite's many client sockets could take it before the process starting next binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** A client bound to one gateway: `fhir('POST', 'Patient', body, headers)` → status, headers, parsed body. */
