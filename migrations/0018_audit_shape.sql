@@ -2,8 +2,9 @@
 -- parameters have a value) are the same for most records: every read by one client from one address has the same
 -- ones. They are stored once per distinct set, a shape, and each record points at its shape; the record keeps only
 -- its own terms (references and strings: the patient, the entities, control numbers, addresses). A record then
--- costs a handful of GIN entries instead of some forty. Which terms are shared is decided by their kind alone
--- (`t:` and `p:`, src/store/audit-terms.ts), so a search knows where to look from the parameter.
+-- costs a handful of GIN entries instead of some forty. Which terms are shared is decided by their kind
+-- and parameter alone (`t:` and `p:`, but not a reference's `:identifier`, which names each message's own id;
+-- src/store/audit-terms.ts), so a search knows where to look from the parameter.
 CREATE TABLE audit_shape (
   id    serial PRIMARY KEY,
   key   text NOT NULL UNIQUE,  -- md5 of the terms, sorted, one per line
@@ -11,12 +12,15 @@ CREATE TABLE audit_shape (
 );
 CREATE INDEX audit_shape_terms ON audit_shape USING gin (terms);
 
+CREATE FUNCTION pg_temp.audit_shared(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+$$ SELECT left(t, 2) = 'p:' OR (left(t, 2) = 't:' AND t !~ '^t:[^:|]+:identifier:') $$;
+
 CREATE TEMPORARY TABLE audit_split ON COMMIT DROP AS
 SELECT seq, shared, md5(array_to_string(shared, E'\n')) AS key,
-  ARRAY(SELECT t FROM unnest(terms) t WHERE left(t, 2) NOT IN ('t:', 'p:') ORDER BY t COLLATE "C") AS own
+  ARRAY(SELECT t FROM unnest(terms) t WHERE NOT pg_temp.audit_shared(t) ORDER BY t COLLATE "C") AS own
 FROM (
   SELECT seq, terms,
-    ARRAY(SELECT t FROM unnest(terms) t WHERE left(t, 2) IN ('t:', 'p:') ORDER BY t COLLATE "C") AS shared
+    ARRAY(SELECT t FROM unnest(terms) t WHERE pg_temp.audit_shared(t) ORDER BY t COLLATE "C") AS shared
   FROM audit_search
 ) s;
 

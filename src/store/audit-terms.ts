@@ -15,7 +15,7 @@
  * `date` is the record's own `recorded` column. Migration 0017 builds the same terms from the search rows the
  * earlier copies had; `audit verify` recomputes them from the content.
  *
- * Token and presence terms (`t:`, `p:`) are shared: most records have the same ones (every read by one client
+ * Token and presence terms (`t:`, `p:`; not the `:identifier` of references) are shared: most records have the same ones (every read by one client
  * has the same type, subtype, action, outcome, client and entity roles), so each distinct set is stored once, a
  * shape (`audit_shape`), and a record keeps only its own terms — references and strings, the patient, entities,
  * control numbers and addresses — beside its shape's id (migration 0018, ./audit-shapes.ts).
@@ -50,10 +50,15 @@ export function auditTerms(event: Resource): string[] {
   return [...terms].sort();
 }
 
-/** Whether a term is kept in the record's shape rather than with the record (decided by its kind alone). */
+/**
+ * Whether a term is kept in the record's shape rather than with the record, decided by its kind and parameter
+ * alone: tokens and presence are shared, except the identifiers of references (`entity:identifier` names each
+ * message's own id), which are the record's own like references and strings.
+ */
 export function isShared(term: string): boolean {
-  return term.startsWith('t:') || term.startsWith('p:');
+  return term.startsWith('p:') || (term.startsWith('t:') && !OWN_TOKEN.test(term));
 }
+const OWN_TOKEN = /^t:[^:|]+:identifier:/;
 
 /** A record's terms split into its own and its shape's; `key` names the shape (md5 of its terms, one per line). */
 export type SplitTerms = { own: string[]; shared: string[]; key: string };
