@@ -155,8 +155,8 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
   const [patient, coverage] = [await one('Patient'), await one('Coverage')];
   const [msg] = await sql<{ sender: string; receiver: string; message_type: string; raw: Buffer; response: string; resources: string[] }[]>`
     SELECT sender, receiver, message_type, raw, response, resources FROM message WHERE direction = 'inbound' AND status = 'processed' ORDER BY id DESC LIMIT 1`;
-  const [log] = await sql<{ content: string; terms: string[] }[]>`
-    SELECT l.content, s.terms FROM audit_log l JOIN audit_search s USING (seq) ORDER BY seq DESC LIMIT 1`;
+  const [log] = await sql<{ content: string; shape: number; terms: string[] }[]>`
+    SELECT l.content, s.shape, s.terms FROM audit_log l JOIN audit_search s USING (seq) ORDER BY seq DESC LIMIT 1`;
   let next = 0;
   const write = async (): Promise<void> => {
     const items = Array.from({ length: perTx }, () => ({ n: next++, p: randomUUID(), c: randomUUID(), a: randomUUID() }));
@@ -176,7 +176,8 @@ async function databaseFloor(sql: Sql, total: number, perTx: number, parallel: n
       await tx`SET LOCAL search_path = bench_floor`;
       await tx`WITH a AS (INSERT INTO audit_log (seq, id, recorded, content, prev_hash, hash)
           SELECT x.n, x.id, now(), ${log!.content}, '\\x00', '\\x00' FROM unnest(${items.map((i) => i.n)}::bigint[], ${items.map((i) => i.a)}::text[]) AS x(n, id))
-        INSERT INTO audit_search (seq, terms) SELECT x, ${log!.terms}::text[] FROM unnest(${items.map((i) => i.n)}::bigint[]) x`;
+        INSERT INTO audit_search (seq, shape, terms)
+        SELECT x, ${log!.shape}, ${log!.terms}::text[] FROM unnest(${items.map((i) => i.n)}::bigint[]) x`;
     });
   };
   try {
