@@ -11,7 +11,14 @@ import { chainHash } from './trail.ts';
 export type VerifyResult = { ok: boolean; checked: number; problems: string[] };
 
 /** A record with its own search terms and its shape's (null when missing). */
-type Row = { seq: string; content: string; prev_hash: Buffer; hash: Buffer; terms: string[] | null; shared: string[] | null };
+type Row = {
+  seq: string;
+  content: string;
+  prev_hash: Buffer;
+  hash: Buffer;
+  terms: string[] | null;
+  shared: string[] | null;
+};
 
 export async function verifyAuditTrail(sql: Sql, maxProblems = 20): Promise<VerifyResult> {
   const problems: string[] = [];

@@ -2,10 +2,11 @@
  * @module store/audit-search — AuditEvent read, history and search, served from the audit log itself.
  *
  * Each record's content is the AuditEvent (version 1, never changed); its search values are one array of terms
- * (./audit-terms.ts) in `audit_search`, and its shape's (the terms many records share, `audit_shape`). Every R4 AuditEvent parameter is answered: tokens, references and
- * `:identifier`, `:missing`, `:not`, `date` and `_lastUpdated` (the record's `recorded`), `_id`. A string
- * parameter (`entity-name`, `agent-name`, `address`) matches a whole value, case and accents aside — these hold
- * control numbers, client names and network addresses, not words — and `:exact` matches it as written.
+ * (./audit-terms.ts) in `audit_search`, and its shape's (the terms many records share, `audit_shape`). Every R4
+ * AuditEvent parameter is answered: tokens, references and `:identifier`, `:missing`, `:not`, `date` and
+ * `_lastUpdated` (the record's `recorded`), `_id`. A string parameter (`entity-name`, `agent-name`, `address`)
+ * matches a whole value, case and accents aside — these hold control numbers, client names and network
+ * addresses, not words — and `:exact` matches it as written.
  * Chains, `_has` and `:contains` are reported unsupported like any other parameter the server cannot answer.
  */
 import { splitSearchOnComma, type Filter, type SearchRequest, type WithId } from '@medplum/core';

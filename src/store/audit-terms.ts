@@ -15,10 +15,11 @@
  * `date` is the record's own `recorded` column. Migration 0017 builds the same terms from the search rows the
  * earlier copies had; `audit verify` recomputes them from the content.
  *
- * Token and presence terms (`t:`, `p:`; not the `:identifier` of references) are shared: most records have the same ones (every read by one client
- * has the same type, subtype, action, outcome, client and entity roles), so each distinct set is stored once, a
- * shape (`audit_shape`), and a record keeps only its own terms — references and strings, the patient, entities,
- * control numbers and addresses — beside its shape's id (migration 0018, ./audit-shapes.ts).
+ * Token and presence terms (`t:`, `p:`; not the `:identifier` of references) are shared: most records have the
+ * same ones (every read by one client has the same type, subtype, action, outcome, client and entity roles), so
+ * each distinct set is stored once, a shape (`audit_shape`), and a record keeps only its own terms — references,
+ * strings and reference identifiers: the patient, entities, message ids, control numbers and addresses — beside its
+ * shape's id (migration 0018, ./audit-shapes.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
