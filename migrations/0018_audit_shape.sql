@@ -7,7 +7,9 @@
 -- src/store/audit-terms.ts), so a search knows where to look from the parameter.
 CREATE TABLE audit_shape (
   id    serial PRIMARY KEY,
-  key   text NOT NULL UNIQUE,  -- md5 of the terms, sorted, one per line
+  -- md5 of the terms, sorted, one per line. Sorted here by bytes, in Node by UTF-16 units: for terms outside ASCII
+  -- the two may name one set with two keys, which only stores that set twice (a search finds both).
+  key   text NOT NULL UNIQUE,
   terms text[] NOT NULL
 );
 CREATE INDEX audit_shape_terms ON audit_shape USING gin (terms);

@@ -99,7 +99,7 @@ export class AuditTrail {
     const contents = resources.map((r) => JSON.stringify(r));
     const split = resources.map((r) => splitTerms(auditTerms(r)));
     const shapes = await this.shapes.ids(split);
-    const terms = split.map((t, k) => `"shape":${shapes[k]},"terms":${JSON.stringify(t.own)}`);
+    const own = split.map((t) => JSON.stringify(t.own));
     for (let race = 0; race < MAX_HEAD_RACES; race++) {
       const head = this.head ?? (await this.readHead());
       let seq = head.seq;
@@ -107,7 +107,7 @@ export class AuditTrail {
       const records: string[] = [];
       for (let k = 0; k < contents.length; k++) {
         const hash = chainHash(prev, contents[k]!);
-        records.push(recordJson(++seq, resources[k]!, prev, hash, contents[k]!, terms[k]!));
+        records.push(recordJson(++seq, resources[k]!, prev, hash, contents[k]!, shapes[k]!, own[k]!));
         prev = hash;
       }
       const sql = this.sql;
@@ -172,14 +172,11 @@ export async function indexUnindexedRecords(sql: Sql): Promise<number> {
   });
 }
 
-/**
- * One record of an append as JSON: `content` is JSON text already, `terms` the JSON members of its shape and own
- * terms; the rest needs no escaping.
- */
-function recordJson(seq: number, r: Stored, prev: Buffer, hash: Buffer, content: string, terms: string): string {
+/** One record of an append as JSON; `content` and `own` (its own terms) are JSON texts already. */
+function recordJson(seq: number, r: Stored, prev: Buffer, hash: Buffer, content: string, shape: number, own: string) {
   return (
     `{"seq":${seq},"id":"${r.id}","recorded":${JSON.stringify(r.recorded)},"prev":"${prev.toString('hex')}",` +
-    `"hash":"${hash.toString('hex')}","content":${content},${terms}}`
+    `"hash":"${hash.toString('hex')}","content":${content},"shape":${shape},"terms":${own}}`
   );
 }
 
