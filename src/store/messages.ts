@@ -62,7 +62,11 @@ export async function recordInbound(sql: Sql, m: NewInbound, done?: MessageOutco
             ${m.related ?? null})
     ON CONFLICT (protocol, sender, control_id) WHERE direction = 'inbound' AND control_id <> '' AND dedupe DO NOTHING
     RETURNING id::text, status, response`;
-  if (row) return { ...row, duplicate: false };
+  return row ? { ...row, duplicate: false } : firstCopy(sql, m);
+}
+
+/** The row an inbound message's earlier copy left (same protocol, sender and control id), as a duplicate. */
+export async function firstCopy(sql: Sql, m: NewInbound): Promise<StoredMessage & { duplicate: true }> {
   const [first] = await sql<StoredMessage[]>`
     SELECT id::text, status, response, EXTRACT(EPOCH FROM clock_timestamp() - received_at)::float8 AS "ageSeconds"
     FROM message

@@ -11,6 +11,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { Sql } from 'postgres';
 import { outcome } from '../outcome.ts';
+import { inboundBatcherFor } from '../store/inbound-batch.ts';
 import { finishMessage, recordInbound, type MessageOutcome, type NewInbound } from '../store/messages.ts';
 import { buildAck, errorCode, type AckCode, type AckError } from '../translate/hl7v2/ack.ts';
 import type { MessageHeader } from '../translate/hl7v2/header.ts';
@@ -93,12 +94,8 @@ export class Hl7Exchange {
     let stored: Stored | undefined;
     const within = async (sql: Sql, r: Hl7Applied) => {
       const unmapped = charsetProblem ? [...r.unmapped, `MSH-18: ${charsetProblem}`] : r.unmapped;
-      stored = await this.store(sql, {
-        status: 'processed',
-        response: acks.join(''),
-        resources: r.resources,
-        unmapped,
-      });
+      const done: MessageOutcome = { status: 'processed', response: acks.join(''), resources: r.resources, unmapped };
+      stored = await this.store(sql, done, true);
       if (stored.first) throw new Resent(stored);
     };
     try {
@@ -135,13 +132,19 @@ export class Hl7Exchange {
     return out;
   }
 
-  /** Records the outcome. A message received before (same sender and MSH-10) keeps its first outcome: `first`. */
-  private async store(sql: Sql, done: MessageOutcome): Promise<Stored> {
+  /**
+   * Records the outcome. A message received before (same sender and MSH-10) keeps its first outcome: `first`.
+   * `together`: in the transaction of its resources, whose batch's rows share one insert (store/inbound-batch.ts);
+   * a failed insert fails that transaction, whose messages are then applied alone.
+   */
+  private async store(sql: Sql, done: MessageOutcome, together = false): Promise<Stored> {
     if ('id' in this.slot) {
       await finishMessage(sql, this.slot.id, done);
       return { id: this.slot.id };
     }
-    const s = await recordInbound(sql, this.slot.inbound, done);
+    const s = together
+      ? await inboundBatcherFor(sql).record(this.slot.inbound, done)
+      : await recordInbound(sql, this.slot.inbound, done);
     if (!s.duplicate) return { id: s.id };
     if (s.response === null) {
       await finishMessage(sql, s.id, done); // a row an interrupted earlier run left without an outcome

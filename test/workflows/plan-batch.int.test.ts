@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 import { connectMllp, type MllpTestClient } from '../helpers/hl7.ts';
+import { statementsWhile } from '../helpers/database.ts';
 
 let g: TestGateway;
 let other: postgres.Sql;
@@ -144,5 +145,20 @@ describe('HL7 v2 group commit', () => {
     }
     expect(await countBy('Patient', `urn:oid:${MRN_OID}`, `R${RUN}`)).toBe(1);
     expect((await seenElsewhere(`${RUN}bad`)).message?.status).toBe('error');
+  });
+
+  it('writes the message rows of a batch with one statement, rolling nothing back', async () => {
+    const [leader, ...senders] = await connections(7);
+    const sent = await statementsWhile(g.db.sql, async () => {
+      const led = (leader as MllpTestClient).send(a04(`${RUN}lead3`, `L3${RUN}`, `P${RUN}0`));
+      const acks = await Promise.all(senders.map((c, s) => c.send(a04(`${RUN}row${s}`, `ROW${RUN}${s}`, `P${RUN}1`))));
+      acks.forEach((ack, s) => expect(msaOf(ack)).toBe(`MSA|AA|${RUN}row${s}`));
+      await led;
+    });
+    [leader as MllpTestClient, ...senders].forEach((c) => c.close());
+    // 7 messages, the leader alone and the six that arrived during its write together: 2 inserts, not 7.
+    expect(sent.filter((q) => q.includes('INSERT INTO message')).length).toBeLessThanOrEqual(3);
+    expect(sent.filter((q) => q.trim() === 'rollback')).toEqual([]);
+    for (let s = 0; s < 6; s++) expect((await seenElsewhere(`${RUN}row${s}`)).message?.status).toBe('processed');
   });
 });
