@@ -5,6 +5,7 @@
  */
 import { splitSearchOnComma, type SearchRequest } from '@medplum/core';
 import type { PendingQuery, Row, Sql } from 'postgres';
+import { identifierRows, lookByIdentifiers, type IdentifierRow } from './match-identifiers.ts';
 import { buildWhere } from './search-sql.ts';
 
 type Refuse = (unsupported: string) => never;
@@ -42,7 +43,8 @@ export async function lockAndMatch(
  * {@link lockAndMatch} for several searches at once, in three statements however many there are: one look for
  * all of them; after misses, the locks of every miss (sorted together) and a second look for the misses, sent
  * together. What an HL7 v2 plan's entries are matched with: a message of five entries costs three statements,
- * not fifteen.
+ * not fifteen. Searches by identifier take one statement of fixed shape (./match-identifiers.ts), the others one
+ * UNION; both go in the same round trip.
  */
 export async function lockAndMatchMany(
   sql: Sql,
@@ -52,7 +54,10 @@ export async function lockAndMatchMany(
 ): Promise<string[][]> {
   if (searches.length === 0) return [];
   if (searches.length === 1) return [await lockAndMatch(sql, searches[0] as SearchRequest, baseUrl, refuse)];
-  const looks = searches.map((search) => lookFor(sql, search, baseUrl, refuse));
+  const looks = searches.map((search): Look => {
+    const rows = identifierRows(search);
+    return rows ? { rows } : { fragment: lookFor(sql, search, baseUrl, refuse) };
+  });
   const found = await lookTogether(sql, looks);
   const misses = found.flatMap((ids, i) => (ids.length === 0 ? [i] : []));
   if (misses.length === 0) return found;
@@ -63,12 +68,15 @@ export async function lockAndMatchMany(
     lock,
     lookTogether(
       sql,
-      misses.map((i) => looks[i] as PendingQuery<Row[]>)
+      misses.map((i) => looks[i] as Look)
     ),
   ]);
   misses.forEach((i, n) => (found[i] = again[n] as string[]));
   return found;
 }
+
+/** A search as it is looked up: by identifier rows, or by its generic statement fragment. */
+type Look = { rows: IdentifierRow[] } | { fragment: PendingQuery<Row[]> };
 
 /** The ids (at most two) one search names, as a statement fragment. */
 function lookFor(sql: Sql, search: SearchRequest, baseUrl: string, refuse: Refuse): PendingQuery<Row[]> {
@@ -77,8 +85,24 @@ function lookFor(sql: Sql, search: SearchRequest, baseUrl: string, refuse: Refus
   return built.ids ? sql`${built.ids} LIMIT 2` : sql`SELECT r.id FROM resource r WHERE ${built.where} LIMIT 2`;
 }
 
-/** Several looks in one statement, each answer tagged with its look's position. */
-async function lookTogether(sql: Sql, looks: PendingQuery<Row[]>[]): Promise<string[][]> {
+/** Several looks in at most two statements sent together: the identifier rows, and a UNION of the others. */
+async function lookTogether(sql: Sql, looks: Look[]): Promise<string[][]> {
+  const byRows = looks.flatMap((l, i) => ('rows' in l ? [i] : []));
+  const generic = looks.flatMap((l, i) => ('fragment' in l ? [i] : []));
+  const rowsOf = (i: number) => (looks[i] as { rows: IdentifierRow[] }).rows;
+  const fragmentOf = (i: number) => (looks[i] as { fragment: PendingQuery<Row[]> }).fragment;
+  const [a, b] = await Promise.all([
+    byRows.length ? lookByIdentifiers(sql, byRows.map(rowsOf)) : [],
+    generic.length ? lookUnion(sql, generic.map(fragmentOf)) : [],
+  ]);
+  const out: string[][] = looks.map(() => []);
+  byRows.forEach((i, n) => (out[i] = a[n] as string[]));
+  generic.forEach((i, n) => (out[i] = b[n] as string[]));
+  return out;
+}
+
+/** Several generic looks in one statement, each answer tagged with its look's position. */
+async function lookUnion(sql: Sql, looks: PendingQuery<Row[]>[]): Promise<string[][]> {
   const parts = looks.map((look, i) => sql`SELECT ${i}::int AS i, m.id FROM (${look}) m`);
   const union = parts.reduce((all, part) => sql`${all} UNION ALL ${part}`);
   const rows = await sql<{ i: number; id: string }[]>`${union}`;

@@ -6,7 +6,8 @@
  */
 import { parseSearchRequest } from '@medplum/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockAndMatchMany } from '../../src/store/match.ts';
+import { identifierRows } from '../../src/store/match-identifiers.ts';
+import { lockAndMatchMany, matchIds } from '../../src/store/match.ts';
 import { statementsWhile } from '../helpers/database.ts';
 import { client, testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
 
@@ -91,5 +92,51 @@ describe('matching several conditions at once', () => {
     await first;
     const found = await second;
     expect(found[1]).toEqual([firstCreated]);
+  });
+
+  it('answers searches by identifier in one statement of fixed shape, as the generic search SQL does', async () => {
+    const [a, b, twin, gone, sleeper] = [unique('A'), unique('B'), unique('T'), unique('G'), unique('S')];
+    const ids = { a: await patient(a), b: await patient(b), t1: await patient(twin), t2: await patient(twin) };
+    const inactive = await fhir('POST', 'Patient', {
+      resourceType: 'Patient',
+      active: false,
+      identifier: [{ system: SYSTEM, value: sleeper }],
+    });
+    expect(inactive.status).toBe(201);
+    expect((await fhir('DELETE', `Patient/${await patient(gone)}`)).status).toBe(204);
+    const active = (q: string) => parseSearchRequest(`Patient?identifier=${q}&active:not=false`);
+    const fixed = [
+      byMrn(a),
+      byMrn(unique('none')),
+      byMrn(twin),
+      byMrn(gone),
+      byMrn(sleeper),
+      active(`${SYSTEM}|${sleeper}`),
+      active(`${SYSTEM}|${a},${SYSTEM}|${b}`),
+      active(`${SYSTEM}|${a},urn:other|${a}`),
+      parseSearchRequest(`Organization?identifier=${SYSTEM}|${a}`),
+    ];
+    const generic = [
+      parseSearchRequest(`Patient?identifier=${a}`),
+      parseSearchRequest(`Patient?identifier=${SYSTEM}|${a}&active=true`),
+      parseSearchRequest(`Patient?identifier=${SYSTEM}|${b}&active:not=false&gender:not=male`),
+    ];
+    expect(fixed.map((q) => identifierRows(q) !== undefined)).toEqual(fixed.map(() => true));
+    expect(generic.map((q) => identifierRows(q))).toEqual(generic.map(() => undefined));
+    const searches = [...fixed, ...generic];
+    let found: string[][] = [];
+    const statements = await statementsWhile(g.db.sql, async () => {
+      found = await g.db.sql.begin((tx) => lockAndMatchMany(tx as never, searches, BASE, refuse));
+    });
+    const alone = await Promise.all(searches.map((q) => matchIds(g.db.sql, q, BASE, refuse)));
+    expect(found.map((f) => [...f].sort())).toEqual(alone.map((f) => [...f].sort()));
+    expect(found.slice(0, 8).map((f) => f.length)).toEqual([1, 0, 2, 0, 1, 0, 2, 1]);
+    expect(found[6]?.sort()).toEqual([ids.a, ids.b].sort());
+    expect(found[2]?.sort()).toEqual([ids.t1, ids.t2].sort());
+    // Two looks (the first and, after the misses' locks, again), each one fixed statement and one generic.
+    const byRows = statements.filter((q) => q.includes('CROSS JOIN LATERAL'));
+    expect(byRows).toHaveLength(2);
+    expect(byRows[1]).toBe(byRows[0]);
+    expect(statements.filter((q) => q.includes('AS i, m.id FROM ('))).toHaveLength(2);
   });
 });
