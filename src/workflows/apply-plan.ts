@@ -15,6 +15,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
+import { errorKind } from '../store/errors.ts';
 import { readMany } from '../store/read-many.ts';
 import type { Repository } from '../store/repository.ts';
 import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
@@ -28,8 +29,11 @@ export type Within = (sql: Sql, applied: Applied) => Promise<void>;
 
 export type PlanJob = { plan: Plan; within?: Within | undefined };
 
+/** A stored resource with the message's values merged over it, and the version they were merged over. */
+type Update = { resource: Resource; over: string | undefined };
+
 /** What one plan writes: its new resources, the stored ones it changes, and what it reports. */
-type Writes = { creates: { resource: Resource; id: string }[]; updates: Resource[]; applied: Applied };
+type Writes = { creates: { resource: Resource; id: string }[]; updates: Update[]; applied: Applied };
 
 /** One plan in its own transaction (or the caller's, when `repo` is inside one). */
 export async function applyPlan(repo: Repository, plan: Plan, within?: Within): Promise<Applied> {
@@ -49,7 +53,7 @@ export async function applyPlansIn(tx: Repository, jobs: PlanJob[]): Promise<(Ap
   const kept: { writes: Writes; within: Within | undefined }[] = [];
   const out = resolved.map((r, i) => {
     const writes = writesOf(r, stored);
-    const keys = [...r.creating, ...writes.updates.map((u) => `${u.resourceType}/${u.id}`)];
+    const keys = [...r.creating, ...writes.updates.map((u) => `${u.resource.resourceType}/${u.resource.id}`)];
     if (keys.some((k) => claimed.has(k))) return undefined;
     for (const k of keys) claimed.add(k);
     kept.push({ writes, within: jobs[i]?.within });
@@ -58,10 +62,33 @@ export async function applyPlansIn(tx: Repository, jobs: PlanJob[]): Promise<(Ap
   const creates = kept.flatMap((k) => k.writes.creates);
   await Promise.all([
     creates.length ? tx.createManyWithIds(creates) : undefined,
-    ...kept.flatMap((k) => k.writes.updates.map((u) => tx.update(u))),
+    ...kept.flatMap((k) => k.writes.updates.map((u) => updateOver(tx, u))),
     ...kept.map((k) => k.within?.(tx.sql, k.writes.applied)),
   ]);
   return out;
+}
+
+/**
+ * Writes a merge only over the version it was merged with: the stored resources are read without a lock, and a
+ * writer that changed one in between (another transaction, an HTTP update) would otherwise lose its change. Such a
+ * race makes the whole transaction run again (Repository.transaction retries it), reading the new version.
+ */
+async function updateOver(tx: Repository, u: Update): Promise<void> {
+  try {
+    await tx.update(u.resource, u.over);
+  } catch (err) {
+    if (errorKind(err) === 'precondition-failed')
+      throw new ChangedMeanwhile(`${u.resource.resourceType}/${u.resource.id}`);
+    throw err;
+  }
+}
+
+/** A stored resource changed between its read and its merge; `code` is what Repository.transaction retries. */
+class ChangedMeanwhile extends Error {
+  readonly code = '40001';
+  constructor(ref: string) {
+    super(`${ref} changed while a message was merged over it`);
+  }
 }
 
 /** The stored resources a plan's entries met and may change (not those it only refers to: `ensure`). */
@@ -97,7 +124,7 @@ function writesOf(r: Resolution, stored: Map<string, Resource>): Writes {
       continue;
     }
     const changed = mergedOver(r, entries, stored, ref);
-    if (changed) writes.updates.push(changed);
+    if (changed) writes.updates.push({ resource: changed, over: stored.get(ref)?.meta?.versionId });
   }
   return writes;
 }

@@ -181,3 +181,30 @@ describe('patients are matched by any PID-3 identifier', () => {
     expect(ack[2]).toContain('205^');
   });
 });
+
+describe('a message merged over a patient that changes meanwhile', () => {
+  it('keeps the other writer\'s change: the merge runs again over the version committed in between', async () => {
+    const mrn = id();
+    const pid = (f: Record<number, string>) => seg('PID', { 1: '1', 3: `${mrn}^^^NORTHCLINIC^MR`, 5: 'Varga^Lia', 7: '19700302', 8: 'F', ...f });
+    await post(adt('A04', pid({})));
+    const before = await patientOf(mrn);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // Another writer changes the patient and holds its transaction open while the message is applied.
+    const other = g.repo.transaction(async (tx) => {
+      await tx.update({ ...before, maritalStatus: { text: 'Married' } });
+      await held;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const message = post(adt('A08', pid({ 11: '1 Elm St^^Springfield^IL^62701' })));
+    await new Promise((r) => setTimeout(r, 300)); // the message has read version 1 and waits on the row lock
+    release();
+    await other;
+    await message;
+    const after = await patientOf(mrn);
+    expect(after.maritalStatus).toEqual({ text: 'Married' });
+    expect(after.address?.[0]?.line).toEqual(['1 Elm St']);
+    expect(Number(after.meta.versionId)).toBe(Number(before.meta.versionId) + 2);
+  });
+});
+
