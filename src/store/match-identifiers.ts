@@ -12,6 +12,7 @@
  * only when two resources match.
  */
 import { splitSearchOnComma, type SearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { checkSearchRequest } from './search-sql.ts';
 import { paramOf } from './search-params.ts';
@@ -58,13 +59,20 @@ export function identifierRows(search: SearchRequest): IdentifierRow[] | undefin
   return rows;
 }
 
-/** Every search's ids (at most two), in one statement; `searches` are rows from {@link identifierRows}. */
-export async function lookByIdentifiers(sql: Sql, searches: IdentifierRow[][]): Promise<string[][]> {
+/**
+ * Every search's ids (at most two), in one statement; `searches` are rows from {@link identifierRows}. The current
+ * content of every resource found is put in `contents` (by `Type/id`): what a plan merges over, read with its match.
+ */
+export async function lookByIdentifiers(
+  sql: Sql,
+  searches: IdentifierRow[][],
+  contents: Map<string, Resource>
+): Promise<string[][]> {
   const rows = searches.flatMap((rs, i) => rs.map((r) => ({ i, ...r })));
   // OFFSET 0 keeps the exclusion a lookup per candidate (the owner index): without it PostgreSQL may hash every row
   // of the excluded value instead, the whole table's when its statistics say it is small.
-  const found = await sql<{ i: number; id: string }[]>`
-    SELECT k.i, m.id
+  const found = await sql<{ i: number; id: string; content: Resource }[]>`
+    SELECT k.i, m.id, r.content
     FROM unnest(${rows.map((r) => r.i)}::int[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.code)}::text[],
                 ${rows.map((r) => r.system)}::text[], ${rows.map((r) => r.value)}::text[],
                 ${rows.map((r) => r.notCode)}::text[], ${rows.map((r) => r.notValue)}::text[])
@@ -76,9 +84,13 @@ export async function lookByIdentifiers(sql: Sql, searches: IdentifierRow[][]): 
           SELECT 1 FROM search_token n
           WHERE n.resource_type = s.resource_type AND n.id = s.id AND n.code = k.not_code AND n.value = k.not_value
           OFFSET 0))
-      LIMIT 2) m`;
+      LIMIT 2) m
+    JOIN resource r ON r.resource_type = k.type AND r.id = m.id AND NOT r.deleted`;
   const ids = searches.map(() => new Set<string>());
-  for (const f of found) ids[f.i]?.add(f.id);
+  for (const f of found) {
+    ids[f.i]?.add(f.id);
+    contents.set(`${f.content.resourceType}/${f.id}`, f.content);
+  }
   return ids.map((s) => [...s].slice(0, 2));
 }
 

@@ -4,6 +4,7 @@
  * ambiguity).
  */
 import { splitSearchOnComma, type SearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
 import type { PendingQuery, Row, Sql } from 'postgres';
 import { identifierRows, lookByIdentifiers, type IdentifierRow } from './match-identifiers.ts';
 import { buildWhere } from './search-sql.ts';
@@ -43,14 +44,15 @@ export async function lockAndMatch(
  * {@link lockAndMatch} for several searches at once, in three statements however many there are: one look for
  * all of them; after misses, the locks of every miss (sorted together) and a second look for the misses, sent
  * together. What an HL7 v2 plan's entries are matched with: a message of five entries costs three statements,
- * not fifteen. Searches by identifier take one statement of fixed shape (./match-identifiers.ts), the others one
- * UNION; both go in the same round trip.
+ * not fifteen. Searches by identifier take one statement of fixed shape (./match-identifiers.ts), which also puts
+ * the content of what it finds in `contents`, the others one UNION; both go in the same round trip.
  */
 export async function lockAndMatchMany(
   sql: Sql,
   searches: SearchRequest[],
   baseUrl: string,
-  refuse: Refuse
+  refuse: Refuse,
+  contents: Map<string, Resource> = new Map()
 ): Promise<string[][]> {
   if (searches.length === 0) return [];
   if (searches.length === 1) return [await lockAndMatch(sql, searches[0] as SearchRequest, baseUrl, refuse)];
@@ -58,7 +60,7 @@ export async function lockAndMatchMany(
     const rows = identifierRows(search);
     return rows ? { rows } : { fragment: lookFor(sql, search, baseUrl, refuse) };
   });
-  const found = await lookTogether(sql, looks);
+  const found = await lookTogether(sql, looks, contents);
   const misses = found.flatMap((ids, i) => (ids.length === 0 ? [i] : []));
   if (misses.length === 0) return found;
   const keys = [...new Set(misses.flatMap((i) => lockKeys(searches[i] as SearchRequest)))].sort();
@@ -68,7 +70,8 @@ export async function lockAndMatchMany(
     lock,
     lookTogether(
       sql,
-      misses.map((i) => looks[i] as Look)
+      misses.map((i) => looks[i] as Look),
+      contents
     ),
   ]);
   misses.forEach((i, n) => (found[i] = again[n] as string[]));
@@ -86,13 +89,13 @@ function lookFor(sql: Sql, search: SearchRequest, baseUrl: string, refuse: Refus
 }
 
 /** Several looks in at most two statements sent together: the identifier rows, and a UNION of the others. */
-async function lookTogether(sql: Sql, looks: Look[]): Promise<string[][]> {
+async function lookTogether(sql: Sql, looks: Look[], contents: Map<string, Resource>): Promise<string[][]> {
   const byRows = looks.flatMap((l, i) => ('rows' in l ? [i] : []));
   const generic = looks.flatMap((l, i) => ('fragment' in l ? [i] : []));
   const rowsOf = (i: number) => (looks[i] as { rows: IdentifierRow[] }).rows;
   const fragmentOf = (i: number) => (looks[i] as { fragment: PendingQuery<Row[]> }).fragment;
   const [a, b] = await Promise.all([
-    byRows.length ? lookByIdentifiers(sql, byRows.map(rowsOf)) : [],
+    byRows.length ? lookByIdentifiers(sql, byRows.map(rowsOf), contents) : [],
     generic.length ? lookUnion(sql, generic.map(fragmentOf)) : [],
   ]);
   const out: string[][] = looks.map(() => []);

@@ -252,9 +252,16 @@ export class Repository {
     return this.lockAndMatch(parseConditional(type, query, where));
   }
 
-  /** {@link matchForWrite} for several conditions, in three statements however many (./match.ts). */
-  async matchManyForWrite(items: { type: string; query: string; where: string }[]): Promise<string[][]> {
-    return lockAndMatchMany(this.sql, items.map((i) => parseConditional(i.type, i.query, i.where)), this.options.baseUrl, refuseInCondition);
+  /**
+   * {@link matchForWrite} for several conditions, in three statements however many (./match.ts); the content of
+   * resources found by identifier goes in `contents` (by `Type/id`).
+   */
+  async matchManyForWrite(
+    items: { type: string; query: string; where: string }[],
+    contents?: Map<string, Resource>
+  ): Promise<string[][]> {
+    const searches = items.map((i) => parseConditional(i.type, i.query, i.where));
+    return lockAndMatchMany(this.sql, searches, this.options.baseUrl, refuseInCondition, contents);
   }
 
   /** Ids matching a conditional search, at most two; the advisory lock after a miss (./match.ts). */

@@ -16,6 +16,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Sql } from 'postgres';
 import { errorKind } from '../store/errors.ts';
+import { canonicalOrder } from '../store/order.ts';
 import { readMany } from '../store/read-many.ts';
 import type { Repository } from '../store/repository.ts';
 import type { Plan, PlanEntry } from '../translate/hl7v2/plan.ts';
@@ -47,8 +48,9 @@ export async function applyPlan(repo: Repository, plan: Plan, within?: Within): 
  */
 export async function applyPlansIn(tx: Repository, jobs: PlanJob[]): Promise<(Applied | undefined)[]> {
   const plans = jobs.map((j) => j.plan);
-  const resolved = await matchPlans(tx, plans);
-  const stored = await readMany(tx.sql, resolved.flatMap(metStored));
+  const found = new Map<string, Resource>();
+  const resolved = await matchPlans(tx, plans, found);
+  const stored = await storedOf(tx, resolved.flatMap(metStored), found);
   const claimed = new Set<string>();
   const kept: { writes: Writes; within: Within | undefined }[] = [];
   const out = resolved.map((r, i) => {
@@ -89,6 +91,27 @@ class ChangedMeanwhile extends Error {
   constructor(ref: string) {
     super(`${ref} changed while a message was merged over it`);
   }
+}
+
+/**
+ * The current content of the resources the plans change: those their matches by identifier found came with the
+ * match (same statement); the rest (found by other matches) are read in one statement.
+ */
+async function storedOf(
+  tx: Repository,
+  refs: { type: string; id: string }[],
+  found: Map<string, Resource>
+): Promise<Map<string, Resource>> {
+  const out = await readMany(
+    tx.sql,
+    refs.filter((r) => !found.has(`${r.type}/${r.id}`))
+  );
+  for (const r of refs) {
+    const key = `${r.type}/${r.id}`;
+    const content = found.get(key);
+    if (content && !out.has(key)) out.set(key, canonicalOrder(content));
+  }
+  return out;
 }
 
 /** The stored resources a plan's entries met and may change (not those it only refers to: `ensure`). */

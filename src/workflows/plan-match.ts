@@ -9,6 +9,7 @@
  * batch of messages costs the statements of one.
  */
 import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import { lockKeys } from '../store/match.ts';
 import { parseConditional } from '../store/preconditions.ts';
@@ -98,8 +99,15 @@ export class Resolution {
   }
 }
 
-/** Resolves every entry of every plan, in `tx`: one lookup (and one lock-and-look-again) per wave for all plans. */
-export async function matchPlans(tx: Repository, plans: Plan[]): Promise<Resolution[]> {
+/**
+ * Resolves every entry of every plan, in `tx`: one lookup (and one lock-and-look-again) per wave for all plans.
+ * The content of the resources found by identifier goes in `contents` (by `Type/id`), read with the match.
+ */
+export async function matchPlans(
+  tx: Repository,
+  plans: Plan[],
+  contents: Map<string, Resource> = new Map()
+): Promise<Resolution[]> {
   const all = plans.map((p) => new Resolution(p));
   for (let open = all; open.length > 0; open = all.filter((r) => !r.done)) {
     const rounds = open.map((r) => {
@@ -112,7 +120,7 @@ export async function matchPlans(tx: Repository, plans: Plan[]): Promise<Resolut
       query: a.query,
       where: `${a.entry.source} match`,
     });
-    const ids = asked.length > 0 ? await tx.matchManyForWrite(asked.map(where)) : [];
+    const ids = asked.length > 0 ? await tx.matchManyForWrite(asked.map(where), contents) : [];
     const hits = new Map(asked.map((a, i) => [a.entry, ids[i] as string[]]));
     for (const { r, wave, asked: own } of rounds) r.settle(wave, own, hits);
   }

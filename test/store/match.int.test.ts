@@ -5,6 +5,7 @@
  * entries the message has.
  */
 import { parseSearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identifierRows } from '../../src/store/match-identifiers.ts';
 import { lockAndMatchMany, matchIds } from '../../src/store/match.ts';
@@ -125,9 +126,15 @@ describe('matching several conditions at once', () => {
     expect(generic.map((q) => identifierRows(q))).toEqual(generic.map(() => undefined));
     const searches = [...fixed, ...generic];
     let found: string[][] = [];
+    const contents = new Map<string, Resource>();
     const statements = await statementsWhile(g.db.sql, async () => {
-      found = await g.db.sql.begin((tx) => lockAndMatchMany(tx as never, searches, BASE, refuse));
+      found = await g.db.sql.begin((tx) => lockAndMatchMany(tx as never, searches, BASE, refuse, contents));
     });
+    // What the identifier looks found came with its current content.
+    expect([...contents.keys()].sort()).toEqual(
+      [...new Set(found.slice(0, 9).flat())].map((id) => `Patient/${id}`).sort()
+    );
+    expect(contents.get(`Patient/${ids.a}`)).toEqual((await fhir('GET', `Patient/${ids.a}`)).body);
     const alone = await Promise.all(searches.map((q) => matchIds(g.db.sql, q, BASE, refuse)));
     expect(found.map((f) => [...f].sort())).toEqual(alone.map((f) => [...f].sort()));
     expect(found.slice(0, 8).map((f) => f.length)).toEqual([1, 0, 2, 0, 1, 0, 2, 1]);

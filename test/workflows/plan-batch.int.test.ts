@@ -147,7 +147,7 @@ describe('HL7 v2 group commit', () => {
     expect((await seenElsewhere(`${RUN}bad`)).message?.status).toBe('error');
   });
 
-  it('writes the message rows of a batch with one statement, rolling nothing back', async () => {
+  it('writes the message rows of a batch with one statement, reads nothing apart, rolls nothing back', async () => {
     const [leader, ...senders] = await connections(7);
     const sent = await statementsWhile(g.db.sql, async () => {
       const led = (leader as MllpTestClient).send(a04(`${RUN}lead3`, `L3${RUN}`, `P${RUN}0`));
@@ -159,6 +159,8 @@ describe('HL7 v2 group commit', () => {
     // 7 messages, the leader alone and the six that arrived during its write together: 2 inserts, not 7.
     expect(sent.filter((q) => q.includes('INSERT INTO message')).length).toBeLessThanOrEqual(3);
     expect(sent.filter((q) => q.trim() === 'rollback')).toEqual([]);
+    // The payer they merge over came with its match: no statement of its own reads it.
+    expect(sent.filter((q) => q.includes('SELECT r.content FROM resource r'))).toEqual([]);
     for (let s = 0; s < 6; s++) expect((await seenElsewhere(`${RUN}row${s}`)).message?.status).toBe('processed');
   });
 });
