@@ -73,7 +73,8 @@ export async function startGateway(
   const handlers = hl7v2Handlers(
     repo,
     (h) => ({ timeZone: partnerOf(h)?.hl7v2.timeZone ?? config.timeZone, charset: partnerOf(h)?.hl7v2.charset }),
-    (h) => partnerOf(h)?.id
+    (h) => partnerOf(h)?.id,
+    log
   );
   const receive = { sql: db.sql, log, handlers, newControlId, audit, partners, processingIds: config.hl7ProcessingIds };
   const verifications = new VerificationRunner(eligibility);

@@ -4,6 +4,7 @@
  * (./plan-batch.ts), before the ACK, written on behalf of the sender (the change hook sends nothing back to it).
  * The referral loop (./referral-loop.ts) adds to RRI and SIU.
  */
+import type { Logger } from '../log.ts';
 import type { Repository } from '../store/repository.ts';
 import { Hl7v2Message } from '../translate/hl7v2/parse.ts';
 import { translateWith, TRANSLATORS, type TranslateOptions } from '../translate/hl7v2/translate.ts';
@@ -17,10 +18,19 @@ import { answeredByAck, linkAppointment } from './referral-loop.ts';
 export function hl7v2Handlers(
   repo: Repository,
   optionsFor: (header: MessageHeader) => TranslateOptions,
-  partnerOf: (header: MessageHeader) => string | undefined = () => undefined
+  partnerOf: (header: MessageHeader) => string | undefined = () => undefined,
+  log?: Logger
 ): Map<string, Hl7Handler> {
   const handlers = new Map<string, Hl7Handler>();
-  const batcher = new PlanBatcher(repo);
+  // A batch that fails is applied again message by message: a resend or a refused message among others is the
+  // usual reason; the log line (the error's kind, never its text) shows when batches fail for another.
+  const batcher = new PlanBatcher(repo, undefined, (messages, err) => {
+    const e = err as { name?: string; code?: string };
+    log?.info(
+      { messages, err: { name: e?.name, code: e?.code } },
+      'hl7v2 batch failed: its messages applied one by one'
+    );
+  });
   for (const [type, translator] of TRANSLATORS) {
     handlers.set(type, async (header, text, within) => {
       const opts = optionsFor(header);

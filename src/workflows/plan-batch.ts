@@ -30,15 +30,20 @@ type Job = {
   reject: (err: unknown) => void;
 };
 
+/** Told when a batch failed and its messages are applied one by one: `size` messages, the error that split it. */
+export type OnSplit = (size: number, err: unknown) => void;
+
 export class PlanBatcher {
   private readonly repo: Repository;
   private readonly max: number;
+  private readonly onSplit: OnSplit;
   private queue: Job[] = [];
   private flushing = false;
 
-  constructor(repo: Repository, max = MAX_BATCH) {
+  constructor(repo: Repository, max = MAX_BATCH, onSplit: OnSplit = () => undefined) {
     this.repo = repo;
     this.max = max;
+    this.onSplit = onSplit;
   }
 
   /** Applies `plan` as `writer` (the message's sender); resolves once it is committed. */
@@ -64,7 +69,8 @@ export class PlanBatcher {
     let results: (Applied | undefined)[];
     try {
       results = await this.repo.transaction((tx) => applyPlansIn(tx, batch));
-    } catch {
+    } catch (err) {
+      this.onSplit(batch.length, err);
       await Promise.all(batch.map(alone));
       return;
     }

@@ -4,6 +4,7 @@
  * share commits; two senders registering one new patient (or naming one new payer) at once make one of each; a
  * resend or a refused message among them takes no other with it.
  */
+import { Writable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testGateway, unique, type TestGateway } from '../helpers/gateway.ts';
@@ -16,8 +17,17 @@ const RUN = unique('b').slice(-8);
 const MRN_OID = '2.16.840.1.113883.3.999.61';
 const PAYER_OID = '2.16.840.1.113883.3.999.62';
 
+/** The gateway's log lines (info and above), as parsed JSON. */
+const logged: { msg?: string; messages?: number; err?: { name?: string } }[] = [];
+
 beforeAll(async () => {
-  g = await testGateway();
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logged.push(JSON.parse(line));
+      done();
+    },
+  });
+  g = await testGateway({ FRONTDESK_LOG_LEVEL: 'info' }, undefined, sink);
   other = postgres(inject('databaseUrl'), { max: 1, onnotice: () => undefined });
 });
 afterAll(async () => {
@@ -145,10 +155,16 @@ describe('HL7 v2 group commit', () => {
     }
     expect(await countBy('Patient', `urn:oid:${MRN_OID}`, `R${RUN}`)).toBe(1);
     expect((await seenElsewhere(`${RUN}bad`)).message?.status).toBe('error');
+    // The split is logged with the error's kind, never its text (which may quote the message).
+    const split = logged.filter((l) => l.msg === 'hl7v2 batch failed: its messages applied one by one');
+    expect(split.length).toBeGreaterThan(0);
+    expect(split.every((l) => (l.messages ?? 0) > 1 && typeof l.err?.name === 'string')).toBe(true);
+    expect(JSON.stringify(split)).not.toContain(RUN);
   });
 
   it('writes the message rows of a batch with one statement, reads nothing apart, rolls nothing back', async () => {
     const [leader, ...senders] = await connections(7);
+    const before = logged.length;
     const sent = await statementsWhile(g.db.sql, async () => {
       const led = (leader as MllpTestClient).send(a04(`${RUN}lead3`, `L3${RUN}`, `P${RUN}0`));
       const acks = await Promise.all(senders.map((c, s) => c.send(a04(`${RUN}row${s}`, `ROW${RUN}${s}`, `P${RUN}1`))));
@@ -159,6 +175,7 @@ describe('HL7 v2 group commit', () => {
     // 7 messages, the leader alone and the six that arrived during its write together: 2 inserts, not 7.
     expect(sent.filter((q) => q.includes('INSERT INTO message')).length).toBeLessThanOrEqual(3);
     expect(sent.filter((q) => q.trim() === 'rollback')).toEqual([]);
+    expect(logged.slice(before).filter((l) => l.msg?.startsWith('hl7v2 batch failed'))).toEqual([]);
     // The payer they merge over came with its match: no statement of its own reads it.
     expect(sent.filter((q) => q.includes('SELECT r.content FROM resource r'))).toEqual([]);
     for (let s = 0; s < 6; s++) expect((await seenElsewhere(`${RUN}row${s}`)).message?.status).toBe('processed');
