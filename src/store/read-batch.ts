@@ -1,5 +1,6 @@
 /**
- * @module store/read-batch — reads by id that arrive in the same turn of the event loop share one statement.
+ * @module store/read-batch — reads by id that arrive in the same turn of the event loop share one statement; the
+ * single-row reads of the current version (plain, and locked for a write) beside them.
  *
  * Under load most of what a read by id costs is per statement, not per row: postgres.js building and sending the
  * query (a socket write that wakes a backend), the backend planning it, the answer's framing. Requests read from
@@ -61,6 +62,14 @@ export class ReadBatcher {
 export async function readCurrent(sql: Sql, type: string, id: string): Promise<CurrentRow | undefined> {
   const [row] = await sql<CurrentRow[]>`
     SELECT version_id, deleted, content, last_updated FROM resource WHERE resource_type = ${type} AND id = ${id}`;
+  return row;
+}
+
+/** The same row, locked until the end of the caller's transaction: what an update or a delete writes over. */
+export async function lockCurrent(sql: Sql, type: string, id: string): Promise<CurrentRow | undefined> {
+  const [row] = await sql<CurrentRow[]>`
+    SELECT version_id, deleted, content, last_updated FROM resource
+    WHERE resource_type = ${type} AND id = ${id} FOR UPDATE`;
   return row;
 }
 

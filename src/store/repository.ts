@@ -24,7 +24,7 @@ import { lockAndMatch, lockAndMatchMany } from './match.ts';
 import { search, type SearchOptions, type SearchResult } from './search.ts';
 import { writeNewResources, writeVersion, type CreateCommit } from './write.ts';
 import { batcherFor } from './create-batch.ts';
-import { readBatcherFor, readCurrent, type CurrentRow } from './read-batch.ts';
+import { lockCurrent, readBatcherFor, readCurrent, type CurrentRow } from './read-batch.ts';
 import { AUDIT_TYPE, auditHistory, readAuditEvent } from './audit-search.ts';
 import { ChangeLog, type ChangeHook, type Origin } from './changes.ts';
 
@@ -159,7 +159,7 @@ export class Repository {
     if (!id) invalid('Resource id is required for update', `${type}.id`);
     checkId(type, id);
     return this.transaction(async (repo) => {
-      const cur = await repo.lockCurrent(type, id);
+      const cur = await lockCurrent(repo.sql, type, id);
       checkIfMatch(type, id, cur, ifMatch);
       const version = cur ? Number(cur.version_id) + 1 : 1;
       const stored = await repo.prepare(resource, id, version);
@@ -190,7 +190,7 @@ export class Repository {
   /** delete (http.html#delete): a new version marking the deletion; deleting a deleted resource is a no-op. */
   async delete(type: string, id: string, ifMatch?: string): Promise<void> {
     await this.transaction(async (repo) => {
-      const cur = await repo.lockCurrent(type, id);
+      const cur = await lockCurrent(repo.sql, type, id);
       if (!cur) throw notFound(`${type}/${id} is not known`);
       checkIfMatch(type, id, cur, ifMatch);
       if (cur.deleted) return;
@@ -214,7 +214,7 @@ export class Repository {
   /** patch with JSON Patch (RFC 6902) or FHIRPath Patch (a Parameters resource) — http.html#patch. */
   async patch<T extends Resource>(type: string, id: string, patch: Operation[] | Parameters, ifMatch?: string): Promise<WithId<T>> {
     return this.transaction(async (repo) => {
-      const cur = await repo.lockCurrent(type, id);
+      const cur = await lockCurrent(repo.sql, type, id);
       if (!cur) throw notFound(`${type}/${id} is not known`);
       if (cur.deleted || !cur.content) throw gone(`${type}/${id} was deleted`);
       checkIfMatch(type, id, cur, ifMatch);
@@ -267,13 +267,6 @@ export class Repository {
   /** Ids matching a conditional search, at most two; the advisory lock after a miss (./match.ts). */
   private lockAndMatch(search: SearchRequest): Promise<string[]> {
     return lockAndMatch(this.sql, search, this.options.baseUrl, refuseInCondition);
-  }
-
-  private async lockCurrent(type: string, id: string): Promise<CurrentRow | undefined> {
-    const [row] = await this.sql<CurrentRow[]>`
-      SELECT version_id, deleted, content, last_updated FROM resource
-      WHERE resource_type = ${type} AND id = ${id} FOR UPDATE`;
-    return row;
   }
 
   private async insert<T extends Resource>(resource: T, id: string, commit?: CreateCommit): Promise<WithId<T>> {

@@ -102,14 +102,14 @@ async function storedOf(
   refs: { type: string; id: string }[],
   found: Map<string, Resource>
 ): Promise<Map<string, Resource>> {
+  const key = (r: { type: string; id: string }) => `${r.type}/${r.id}`;
   const out = await readMany(
     tx.sql,
-    refs.filter((r) => !found.has(`${r.type}/${r.id}`))
+    refs.filter((r) => !found.has(key(r)))
   );
   for (const r of refs) {
-    const key = `${r.type}/${r.id}`;
-    const content = found.get(key);
-    if (content && !out.has(key)) out.set(key, canonicalOrder(content));
+    const content = found.get(key(r));
+    if (content) out.set(key(r), canonicalOrder(content));
   }
   return out;
 }
