@@ -1,8 +1,8 @@
 /**
- * @module test/docs/cli — the README's CLI table, run as `npx frontdesk …` on the database of a gateway started by
- * `npm start`: `migrate`, `clients add` in each of its forms, `clients list`, `clients revoke` (the client's next
- * token request fails) and `keys rotate` (tokens signed before stay valid, a process loading the keys now signs
- * with the new one, and the running gateway takes its tokens).
+ * @module test/docs/cli — the CLI table of docs/configuration.md, run as `npx frontdesk …` on the database of a
+ * gateway started by `npm start`: `migrate`, `clients add` in each of its forms, `clients list`, `clients revoke`
+ * (the client's next token request fails) and `keys rotate` (tokens signed before stay valid, a process loading
+ * the keys now signs with the new one, and the running gateway takes its tokens).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
